@@ -1,0 +1,297 @@
+//! The fingerprint index: track records, canonical peaks and the two hash
+//! tiers, behind one API that keeps them consistent.
+//!
+//! Consistency rules (what makes a kill at any moment harmless):
+//! - a track is added by one atomic batch: record, path, peaks and its fresh
+//!   block together, so a half-ingested track is never visible;
+//! - a posting counts only if its track is live and the track's record names
+//!   the tier the posting was found in (see [`Tier`]);
+//! - removal deletes record, path, peaks and fresh block atomically and
+//!   leaves a tombstone so compaction purges the bucket postings later.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use sonica_schema::layout::{self, bucket_key, bucket_of, track_key, META_FORMAT_VERSION};
+use sonica_schema::{peaks, postings, Peak, Posting, Tier, TrackId, TrackRecord, Tree, FORMAT_VERSION};
+
+use crate::catalog::Catalog;
+use crate::fresh::FreshTier;
+use crate::store::{Batch, KvStore};
+use crate::vote::{QueryHash, Votes};
+use crate::IndexError;
+
+const META_NEXT_ID: &[u8] = b"next_track_id";
+
+/// A track ready to be stored. `record.id` and `record.tier` are assigned by
+/// [`FingerprintIndex::add`].
+#[derive(Debug, Clone)]
+pub struct NewTrack {
+    pub record: TrackRecord,
+    pub peaks: Vec<Peak>,
+    /// (hash, frame) pairs, in any order.
+    pub hashes: Vec<(u32, u32)>,
+}
+
+/// Bytes and entries held by one tier or tree.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct TierStats {
+    pub entries: usize,
+    pub bytes: u64,
+}
+
+/// What `sonica stats` reports.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stats {
+    pub tracks: usize,
+    pub audio_hours: f64,
+    pub postings: u64,
+    pub peaks: u64,
+    pub fresh_tracks: usize,
+    pub fresh: TierStats,
+    pub compacted: TierStats,
+    pub canonical_peaks: TierStats,
+    pub records: TierStats,
+    pub disk_bytes: u64,
+}
+
+pub struct FingerprintIndex {
+    pub(crate) store: Arc<dyn KvStore>,
+    pub(crate) catalog: RwLock<Catalog>,
+    pub(crate) fresh: RwLock<FreshTier>,
+    /// Serialises writers (add, remove, compact); readers never take it.
+    pub(crate) writer: Mutex<()>,
+}
+
+impl FingerprintIndex {
+    /// Opens (or initialises) the index on `store`, checking the format
+    /// version and loading the catalog and the fresh tier into memory.
+    pub fn open(store: Arc<dyn KvStore>) -> Result<Self, IndexError> {
+        match store.get(Tree::Meta, META_FORMAT_VERSION)? {
+            Some(v) => {
+                let found = layout::decode_version(&v).unwrap_or(0);
+                if found != FORMAT_VERSION {
+                    return Err(IndexError::IncompatibleFormat {
+                        found,
+                        expected: FORMAT_VERSION,
+                    });
+                }
+            }
+            None => {
+                let mut b = Batch::new();
+                b.put(Tree::Meta, META_FORMAT_VERSION, layout::encode_version(FORMAT_VERSION));
+                store.commit(b)?;
+                store.flush()?;
+            }
+        }
+        let mut catalog = Catalog::default();
+        for e in store.scan(Tree::Tracks) {
+            let (_, v) = e?;
+            catalog.insert(&TrackRecord::decode(&v)?);
+        }
+        let mut fresh = FreshTier::default();
+        for e in store.scan(Tree::Fresh) {
+            let (k, v) = e?;
+            let Some(id) = layout::parse_track_key(&k) else { continue };
+            if catalog.tier(id) == Some(Tier::Fresh) {
+                fresh.add(&postings::decode(&v)?);
+            }
+        }
+        Ok(FingerprintIndex {
+            store,
+            catalog: RwLock::new(catalog),
+            fresh: RwLock::new(fresh),
+            writer: Mutex::new(()),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn KvStore> {
+        &self.store
+    }
+
+    pub(crate) fn catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
+        self.catalog.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn fresh(&self) -> std::sync::RwLockReadGuard<'_, FreshTier> {
+        self.fresh.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores a new track atomically and returns its final record. The track
+    /// is durable once [`FingerprintIndex::flush`] returns.
+    pub fn add(&self, mut t: NewTrack) -> Result<TrackRecord, IndexError> {
+        let _w = self.lock_writer();
+        let id = match self.store.get(Tree::Meta, META_NEXT_ID)? {
+            Some(v) => layout::decode_version(&v).unwrap_or(1),
+            None => 1,
+        };
+        let next = id.checked_add(1).ok_or(IndexError::IdsExhausted)?;
+        let mut ps: Vec<Posting> = t
+            .hashes
+            .iter()
+            .map(|&(hash, time)| Posting { hash, track: id, time })
+            .collect();
+        ps.sort_unstable();
+        ps.dedup();
+        t.peaks.sort_unstable();
+        t.record.id = id;
+        t.record.tier = Tier::Fresh;
+        t.record.hashes = ps.len() as u32;
+        t.record.peaks = t.peaks.len() as u32;
+
+        let mut b = Batch::new();
+        b.put(Tree::Meta, META_NEXT_ID, layout::encode_version(next));
+        b.put(Tree::Tracks, track_key(id), t.record.encode());
+        b.put(Tree::Paths, t.record.path.as_bytes(), track_key(id));
+        b.put(Tree::Peaks, track_key(id), peaks::encode(&t.peaks));
+        b.put(Tree::Fresh, track_key(id), postings::encode(&ps));
+        self.store.commit(b)?;
+
+        self.fresh.write().unwrap_or_else(|p| p.into_inner()).add(&ps);
+        self.catalog.write().unwrap_or_else(|p| p.into_inner()).insert(&t.record);
+        Ok(t.record)
+    }
+
+    /// Removes a track from every tier. Bucket postings are purged by the
+    /// next compaction; until then they are ignored because the track is
+    /// no longer live.
+    pub fn remove(&self, id: TrackId) -> Result<TrackRecord, IndexError> {
+        let _w = self.lock_writer();
+        let rec = self.get(id)?.ok_or(IndexError::UnknownTrack(id))?;
+        let mut b = Batch::new();
+        b.remove(Tree::Tracks, track_key(id));
+        b.remove(Tree::Peaks, track_key(id));
+        b.remove(Tree::Fresh, track_key(id));
+        // Only drop the path entry if it still points at this track.
+        if self.store.get(Tree::Paths, rec.path.as_bytes())?.as_deref() == Some(&track_key(id)[..]) {
+            b.remove(Tree::Paths, rec.path.as_bytes());
+        }
+        b.put(Tree::Tombstones, track_key(id), Vec::new());
+        self.store.commit(b)?;
+        self.catalog.write().unwrap_or_else(|p| p.into_inner()).remove(&rec);
+        self.fresh.write().unwrap_or_else(|p| p.into_inner()).remove_tracks(&[id]);
+        Ok(rec)
+    }
+
+    /// Makes every committed change durable.
+    pub fn flush(&self) -> Result<(), IndexError> {
+        Ok(self.store.flush()?)
+    }
+
+    pub fn get(&self, id: TrackId) -> Result<Option<TrackRecord>, IndexError> {
+        match self.store.get(Tree::Tracks, &track_key(id))? {
+            Some(v) => Ok(Some(TrackRecord::decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn id_by_path(&self, path: &str) -> Result<Option<TrackId>, IndexError> {
+        Ok(self
+            .store
+            .get(Tree::Paths, path.as_bytes())?
+            .and_then(|v| layout::parse_track_key(&v)))
+    }
+
+    /// Every live track, by id.
+    pub fn list(&self) -> Result<Vec<TrackRecord>, IndexError> {
+        self.store
+            .scan(Tree::Tracks)
+            .map(|e| Ok(TrackRecord::decode(&e?.1)?))
+            .collect()
+    }
+
+    /// The canonical peaks of a track.
+    pub fn peaks(&self, id: TrackId) -> Result<Vec<Peak>, IndexError> {
+        match self.store.get(Tree::Peaks, &track_key(id))? {
+            Some(v) => Ok(peaks::decode(&v)?),
+            None => Err(IndexError::UnknownTrack(id)),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.catalog().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.catalog().is_empty()
+    }
+
+    /// Postings waiting in the fresh tier.
+    pub fn fresh_postings(&self) -> usize {
+        self.fresh().len()
+    }
+
+    /// Looks every query hash up in both tiers and records the hits.
+    pub fn lookup(&self, query: &[QueryHash], votes: &mut Votes) -> Result<(), IndexError> {
+        let catalog = self.catalog();
+        {
+            let fresh = self.fresh();
+            if !fresh.is_empty() {
+                for q in query {
+                    for &(track, time) in fresh.get(q.hash) {
+                        if catalog.tier(track) == Some(Tier::Fresh) {
+                            votes.hit(track, time, q.time);
+                        }
+                    }
+                }
+            }
+        }
+        let mut order: Vec<usize> = (0..query.len()).collect();
+        order.sort_unstable_by_key(|&i| query[i].hash);
+        let mut block: Vec<Posting> = Vec::new();
+        let mut i = 0;
+        while i < order.len() {
+            let bucket = bucket_of(query[order[i]].hash);
+            let mut j = i;
+            while j < order.len() && bucket_of(query[order[j]].hash) == bucket {
+                j += 1;
+            }
+            if let Some(bytes) = self.store.get(Tree::Buckets, &bucket_key(bucket))? {
+                block.clear();
+                postings::decode_into(&bytes, &mut block)?;
+                for &qi in &order[i..j] {
+                    let q = query[qi];
+                    let start = block.partition_point(|p| p.hash < q.hash);
+                    for p in block[start..].iter().take_while(|p| p.hash == q.hash) {
+                        if catalog.tier(p.track) == Some(Tier::Compacted) {
+                            votes.hit(p.track, p.time, q.time);
+                        }
+                    }
+                }
+            }
+            i = j;
+        }
+        Ok(())
+    }
+
+    /// Counts and sizes, for `sonica stats`.
+    pub fn stats(&self) -> Result<Stats, IndexError> {
+        let tier = |t: Tree| -> Result<TierStats, IndexError> {
+            Ok(TierStats {
+                entries: self.store.len(t)?,
+                bytes: self.store.logical_bytes(t)?,
+            })
+        };
+        let mut s = Stats {
+            fresh: tier(Tree::Fresh)?,
+            compacted: tier(Tree::Buckets)?,
+            canonical_peaks: tier(Tree::Peaks)?,
+            records: tier(Tree::Tracks)?,
+            disk_bytes: self.store.disk_bytes()?,
+            ..Stats::default()
+        };
+        for r in self.list()? {
+            s.tracks += 1;
+            s.audio_hours += r.duration_s / 3600.0;
+            s.postings += u64::from(r.hashes);
+            s.peaks += u64::from(r.peaks);
+            if r.tier == Tier::Fresh {
+                s.fresh_tracks += 1;
+            }
+        }
+        Ok(s)
+    }
+}

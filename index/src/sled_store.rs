@@ -1,0 +1,169 @@
+//! The sled backend of [`KvStore`].
+//!
+//! sled 0.34 is beta and prone to space amplification, so the store is
+//! opened in low-space mode with a bounded page cache, and the index above
+//! keeps few, compact values (one block per bucket) rather than a key per
+//! posting. Multi-tree batches use sled's serializable transactions.
+
+use std::path::{Path, PathBuf};
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sonica_schema::Tree;
+
+use crate::store::{Batch, Entry, KvStore};
+use crate::StoreError;
+
+/// A sled database with one sled tree per [`Tree`].
+pub struct SledStore {
+    path: PathBuf,
+    db: sled::Db,
+    trees: Vec<sled::Tree>,
+}
+
+/// Default page-cache budget: small, because Sonica must start and answer in
+/// tens of megabytes of memory; postings are read a block at a time.
+pub const DEFAULT_CACHE_BYTES: u64 = 16 << 20;
+
+impl SledStore {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(path)?;
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            .mode(sled::Mode::LowSpace)
+            .flush_every_ms(Some(1000))
+            .open()
+            .map_err(|e| map_open_error(path, e))?;
+        let trees = Tree::ALL
+            .iter()
+            .map(|t| db.open_tree(t.name()).map_err(backend))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SledStore {
+            path: path.to_path_buf(),
+            db,
+            trees,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn tree(&self, t: Tree) -> &sled::Tree {
+        &self.trees[t.index()]
+    }
+}
+
+fn backend(e: sled::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn map_open_error(path: &Path, e: sled::Error) -> StoreError {
+    let msg = e.to_string();
+    if msg.contains("lock") || msg.contains("Resource temporarily unavailable") || msg.contains("WouldBlock") {
+        StoreError::Locked {
+            path: path.display().to_string(),
+        }
+    } else {
+        StoreError::Backend(format!("cannot open {}: {msg}", path.display()))
+    }
+}
+
+impl KvStore for SledStore {
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree(tree).get(key).map_err(backend)?.map(|v| v.to_vec()))
+    }
+
+    fn scan(&self, tree: Tree) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + '_> {
+        Box::new(
+            self.tree(tree)
+                .iter()
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend)),
+        )
+    }
+
+    fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let first = batch.ops[0].0;
+        if batch.ops.iter().all(|(t, _, _)| *t == first) {
+            // One tree: sled applies a batch atomically without a transaction.
+            let mut b = sled::Batch::default();
+            for (_, k, v) in batch.ops {
+                match v {
+                    Some(v) => b.insert(k, v),
+                    None => b.remove(k),
+                }
+            }
+            return self.tree(first).apply_batch(b).map_err(backend);
+        }
+        let result: Result<(), TransactionError<()>> = self.trees.as_slice().transaction(|trees| {
+            for (t, k, v) in &batch.ops {
+                let tree = &trees[t.index()];
+                match v {
+                    Some(v) => {
+                        tree.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    None => {
+                        tree.remove(k.as_slice())?;
+                    }
+                }
+            }
+            Ok::<(), ConflictableTransactionError<()>>(())
+        });
+        result.map_err(|e| match e {
+            TransactionError::Abort(()) => StoreError::Backend("transaction aborted".into()),
+            TransactionError::Storage(e) => backend(e),
+        })
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(backend)
+    }
+
+    fn len(&self, tree: Tree) -> Result<usize, StoreError> {
+        Ok(self.tree(tree).len())
+    }
+
+    fn disk_bytes(&self) -> Result<u64, StoreError> {
+        self.db.size_on_disk().map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_across_trees_commits_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            let mut b = Batch::new();
+            b.put(Tree::Tracks, &b"k"[..], &b"v"[..]);
+            b.put(Tree::Paths, &b"p"[..], &b"1"[..]);
+            s.commit(b).unwrap();
+            s.flush().unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(s.get(Tree::Tracks, b"k").unwrap().unwrap(), b"v");
+        assert_eq!(s.get(Tree::Paths, b"p").unwrap().unwrap(), b"1");
+        assert_eq!(s.len(Tree::Tracks).unwrap(), 1);
+    }
+
+    #[test]
+    fn second_open_is_refused_as_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let _s = SledStore::open(dir.path()).unwrap();
+        match SledStore::open(dir.path()) {
+            Err(StoreError::Locked { .. }) => {}
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("second open succeeded"),
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The storage seam: a minimal ordered key-value interface with named trees
+//! and atomic multi-tree batches.
+//!
+//! Everything above this trait is backend-agnostic. The contract that keeps
+//! the index consistent across kills is small: a [`Batch`] lands entirely or
+//! not at all, and [`KvStore::flush`] returns only once everything committed
+//! before it is durable.
+
+use sonica_schema::Tree;
+
+use crate::StoreError;
+
+/// One write in a batch: `Some(value)` inserts, `None` removes.
+pub type Op = (Tree, Vec<u8>, Option<Vec<u8>>);
+
+/// Writes applied atomically, across trees, by [`KvStore::commit`].
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    pub ops: Vec<Op>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn put(&mut self, tree: Tree, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.ops.push((tree, key.into(), Some(value.into())));
+    }
+
+    pub fn remove(&mut self, tree: Tree, key: impl Into<Vec<u8>>) {
+        self.ops.push((tree, key.into(), None));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+}
+
+/// A key-value entry as returned by scans.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// An ordered key-value store with the trees of [`Tree::ALL`].
+pub trait KvStore: Send + Sync {
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// All entries of a tree in key order.
+    fn scan(&self, tree: Tree) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + '_>;
+
+    /// Applies every op of `batch` atomically.
+    fn commit(&self, batch: Batch) -> Result<(), StoreError>;
+
+    /// Makes every committed batch durable.
+    fn flush(&self) -> Result<(), StoreError>;
+
+    /// Number of entries in a tree.
+    fn len(&self, tree: Tree) -> Result<usize, StoreError>;
+
+    /// Logical bytes (keys plus values) held in a tree.
+    fn logical_bytes(&self, tree: Tree) -> Result<u64, StoreError> {
+        let mut n = 0u64;
+        for e in self.scan(tree) {
+            let (k, v) = e?;
+            n += (k.len() + v.len()) as u64;
+        }
+        Ok(n)
+    }
+
+    /// Bytes the whole store occupies on disk (0 for memory backends).
+    fn disk_bytes(&self) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,125 @@
+//! The key layout of every tree in the store, and the format version.
+//!
+//! | tree         | key                         | value                                   |
+//! |--------------|-----------------------------|-----------------------------------------|
+//! | `meta`       | `format_version`            | u32 big-endian: [`FORMAT_VERSION`]      |
+//! | `tracks`     | track id, u32 BE            | [`TrackRecord`](crate::TrackRecord) JSON |
+//! | `paths`      | path as given, UTF-8        | track id, u32 BE                        |
+//! | `peaks`      | track id, u32 BE            | peak list ([`crate::peaks`] codec)      |
+//! | `fresh`      | track id, u32 BE            | the track's postings, one block         |
+//! | `buckets`    | bucket id, u32 BE           | postings of all compacted tracks whose hash falls in the bucket, one block ([`crate::postings`] codec) |
+//! | `tombstones` | track id, u32 BE            | empty: a deleted track whose compacted postings still await purging |
+//!
+//! Big-endian ids make sled's byte order equal numeric order, so scans come
+//! back sorted. The peak list is the canonical fingerprint: both hash tiers
+//! are derived from it and can be rebuilt without decoding audio again.
+
+/// Bumped whenever any layout or value encoding here changes incompatibly.
+/// A store with another version is refused with a clear message.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Key in the `meta` tree holding the format version.
+pub const META_FORMAT_VERSION: &[u8] = b"format_version";
+
+/// A hash's bucket is `hash >> BUCKET_SHIFT`: 256 neighbouring hash values
+/// share one compacted block, so a block holds enough postings for zstd and
+/// delta coding to pay while a lookup still decodes only a few hundred.
+pub const BUCKET_SHIFT: u32 = 8;
+
+/// Every tree in the store. The enum is the single list the backends iterate,
+/// so adding a tree here is enough for every backend to create it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tree {
+    Meta,
+    Tracks,
+    Paths,
+    Peaks,
+    Fresh,
+    Buckets,
+    Tombstones,
+}
+
+impl Tree {
+    pub const ALL: [Tree; 7] = [
+        Tree::Meta,
+        Tree::Tracks,
+        Tree::Paths,
+        Tree::Peaks,
+        Tree::Fresh,
+        Tree::Buckets,
+        Tree::Tombstones,
+    ];
+
+    /// The tree's name on disk.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tree::Meta => "meta",
+            Tree::Tracks => "tracks",
+            Tree::Paths => "paths",
+            Tree::Peaks => "peaks",
+            Tree::Fresh => "fresh",
+            Tree::Buckets => "buckets",
+            Tree::Tombstones => "tombstones",
+        }
+    }
+
+    /// Position in [`Tree::ALL`], for backends that keep trees in an array.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Key for a track id in `tracks`, `peaks`, `fresh` and `tombstones`.
+pub fn track_key(id: crate::TrackId) -> [u8; 4] {
+    id.to_be_bytes()
+}
+
+/// Decodes a track-id key.
+pub fn parse_track_key(key: &[u8]) -> Option<crate::TrackId> {
+    Some(u32::from_be_bytes(key.try_into().ok()?))
+}
+
+/// The bucket a hash belongs to.
+pub fn bucket_of(hash: u32) -> u32 {
+    hash >> BUCKET_SHIFT
+}
+
+/// Key for a bucket in `buckets`.
+pub fn bucket_key(bucket: u32) -> [u8; 4] {
+    bucket.to_be_bytes()
+}
+
+/// Encodes the format version value.
+pub fn encode_version(v: u32) -> [u8; 4] {
+    v.to_be_bytes()
+}
+
+/// Decodes the format version value.
+pub fn decode_version(bytes: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(bytes.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_index_matches_all_order() {
+        for (i, t) in Tree::ALL.iter().enumerate() {
+            assert_eq!(t.index(), i);
+        }
+    }
+
+    #[test]
+    fn keys_sort_numerically() {
+        assert!(track_key(1) < track_key(256));
+        assert_eq!(parse_track_key(&track_key(0xdead_beef)), Some(0xdead_beef));
+        assert_eq!(parse_track_key(b"abc"), None);
+    }
+
+    #[test]
+    fn neighbouring_hashes_share_a_bucket() {
+        assert_eq!(bucket_of(0x1234_00), bucket_of(0x1234_ff));
+        assert_ne!(bucket_of(0x1234_ff), bucket_of(0x1235_00));
+    }
+}

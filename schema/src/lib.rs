@@ -1,0 +1,34 @@
+//! `sonica-schema`: Sonica's data model and every on-disk layout.
+//!
+//! Everything that decides how bytes look on disk lives here, so that a
+//! format change is one reviewable diff and [`FORMAT_VERSION`] is bumped in
+//! the same place. The crate has no storage engine and no audio code: the
+//! index crate stores these values, the root crate produces them.
+
+pub mod layout;
+pub mod peaks;
+pub mod postings;
+pub mod track;
+pub mod varint;
+
+pub use layout::{Tree, FORMAT_VERSION};
+pub use peaks::Peak;
+pub use postings::Posting;
+pub use track::{Tier, TrackId, TrackRecord};
+
+/// Errors from decoding stored values. They mean the bytes on disk are not
+/// what this version of Sonica wrote: corruption or a foreign format.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SchemaError {
+    #[error("corrupt {what}: {why}")]
+    Corrupt { what: &'static str, why: String },
+}
+
+impl SchemaError {
+    pub(crate) fn corrupt(what: &'static str, why: impl Into<String>) -> Self {
+        SchemaError::Corrupt {
+            what,
+            why: why.into(),
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Fallback decoding through an `ffmpeg` executable, for formats symphonia
+//! has no decoder for (Opus, WMA, AC-3, …). ffmpeg does the downmix and the
+//! resampling to the analysis rate itself, so its output skips rubato.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::{AudioInfo, DecodeError, Tags};
+use crate::resample::ANALYSIS_RATE;
+
+/// True when `ffmpeg` can be run.
+pub(super) fn available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        Command::new("ffmpeg")
+            .arg("-version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    })
+}
+
+pub(super) fn decode(
+    path: &Path,
+    on_start: &mut dyn FnMut(u32) -> Result<(), DecodeError>,
+    sink: &mut dyn FnMut(&[f32]) -> Result<(), DecodeError>,
+) -> Result<AudioInfo, DecodeError> {
+    let (tags, codec, sample_rate, channels) = probe(path);
+    let mut child = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(path)
+        .args(["-vn", "-f", "f32le", "-ac", "1", "-ar", &ANALYSIS_RATE.to_string(), "-"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| DecodeError::Ffmpeg(format!("cannot start ffmpeg: {e}")))?;
+    on_start(ANALYSIS_RATE)?;
+    let mut out = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut bytes = vec![0u8; 64 * 1024];
+    let mut carry: Vec<u8> = Vec::new();
+    let mut samples: Vec<f32> = Vec::new();
+    let mut total = 0u64;
+    loop {
+        let n = out.read(&mut bytes).map_err(DecodeError::Io)?;
+        if n == 0 {
+            break;
+        }
+        carry.extend_from_slice(&bytes[..n]);
+        let whole = carry.len() / 4 * 4;
+        samples.clear();
+        samples.extend(carry[..whole].chunks_exact(4).map(|b| {
+            let v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            if v.is_finite() {
+                v
+            } else {
+                0.0
+            }
+        }));
+        carry.drain(..whole);
+        total += samples.len() as u64;
+        if let Err(e) = sink(&samples) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    }
+    let status = child.wait().map_err(DecodeError::Io)?;
+    let err_text = err_reader.join().unwrap_or_default();
+    if !status.success() {
+        let first = err_text.lines().last().unwrap_or("unknown error").trim().to_string();
+        return Err(DecodeError::Ffmpeg(first));
+    }
+    if total == 0 {
+        return Err(DecodeError::NoAudio);
+    }
+    Ok(AudioInfo {
+        sample_rate: sample_rate.unwrap_or(ANALYSIS_RATE),
+        channels: channels.unwrap_or(1),
+        codec,
+        duration_s: total as f64 / f64::from(ANALYSIS_RATE),
+        tags,
+        decoder: "ffmpeg",
+    })
+}
+
+/// Tags, codec name, rate and channels from `ffprobe`, when it is present.
+fn probe(path: &Path) -> (Tags, String, Option<u32>, Option<u16>) {
+    let mut tags = Tags::default();
+    let out = Command::new("ffprobe")
+        .args(["-v", "quiet", "-print_format", "json", "-show_format", "-show_streams", "-select_streams", "a:0"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .output();
+    let Ok(out) = out else {
+        return (tags, "unknown".into(), None, None);
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
+        return (tags, "unknown".into(), None, None);
+    };
+    for src in [&v["format"]["tags"], &v["streams"][0]["tags"]] {
+        if let Some(obj) = src.as_object() {
+            for (k, val) in obj {
+                if let Some(s) = val.as_str() {
+                    tags.set_named(k, s);
+                }
+            }
+        }
+    }
+    let s = &v["streams"][0];
+    let codec = s["codec_name"].as_str().unwrap_or("unknown").to_string();
+    let rate = s["sample_rate"].as_str().and_then(|r| r.parse().ok());
+    let ch = s["channels"].as_u64().map(|c| c as u16);
+    (tags, codec, rate, ch)
+}

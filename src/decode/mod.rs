@@ -1,0 +1,152 @@
+//! Decoding any audio file to mono PCM at the analysis rate.
+//!
+//! symphonia decodes natively (MP3, WAV, FLAC, OGG Vorbis, AAC/M4A, ALAC,
+//! AIFF, CAF, MKV/WebM). Formats it cannot decode (Opus, WMA, …) fall back
+//! to an `ffmpeg` executable when one is on PATH; without it the error names
+//! the format and says to install ffmpeg. Output is streamed through a
+//! callback so a 3-hour file never sits in memory whole.
+
+mod ffmpeg;
+mod native;
+mod sniff;
+mod tags;
+
+use std::path::Path;
+
+pub use sniff::sniff_format;
+pub use tags::Tags;
+
+use crate::resample::{ToAnalysisRate, ANALYSIS_RATE};
+
+/// Longest audio accepted, in seconds: past this a file is refused rather
+/// than tying up a worker (a whole-day radio log is not a track).
+pub const MAX_DURATION_S: f64 = 6.0 * 3600.0;
+
+/// What was learnt while decoding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioInfo {
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub codec: String,
+    /// Duration actually decoded, in seconds.
+    pub duration_s: f64,
+    pub tags: Tags,
+    /// Which decoder did the work: "symphonia" or "ffmpeg".
+    pub decoder: &'static str,
+}
+
+/// Why a file could not be decoded. Messages are one line and say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("cannot read file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("file is empty (0 bytes)")]
+    Empty,
+    #[error("not a recognised audio format ({0})")]
+    Unrecognised(String),
+    #[error("{format} audio cannot be decoded by the built-in decoders; install ffmpeg (e.g. `apt-get install ffmpeg`) and put it on PATH")]
+    NeedsFfmpeg { format: String },
+    #[error("corrupt {format} data: {why}")]
+    Corrupt { format: String, why: String },
+    #[error("truncated {format} file: decoded {decoded_s:.1} s of the {declared_s:.1} s it declares")]
+    Truncated { format: String, decoded_s: f64, declared_s: f64 },
+    #[error("contains no audio samples")]
+    NoAudio,
+    #[error("audio is longer than the {max_h} h limit")]
+    TooLong { max_h: f64 },
+    #[error("ffmpeg failed: {0}")]
+    Ffmpeg(String),
+    #[error(transparent)]
+    Resample(#[from] crate::resample::ResampleError),
+}
+
+/// Decodes `path` to mono samples at the source rate, calling `sink(samples)`
+/// for each chunk. The sample rate is fixed for the stream and reported in
+/// the returned [`AudioInfo`], but also passed to `on_start` before any
+/// samples so that a resampler can be set up.
+pub fn decode_mono(
+    path: &Path,
+    on_start: &mut dyn FnMut(u32) -> Result<(), DecodeError>,
+    sink: &mut dyn FnMut(&[f32]) -> Result<(), DecodeError>,
+) -> Result<AudioInfo, DecodeError> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(DecodeError::Io(std::io::Error::other("is a directory")));
+    }
+    if meta.len() == 0 {
+        return Err(DecodeError::Empty);
+    }
+    let format = sniff_format(path)?;
+    match native::decode(path, &format, on_start, sink) {
+        Ok(info) => Ok(info),
+        Err(native::Failure::Unsupported) => {
+            if ffmpeg::available() {
+                ffmpeg::decode(path, on_start, sink)
+            } else {
+                Err(DecodeError::NeedsFfmpeg { format })
+            }
+        }
+        Err(native::Failure::Unrecognised) => {
+            // Unknown to symphonia: ffmpeg may still know it (WMA, AC-3, …).
+            if sniff::looks_like_known_media(&format) {
+                if ffmpeg::available() {
+                    return ffmpeg::decode(path, on_start, sink);
+                }
+                return Err(DecodeError::NeedsFfmpeg { format });
+            }
+            Err(DecodeError::Unrecognised(format))
+        }
+        Err(native::Failure::Error(e)) => Err(e),
+    }
+}
+
+/// Decodes `path` and streams mono samples at [`ANALYSIS_RATE`] into `sink`.
+pub fn decode_for_analysis(path: &Path, sink: &mut dyn FnMut(&[f32])) -> Result<AudioInfo, DecodeError> {
+    use std::cell::{Cell, RefCell};
+    // Both decoder callbacks reach the resampler, so it lives in a RefCell.
+    let resampler: RefCell<Option<ToAnalysisRate>> = RefCell::new(None);
+    let produced = Cell::new(0usize);
+    let sink = RefCell::new(sink);
+    let emit = |s: &[f32]| {
+        produced.set(produced.get() + s.len());
+        (sink.borrow_mut())(s);
+    };
+    let max_samples = (MAX_DURATION_S * f64::from(ANALYSIS_RATE)) as usize;
+    let info = decode_mono(
+        path,
+        &mut |rate| {
+            *resampler.borrow_mut() = Some(ToAnalysisRate::new(rate)?);
+            Ok(())
+        },
+        &mut |s| {
+            if produced.get() > max_samples {
+                return Err(DecodeError::TooLong {
+                    max_h: MAX_DURATION_S / 3600.0,
+                });
+            }
+            if let Some(r) = resampler.borrow_mut().as_mut() {
+                r.push(s, &mut |o| emit(o))?;
+            }
+            Ok(())
+        },
+    )?;
+    if let Some(r) = resampler.borrow_mut().as_mut() {
+        r.finish(&mut |o| emit(o))?;
+    }
+    if info.duration_s > MAX_DURATION_S || produced.get() > max_samples {
+        return Err(DecodeError::TooLong {
+            max_h: MAX_DURATION_S / 3600.0,
+        });
+    }
+    if produced.get() == 0 {
+        return Err(DecodeError::NoAudio);
+    }
+    Ok(info)
+}
+
+/// Decodes a whole file into memory at the analysis rate (for short clips).
+pub fn load_clip(path: &Path) -> Result<(Vec<f32>, AudioInfo), DecodeError> {
+    let mut pcm = Vec::new();
+    let info = decode_for_analysis(path, &mut |s| pcm.extend_from_slice(s))?;
+    Ok((pcm, info))
+}

@@ -1,0 +1,218 @@
+//! The symphonia decoder: probe, pick the first audio track, decode packet by
+//! packet, downmix to mono, and detect truncation against the declared
+//! length.
+
+use std::fs::File;
+use std::path::Path;
+
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use super::{AudioInfo, DecodeError, Tags};
+
+/// How the native path failed, so the caller can choose a fallback.
+pub(super) enum Failure {
+    /// The container was understood but its codec is not built in.
+    Unsupported,
+    /// symphonia does not know the container at all.
+    Unrecognised,
+    Error(DecodeError),
+}
+
+impl From<DecodeError> for Failure {
+    fn from(e: DecodeError) -> Self {
+        Failure::Error(e)
+    }
+}
+
+/// Consecutive undecodable packets tolerated before the file is corrupt.
+const MAX_BAD_PACKETS: usize = 32;
+/// A decoded length this far short of the declared one means truncation.
+const TRUNCATION_TOLERANCE: f64 = 0.9;
+
+pub(super) fn decode(
+    path: &Path,
+    format_name: &str,
+    on_start: &mut dyn FnMut(u32) -> Result<(), DecodeError>,
+    sink: &mut dyn FnMut(&[f32]) -> Result<(), DecodeError>,
+) -> Result<AudioInfo, Failure> {
+    let corrupt = |why: String| {
+        Failure::Error(DecodeError::Corrupt {
+            format: format_name.to_string(),
+            why,
+        })
+    };
+    let file = File::open(path).map_err(DecodeError::Io)?;
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let mut probed = match symphonia::default::get_probe().format(
+        &hint,
+        mss,
+        &FormatOptions {
+            enable_gapless: true,
+            ..Default::default()
+        },
+        &MetadataOptions::default(),
+    ) {
+        Ok(p) => p,
+        Err(SymError::Unsupported(_)) => return Err(Failure::Unrecognised),
+        Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(corrupt("file ends inside its header".into()));
+        }
+        Err(e) => return Err(corrupt(e.to_string())),
+    };
+    let mut tags = Tags::default();
+    if let Some(rev) = probed.metadata.get().as_ref().and_then(|m| m.current().cloned()) {
+        tags.absorb(&rev);
+    }
+    let mut format = probed.format;
+    if let Some(rev) = format.metadata().current() {
+        tags.absorb(rev);
+    }
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL && t.codec_params.sample_rate.is_some())
+        .or_else(|| format.tracks().iter().find(|t| t.codec_params.codec != CODEC_TYPE_NULL))
+        .cloned();
+    let Some(track) = track else {
+        return Err(Failure::Error(DecodeError::NoAudio));
+    };
+    let params = track.codec_params.clone();
+    let mut decoder = match symphonia::default::get_codecs().make(&params, &DecoderOptions::default()) {
+        Ok(d) => d,
+        Err(SymError::Unsupported(_)) => return Err(Failure::Unsupported),
+        Err(e) => return Err(corrupt(e.to_string())),
+    };
+    let codec = symphonia::default::get_codecs()
+        .get_codec(params.codec)
+        .map(|d| d.short_name.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let declared_frames = params.n_frames;
+
+    let mut rate = params.sample_rate.unwrap_or(0);
+    let mut channels = params.channels.map(|c| c.count() as u16).unwrap_or(0);
+    let mut started = false;
+    let mut frames: u64 = 0;
+    let mut mono: Vec<f32> = Vec::new();
+    let mut sbuf: Option<SampleBuffer<f32>> = None;
+    let mut bad_run = 0usize;
+    let mut any_bad = false;
+
+    loop {
+        let packet = match format.next_packet() {
+            Ok(p) => p,
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(SymError::ResetRequired) => break,
+            Err(SymError::DecodeError(_)) if frames > 0 => {
+                any_bad = true;
+                break;
+            }
+            Err(e) => {
+                if frames > 0 {
+                    any_bad = true;
+                    break;
+                }
+                return Err(corrupt(e.to_string()));
+            }
+        };
+        if packet.track_id() != track.id {
+            continue;
+        }
+        let decoded = match decoder.decode(&packet) {
+            Ok(d) => {
+                bad_run = 0;
+                d
+            }
+            Err(SymError::DecodeError(e)) => {
+                any_bad = true;
+                bad_run += 1;
+                if bad_run > MAX_BAD_PACKETS {
+                    return Err(corrupt(format!("too many undecodable packets ({e})")));
+                }
+                continue;
+            }
+            Err(SymError::IoError(_)) => {
+                any_bad = true;
+                break;
+            }
+            Err(e) => return Err(corrupt(e.to_string())),
+        };
+        let spec = *decoded.spec();
+        let n = decoded.frames();
+        if n == 0 {
+            continue;
+        }
+        if !started {
+            rate = spec.rate;
+            channels = spec.channels.count() as u16;
+            if rate == 0 || channels == 0 {
+                return Err(corrupt("stream declares no sample rate or channels".into()));
+            }
+            on_start(rate)?;
+            started = true;
+        } else if spec.rate != rate {
+            return Err(corrupt(format!("sample rate changes mid-stream ({rate} → {} Hz)", spec.rate)));
+        }
+        let buf = match sbuf.as_mut() {
+            Some(b) if b.capacity() >= n => b,
+            _ => {
+                sbuf = Some(SampleBuffer::<f32>::new(n as u64, spec));
+                sbuf.as_mut().expect("just set")
+            }
+        };
+        buf.copy_interleaved_ref(decoded);
+        let ch = spec.channels.count().max(1);
+        let samples = buf.samples();
+        mono.clear();
+        if ch == 1 {
+            mono.extend(samples.iter().map(|s| if s.is_finite() { *s } else { 0.0 }));
+        } else {
+            let scale = 1.0 / ch as f32;
+            mono.extend(samples.chunks_exact(ch).map(|fr| {
+                let s = fr.iter().sum::<f32>() * scale;
+                if s.is_finite() {
+                    s
+                } else {
+                    0.0
+                }
+            }));
+        }
+        frames += mono.len() as u64;
+        sink(&mono)?;
+    }
+
+    if !started || frames == 0 {
+        if any_bad {
+            return Err(corrupt("no packet could be decoded".into()));
+        }
+        return Err(Failure::Error(DecodeError::NoAudio));
+    }
+    let duration_s = frames as f64 / f64::from(rate);
+    if let Some(declared) = declared_frames {
+        let declared_s = declared as f64 / f64::from(rate);
+        if declared > 0 && (frames as f64) < declared as f64 * TRUNCATION_TOLERANCE {
+            return Err(Failure::Error(DecodeError::Truncated {
+                format: format_name.to_string(),
+                decoded_s: duration_s,
+                declared_s,
+            }));
+        }
+    }
+    Ok(AudioInfo {
+        sample_rate: rate,
+        channels,
+        codec,
+        duration_s,
+        tags,
+        decoder: "symphonia",
+    })
+}

@@ -1,0 +1,19 @@
+//! Sonica: self-hosted audio search in one binary.
+//!
+//! Data flows one way: [`decode`] → [`resample`] → [`fingerprint`] →
+//! store ([`sonica_index`]) → query ([`identify`]). This crate owns the
+//! audio side and the command line; storage and search structures live in
+//! `sonica-index`, and every on-disk layout in `sonica-schema`.
+
+pub mod analyse;
+pub mod decode;
+pub mod error;
+pub mod fingerprint;
+pub mod identify;
+pub mod ingest;
+pub mod library;
+pub mod resample;
+
+pub use error::SonicaError;
+pub use identify::{Identifier, Match, MatchParams};
+pub use library::open_library;

@@ -1,0 +1,316 @@
+//! The `sonica` command line. Exit codes: 0 success, 1 some inputs failed
+//! (or an id was unknown), 2 usage error, 3 the store could not be used.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sonica::ingest::{self, IngestOptions, Outcome};
+use sonica::{open_library, Identifier, Match, SonicaError};
+
+#[derive(Parser)]
+#[command(name = "sonica", version, about = "Self-hosted audio search: recognition, similarity, duplicates, text")]
+struct Cli {
+    /// Where the library lives.
+    #[arg(long, global = true, env = "SONICA_DATA_DIR", default_value = sonica::library::DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Add audio files (and folders, recursively) to the library.
+    Ingest {
+        /// Worker threads for decoding and fingerprinting (default: all cores).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// One JSON line per file instead of text.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// Recognise clips against the library.
+    Identify {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// List the tracks in the library.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a track by id.
+    Remove { id: u32 },
+    /// Tracks, hours of audio, postings and bytes per tier.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge the fresh tier into the compacted buckets and purge deletions.
+    Compact,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sonica: {e:#}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let index = match open_library(&cli.data_dir) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("sonica: cannot open the library at {}: {e}", cli.data_dir.display());
+            return Ok(ExitCode::from(3));
+        }
+    };
+    match cli.command {
+        Command::Ingest { jobs, json, paths } => cmd_ingest(&index, jobs, json, &paths),
+        Command::Identify { json, jobs, files } => cmd_identify(&index, json, jobs, &files),
+        Command::List { json } => {
+            let mut out = std::io::stdout().lock();
+            for r in index.list()? {
+                if json {
+                    writeln!(out, "{}", serde_json::to_string(&r)?)?;
+                } else {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\t{:.1}s\t{}",
+                        r.id,
+                        r.title,
+                        r.artist.as_deref().unwrap_or("-"),
+                        r.duration_s,
+                        r.path
+                    )?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Remove { id } => match index.remove(id) {
+            Ok(r) => {
+                index.flush()?;
+                println!("removed {} ({})", r.id, r.path);
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                let e = SonicaError::from(e);
+                eprintln!("sonica: {id}: {e}");
+                Ok(ExitCode::from(if e.code() == "unknown_track" { 1 } else { 3 }))
+            }
+        },
+        Command::Stats { json } => {
+            let s = index.stats()?;
+            if json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                let mb = |b: u64| b as f64 / 1e6;
+                println!("tracks          {}", s.tracks);
+                println!("audio           {:.2} h", s.audio_hours);
+                println!("postings        {}", s.postings);
+                println!("peaks           {}", s.peaks);
+                println!(
+                    "fresh tier      {} tracks, {} blocks, {:.2} MB",
+                    s.fresh_tracks,
+                    s.fresh.entries,
+                    mb(s.fresh.bytes)
+                );
+                println!("compacted tier  {} buckets, {:.2} MB", s.compacted.entries, mb(s.compacted.bytes));
+                println!("peaks (canon.)  {:.2} MB", mb(s.canonical_peaks.bytes));
+                println!("records         {:.2} MB", mb(s.records.bytes));
+                println!("on disk         {:.2} MB", mb(s.disk_bytes));
+                if s.audio_hours > 0.0 {
+                    println!("disk per hour   {:.2} MB/h", mb(s.disk_bytes) / s.audio_hours);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compact => {
+            let r = index.compact()?;
+            println!(
+                "compacted: {} tracks moved ({} postings), {} purged, {} buckets rewritten",
+                r.tracks_moved, r.postings_moved, r.tracks_purged, r.buckets_rewritten
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn cmd_ingest(index: &sonica_index::FingerprintIndex, jobs: Option<usize>, json: bool, paths: &[String]) -> anyhow::Result<ExitCode> {
+    let (files, early) = ingest::collect_inputs(paths);
+    let mut opts = IngestOptions::default();
+    if let Some(j) = jobs {
+        opts.jobs = j.max(1);
+    }
+    let bar = if std::io::stderr().is_terminal() && !files.is_empty() {
+        let b = indicatif::ProgressBar::new(files.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files  {per_sec}  eta {eta}  {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let mut failed = 0usize;
+    let mut print = |o: &Outcome| {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+        let line = match o {
+            Outcome::Added(r) => {
+                if json {
+                    serde_json::json!({"path": r.path, "id": r.id, "duplicate": null}).to_string()
+                } else {
+                    format!("added {}: {} ({:.1} s, {} hashes)", r.id, r.path, r.duration_s, r.hashes)
+                }
+            }
+            Outcome::Skipped { path, id } => {
+                if json {
+                    serde_json::json!({"path": path, "id": id, "duplicate": null, "skipped": "already in library"}).to_string()
+                } else {
+                    format!("skipped {path}: already in library as {id}")
+                }
+            }
+            Outcome::Failed { path, error } => {
+                failed += 1;
+                let msg = format!("{path}: {error}");
+                if let Some(b) = &bar {
+                    b.suspend(|| eprintln!("sonica: {msg}"));
+                } else {
+                    eprintln!("sonica: {msg}");
+                }
+                if !json {
+                    return;
+                }
+                serde_json::json!({"path": path, "id": null, "error": {"code": error.code(), "message": error.to_string()}})
+                    .to_string()
+            }
+        };
+        if let Some(b) = &bar {
+            b.suspend(|| println!("{line}"));
+        } else {
+            println!("{line}");
+        }
+    };
+    for o in &early {
+        print(o);
+    }
+    let summary = ingest::ingest(index, files, &opts, &mut print)?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let failed_total = failed;
+    let rt = if summary.wall_seconds > 0.0 {
+        summary.audio_seconds / summary.wall_seconds
+    } else {
+        0.0
+    };
+    eprintln!(
+        "ingested {} tracks ({:.2} h of audio) in {:.1} s ({:.0}x realtime); {} skipped, {} failed",
+        summary.added,
+        summary.audio_seconds / 3600.0,
+        summary.wall_seconds,
+        rt,
+        summary.skipped,
+        failed_total
+    );
+    Ok(if failed_total > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn match_json(query: &str, m: &Option<Match>) -> serde_json::Value {
+    match m {
+        None => serde_json::json!({"query": query, "match": null}),
+        Some(m) => serde_json::json!({
+            "query": query,
+            "match": {
+                "id": m.track.id,
+                "title": m.track.title,
+                "artist": m.track.artist,
+                "path": m.track.path,
+                "score": m.score,
+                "offset_s": (m.offset_s * 1000.0).round() / 1000.0,
+                "duration_s": (m.duration_s * 1000.0).round() / 1000.0,
+                "speed": m.speed,
+            }
+        }),
+    }
+}
+
+fn cmd_identify(index: &sonica_index::FingerprintIndex, json: bool, jobs: Option<usize>, files: &[String]) -> anyhow::Result<ExitCode> {
+    let jobs = jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+        .clamp(1, files.len().max(1));
+    let identifier = Identifier::new(index);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = crossbeam_channel::unbounded::<(usize, Result<Option<Match>, SonicaError>)>();
+    let mut failed = 0usize;
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (next, identifier) = (&next, &identifier);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(f) = files.get(i) else { break };
+                let r = sonica::decode::load_clip(std::path::Path::new(f))
+                    .map_err(SonicaError::from)
+                    .and_then(|(pcm, _)| identifier.identify_pcm(&pcm).map_err(SonicaError::from));
+                if tx.send((i, r)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        // Print in input order as results arrive.
+        let mut pending = std::collections::BTreeMap::new();
+        let mut want = 0usize;
+        let mut out = std::io::stdout().lock();
+        for (i, r) in rx.iter() {
+            pending.insert(i, r);
+            while let Some(r) = pending.remove(&want) {
+                let f = &files[want];
+                match r {
+                    Ok(m) => {
+                        if json {
+                            let _ = writeln!(out, "{}", match_json(f, &m));
+                        } else {
+                            let _ = match &m {
+                                Some(m) => writeln!(
+                                    out,
+                                    "{f}: {} — {} (id {}, score {}, at {:.1} s)",
+                                    m.track.title,
+                                    m.track.artist.as_deref().unwrap_or("unknown artist"),
+                                    m.track.id,
+                                    m.score,
+                                    m.offset_s
+                                ),
+                                None => writeln!(out, "{f}: no match"),
+                            };
+                        }
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("sonica: {f}: {e}");
+                        if json {
+                            let v = serde_json::json!({"query": f, "match": null, "error": {"code": e.code(), "message": e.to_string()}});
+                            let _ = writeln!(out, "{v}");
+                        }
+                    }
+                }
+                want += 1;
+            }
+        }
+    });
+    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

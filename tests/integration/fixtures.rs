@@ -1,0 +1,49 @@
+//! Real encoded files (tests/fixtures, made by tools/make-fixtures.sh):
+//! OGG Vorbis ingest with tags, and MP3 and AAC clips identified against it.
+
+use sonica::ingest::{ingest, IngestOptions, Outcome};
+use sonica::open_library;
+
+use crate::common::{fixture, identify_path};
+
+#[test]
+fn codec_degraded_clips_match_the_ogg_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open_library(dir.path()).unwrap();
+    let reference = fixture("melody.ogg").to_string_lossy().into_owned();
+    let mut rec = None;
+    ingest(&index, vec![reference.clone()], &IngestOptions::default(), &mut |o| {
+        if let Outcome::Added(r) = o {
+            rec = Some(r.clone());
+        }
+    })
+    .unwrap();
+    let rec = rec.expect("the OGG fixture is ingested");
+    assert_eq!(rec.title, "Fixture Melody");
+    assert_eq!(rec.artist.as_deref(), Some("Sonica Tests"));
+    assert_eq!(rec.album.as_deref(), Some("Fixtures"));
+    assert_eq!(rec.genre.as_deref(), Some("Test"));
+    assert_eq!(rec.codec, "vorbis");
+    assert!((rec.duration_s - 20.0).abs() < 0.1, "{}", rec.duration_s);
+
+    for clip in ["melody_clip_32k.mp3", "melody_clip.m4a"] {
+        assert_eq!(identify_path(&index, &fixture(clip)), Some(reference.clone()), "{clip}");
+    }
+}
+
+#[test]
+fn flac_decodes_and_opus_is_decoded_or_refused_clearly() {
+    let (pcm, info) = sonica::decode::load_clip(&fixture("melody_5s.flac")).unwrap();
+    assert_eq!(info.codec, "flac");
+    assert!((pcm.len() as f64 / 8000.0 - 5.0).abs() < 0.01);
+    match sonica::decode::load_clip(&fixture("melody_3s.opus")) {
+        Ok((pcm, info)) => {
+            assert_eq!(info.decoder, "ffmpeg");
+            assert!((pcm.len() as f64 / 8000.0 - 3.0).abs() < 0.1);
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.contains("Opus") && msg.contains("install ffmpeg"), "{msg}");
+        }
+    }
+}
