@@ -36,6 +36,7 @@ impl SonicaError {
     pub fn code(&self) -> &'static str {
         match self {
             SonicaError::Decode(d) => match d {
+                DecodeError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => "not_found",
                 DecodeError::Io(_) => "io_error",
                 DecodeError::Empty => "empty_file",
                 DecodeError::Unrecognised(_) => "unsupported_media",
@@ -49,7 +50,8 @@ impl SonicaError {
             },
             SonicaError::Index(i) => match i {
                 IndexError::Store(StoreError::Locked { .. }) => "store_locked",
-                IndexError::Store(StoreError::Backend(_)) | IndexError::Store(StoreError::Io(_)) => "store_error",
+                IndexError::Store(StoreError::Backend(_))
+                | IndexError::Store(StoreError::Io(_)) => "store_error",
                 IndexError::Corrupt(_) => "store_corrupt",
                 IndexError::IncompatibleFormat { .. } => "store_incompatible",
                 IndexError::UnknownTrack(_) => "unknown_track",

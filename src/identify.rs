@@ -8,7 +8,7 @@
 //! needs both an absolute count of time-consistent hits and a clear margin
 //! over the best other track.
 
-use sonica_index::{Candidate, FingerprintIndex, IndexError, QueryHash, Votes};
+use sonica_index::{Candidate, FingerprintIndex, IndexError, Votes};
 use sonica_schema::{Peak, TrackRecord};
 
 use crate::fingerprint::hashes::{hash_peaks, scale_peaks};
@@ -23,7 +23,10 @@ pub struct MatchParams {
     pub min_margin: f32,
     /// Offset window half-width, in frames.
     pub tolerance: i64,
-    /// Speed hypotheses tried when speed 1 finds nothing.
+    /// Speed 1 evidence at least this strong (with twice the margin) skips
+    /// the other speed hypotheses.
+    pub strong_hits: u32,
+    /// Speed hypotheses tried when speed 1 is not clearly settled.
     pub fallback_speeds: Vec<f32>,
 }
 
@@ -39,6 +42,7 @@ impl Default for MatchParams {
             min_hits: 10,
             min_margin: 2.0,
             tolerance: 1,
+            strong_hits: 25,
             fallback_speeds: speeds,
         }
     }
@@ -58,12 +62,14 @@ pub struct Match {
     pub speed: f32,
 }
 
-/// The best candidate of one speed hypothesis, with its runner-up.
-#[derive(Debug, Clone, Copy)]
-struct Verdict {
-    best: Candidate,
-    runner_up: u32,
-    speed: f32,
+/// The best candidate of one speed hypothesis, with its runner-up: the raw
+/// evidence behind a decision, exposed for threshold calibration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict {
+    pub best: Candidate,
+    /// Hits of the best other track.
+    pub runner_up: u32,
+    pub speed: f32,
 }
 
 pub struct Identifier<'a> {
@@ -77,8 +83,16 @@ impl<'a> Identifier<'a> {
         Self::with_params(index, FingerprintParams::query(), MatchParams::default())
     }
 
-    pub fn with_params(index: &'a FingerprintIndex, query: FingerprintParams, params: MatchParams) -> Self {
-        Identifier { index, query, params }
+    pub fn with_params(
+        index: &'a FingerprintIndex,
+        query: FingerprintParams,
+        params: MatchParams,
+    ) -> Self {
+        Identifier {
+            index,
+            query,
+            params,
+        }
     }
 
     /// Identifies mono samples at the analysis rate.
@@ -89,55 +103,98 @@ impl<'a> Identifier<'a> {
 
     /// Identifies a clip from its query peaks.
     pub fn identify_peaks(&self, peaks: &[Peak]) -> Result<Option<Match>, IndexError> {
+        Ok(self.explain_peaks(peaks)?.0)
+    }
+
+    /// Identifies mono samples, also returning the strongest evidence found
+    /// whether or not it was accepted.
+    pub fn explain_pcm(&self, pcm: &[f32]) -> Result<(Option<Match>, Option<Verdict>), IndexError> {
+        self.explain_peaks(&extract_peaks(pcm, &self.query.peaks))
+    }
+
+    fn explain_peaks(
+        &self,
+        peaks: &[Peak],
+    ) -> Result<(Option<Match>, Option<Verdict>), IndexError> {
         if peaks.len() < 2 || self.index.is_empty() {
-            return Ok(None);
+            return Ok((None, None));
         }
-        let mut votes = Votes::new();
-        let mut best = self.verdict(peaks, 1.0, &mut votes)?;
-        if !best.is_some_and(|v| self.accepts(&v)) {
-            for &s in &self.params.fallback_speeds {
-                if let Some(v) = self.verdict(peaks, s, &mut votes)? {
-                    if best.is_none_or(|b| v.best.count > b.best.count) {
-                        best = Some(v);
-                    }
+        let mut best = self.verdicts(peaks, &[1.0])?.pop().flatten();
+        if !best.is_some_and(|v| self.is_strong(&v)) {
+            // Not clearly settled at speed 1: try every hypothesis (speed 1
+            // included, in the same pass) and keep the best supported.
+            let mut speeds = vec![1.0];
+            speeds.extend_from_slice(&self.params.fallback_speeds);
+            for v in self.verdicts(peaks, &speeds)?.into_iter().flatten() {
+                if best.is_none_or(|b| v.best.count > b.best.count) {
+                    best = Some(v);
                 }
             }
         }
         let Some(v) = best.filter(|v| self.accepts(v)) else {
-            return Ok(None);
+            return Ok((None, best));
         };
         let Some(track) = self.index.get(v.best.track)? else {
-            return Ok(None); // removed while we were voting
+            return Ok((None, best)); // removed while we were voting
         };
-        Ok(Some(Match {
+        let m = Match {
             track,
             score: v.best.count,
             offset_s: v.best.offset as f64 / FRAMES_PER_SECOND,
             duration_s: f64::from(v.best.last - v.best.first) / FRAMES_PER_SECOND,
             speed: v.speed,
-        }))
+        };
+        Ok((Some(m), best))
     }
 
     fn accepts(&self, v: &Verdict) -> bool {
-        v.best.count >= self.params.min_hits && v.best.count as f32 >= self.params.min_margin * v.runner_up as f32
+        v.best.count >= self.params.min_hits
+            && v.best.count as f32 >= self.params.min_margin * v.runner_up as f32
     }
 
-    fn verdict(&self, peaks: &[Peak], speed: f32, votes: &mut Votes) -> Result<Option<Verdict>, IndexError> {
-        let hashes = hash_peaks(&scale_peaks(peaks, speed), &self.query.pairs);
-        let query: Vec<QueryHash> = hashes
-            .iter()
-            .map(|h| QueryHash {
-                hash: h.hash,
-                time: h.time,
+    /// Evidence so clear that other speeds need not be tried.
+    fn is_strong(&self, v: &Verdict) -> bool {
+        v.best.count >= self.params.strong_hits
+            && v.best.count as f32 >= 2.0 * self.params.min_margin * v.runner_up as f32
+    }
+
+    /// One lookup pass for all `speeds`: each hypothesis's hashes are
+    /// generated, the distinct hashes of all of them are looked up once, and
+    /// every hit is voted into its hypotheses.
+    fn verdicts(&self, peaks: &[Peak], speeds: &[f32]) -> Result<Vec<Option<Verdict>>, IndexError> {
+        let mut entries: Vec<(u32, u16, f32)> = Vec::new();
+        for (k, &s) in speeds.iter().enumerate() {
+            for h in hash_peaks(&scale_peaks(peaks, s), &self.query.pairs) {
+                entries.push((h.hash, k as u16, h.time));
+            }
+        }
+        entries.sort_unstable_by_key(|e| e.0);
+        let mut hashes: Vec<u32> = Vec::new();
+        let mut starts: Vec<usize> = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            if hashes.last() != Some(&e.0) {
+                hashes.push(e.0);
+                starts.push(i);
+            }
+        }
+        starts.push(entries.len());
+        let mut votes: Vec<Votes> = speeds.iter().map(|_| Votes::new()).collect();
+        self.index.lookup_hashes(&hashes, &mut |i, track, time| {
+            for &(_, k, qt) in &entries[starts[i]..starts[i + 1]] {
+                votes[k as usize].hit(track, time, qt);
+            }
+        })?;
+        Ok(votes
+            .iter_mut()
+            .zip(speeds)
+            .map(|(v, &speed)| {
+                let cands = v.candidates(self.params.tolerance);
+                cands.first().map(|&best| Verdict {
+                    best,
+                    runner_up: cands.get(1).map_or(0, |c| c.count),
+                    speed,
+                })
             })
-            .collect();
-        votes.clear();
-        self.index.lookup(&query, votes)?;
-        let cands = votes.candidates(self.params.tolerance);
-        let Some(&best) = cands.first() else {
-            return Ok(None);
-        };
-        let runner_up = cands.get(1).map_or(0, |c| c.count);
-        Ok(Some(Verdict { best, runner_up, speed }))
+            .collect())
     }
 }

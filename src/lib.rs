@@ -15,5 +15,5 @@ pub mod library;
 pub mod resample;
 
 pub use error::SonicaError;
-pub use identify::{Identifier, Match, MatchParams};
+pub use identify::{Identifier, Match, MatchParams, Verdict};
 pub use library::open_library;

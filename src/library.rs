@@ -3,7 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sonica_index::{FingerprintIndex, KvStore, SledStore};
+use sonica_index::{FingerprintIndex, Hasher, KvStore, SledStore};
+
+use crate::fingerprint::hashes::index_hashes;
+use crate::fingerprint::FingerprintParams;
 
 use crate::SonicaError;
 
@@ -25,5 +28,11 @@ pub fn data_dir(explicit: Option<&Path>) -> PathBuf {
 /// Opens (creating if needed) the fingerprint index stored in `dir`.
 pub fn open_library(dir: &Path) -> Result<FingerprintIndex, SonicaError> {
     let store: Arc<dyn KvStore> = Arc::new(SledStore::open(&dir.join("store"))?);
-    Ok(FingerprintIndex::open(store)?)
+    Ok(FingerprintIndex::open(store, index_hasher())?)
+}
+
+/// The rule that turns stored peaks into index postings.
+pub fn index_hasher() -> Hasher {
+    let pairs = FingerprintParams::index().pairs;
+    Arc::new(move |peaks| index_hashes(peaks, &pairs))
 }

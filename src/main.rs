@@ -6,11 +6,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// glibc's allocator returns large blocks to the kernel on every free; the
+/// per-query buffers (votes, hashes, PCM) made that mmap/munmap churn the
+/// largest cost of identification. mimalloc keeps them pooled.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sonica::ingest::{self, IngestOptions, Outcome};
-use sonica::{open_library, Identifier, Match, SonicaError};
+use sonica::{open_library, Identifier, Match, SonicaError, Verdict};
 
 #[derive(Parser)]
-#[command(name = "sonica", version, about = "Self-hosted audio search: recognition, similarity, duplicates, text")]
+#[command(
+    name = "sonica",
+    version,
+    about = "Self-hosted audio search: recognition, similarity, duplicates, text"
+)]
 struct Cli {
     /// Where the library lives.
     #[arg(long, global = true, env = "SONICA_DATA_DIR", default_value = sonica::library::DEFAULT_DATA_DIR)]
@@ -36,6 +46,10 @@ enum Command {
     Identify {
         #[arg(long)]
         json: bool,
+        /// Add the strongest evidence (even when rejected) to JSON output,
+        /// for threshold calibration.
+        #[arg(long)]
+        explain: bool,
         #[arg(long, short)]
         jobs: Option<usize>,
         #[arg(required = true)]
@@ -72,13 +86,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let index = match open_library(&cli.data_dir) {
         Ok(i) => i,
         Err(e) => {
-            eprintln!("sonica: cannot open the library at {}: {e}", cli.data_dir.display());
+            eprintln!(
+                "sonica: cannot open the library at {}: {e}",
+                cli.data_dir.display()
+            );
             return Ok(ExitCode::from(3));
         }
     };
     match cli.command {
         Command::Ingest { jobs, json, paths } => cmd_ingest(&index, jobs, json, &paths),
-        Command::Identify { json, jobs, files } => cmd_identify(&index, json, jobs, &files),
+        Command::Identify {
+            json,
+            explain,
+            jobs,
+            files,
+        } => cmd_identify(&index, json, explain, jobs, &files),
         Command::List { json } => {
             let mut out = std::io::stdout().lock();
             for r in index.list()? {
@@ -107,7 +129,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Err(e) => {
                 let e = SonicaError::from(e);
                 eprintln!("sonica: {id}: {e}");
-                Ok(ExitCode::from(if e.code() == "unknown_track" { 1 } else { 3 }))
+                Ok(ExitCode::from(if e.code() == "unknown_track" {
+                    1
+                } else {
+                    3
+                }))
             }
         },
         Command::Stats { json } => {
@@ -121,17 +147,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("postings        {}", s.postings);
                 println!("peaks           {}", s.peaks);
                 println!(
-                    "fresh tier      {} tracks, {} blocks, {:.2} MB",
-                    s.fresh_tracks,
-                    s.fresh.entries,
-                    mb(s.fresh.bytes)
+                    "fresh tier      {} tracks, {} postings in memory",
+                    s.fresh_tracks, s.fresh_postings
                 );
-                println!("compacted tier  {} buckets, {:.2} MB", s.compacted.entries, mb(s.compacted.bytes));
+                println!(
+                    "compacted tier  {} buckets, {:.2} MB",
+                    s.compacted.entries,
+                    mb(s.compacted.bytes)
+                );
                 println!("peaks (canon.)  {:.2} MB", mb(s.canonical_peaks.bytes));
                 println!("records         {:.2} MB", mb(s.records.bytes));
                 println!("on disk         {:.2} MB", mb(s.disk_bytes));
                 if s.audio_hours > 0.0 {
-                    println!("disk per hour   {:.2} MB/h", mb(s.disk_bytes) / s.audio_hours);
+                    println!(
+                        "disk per hour   {:.2} MB/h",
+                        mb(s.disk_bytes) / s.audio_hours
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -147,7 +178,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn cmd_ingest(index: &sonica_index::FingerprintIndex, jobs: Option<usize>, json: bool, paths: &[String]) -> anyhow::Result<ExitCode> {
+fn cmd_ingest(
+    index: &sonica_index::FingerprintIndex,
+    jobs: Option<usize>,
+    json: bool,
+    paths: &[String],
+) -> anyhow::Result<ExitCode> {
     let (files, early) = ingest::collect_inputs(paths);
     let mut opts = IngestOptions::default();
     if let Some(j) = jobs {
@@ -156,8 +192,10 @@ fn cmd_ingest(index: &sonica_index::FingerprintIndex, jobs: Option<usize>, json:
     let bar = if std::io::stderr().is_terminal() && !files.is_empty() {
         let b = indicatif::ProgressBar::new(files.len() as u64);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files  {per_sec}  eta {eta}  {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} files  {per_sec}  eta {eta}  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         Some(b)
     } else {
@@ -173,7 +211,10 @@ fn cmd_ingest(index: &sonica_index::FingerprintIndex, jobs: Option<usize>, json:
                 if json {
                     serde_json::json!({"path": r.path, "id": r.id, "duplicate": null}).to_string()
                 } else {
-                    format!("added {}: {} ({:.1} s, {} hashes)", r.id, r.path, r.duration_s, r.hashes)
+                    format!(
+                        "added {}: {} ({:.1} s, {} hashes)",
+                        r.id, r.path, r.duration_s, r.hashes
+                    )
                 }
             }
             Outcome::Skipped { path, id } => {
@@ -226,7 +267,11 @@ fn cmd_ingest(index: &sonica_index::FingerprintIndex, jobs: Option<usize>, json:
         summary.skipped,
         failed_total
     );
-    Ok(if failed_total > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed_total > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn match_json(query: &str, m: &Option<Match>) -> serde_json::Value {
@@ -248,13 +293,24 @@ fn match_json(query: &str, m: &Option<Match>) -> serde_json::Value {
     }
 }
 
-fn cmd_identify(index: &sonica_index::FingerprintIndex, json: bool, jobs: Option<usize>, files: &[String]) -> anyhow::Result<ExitCode> {
+fn cmd_identify(
+    index: &sonica_index::FingerprintIndex,
+    json: bool,
+    explain: bool,
+    jobs: Option<usize>,
+    files: &[String],
+) -> anyhow::Result<ExitCode> {
     let jobs = jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
         .clamp(1, files.len().max(1));
     let identifier = Identifier::new(index);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let (tx, rx) = crossbeam_channel::unbounded::<(usize, Result<Option<Match>, SonicaError>)>();
+    type Answer = Result<(Option<Match>, Option<Verdict>), SonicaError>;
+    let (tx, rx) = crossbeam_channel::unbounded::<(usize, Answer)>();
     let mut failed = 0usize;
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -265,7 +321,7 @@ fn cmd_identify(index: &sonica_index::FingerprintIndex, json: bool, jobs: Option
                 let Some(f) = files.get(i) else { break };
                 let r = sonica::decode::load_clip(std::path::Path::new(f))
                     .map_err(SonicaError::from)
-                    .and_then(|(pcm, _)| identifier.identify_pcm(&pcm).map_err(SonicaError::from));
+                    .and_then(|(pcm, _)| identifier.explain_pcm(&pcm).map_err(SonicaError::from));
                 if tx.send((i, r)).is_err() {
                     break;
                 }
@@ -281,9 +337,19 @@ fn cmd_identify(index: &sonica_index::FingerprintIndex, json: bool, jobs: Option
             while let Some(r) = pending.remove(&want) {
                 let f = &files[want];
                 match r {
-                    Ok(m) => {
+                    Ok((m, verdict)) => {
                         if json {
-                            let _ = writeln!(out, "{}", match_json(f, &m));
+                            let mut v = match_json(f, &m);
+                            if explain {
+                                v["evidence"] = match verdict {
+                                    Some(e) => serde_json::json!({
+                                        "id": e.best.track, "hits": e.best.count, "total": e.best.total,
+                                        "runner_up": e.runner_up, "speed": e.speed,
+                                    }),
+                                    None => serde_json::Value::Null,
+                                };
+                            }
+                            let _ = writeln!(out, "{v}");
                         } else {
                             let _ = match &m {
                                 Some(m) => writeln!(
@@ -312,5 +378,9 @@ fn cmd_identify(index: &sonica_index::FingerprintIndex, json: bool, jobs: Option
             }
         }
     });
-    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

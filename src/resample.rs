@@ -16,6 +16,7 @@ const CHUNK: usize = 4096;
 
 /// Streaming mono resampler from a source rate to [`ANALYSIS_RATE`].
 pub struct ToAnalysisRate {
+    from: u32,
     inner: Option<FftFixedIn<f32>>,
     pending: Vec<f32>,
     out: Vec<Vec<f32>>,
@@ -45,15 +46,19 @@ impl ToAnalysisRate {
         let inner = if from == ANALYSIS_RATE {
             None
         } else {
-            let r = FftFixedIn::<f32>::new(from as usize, ANALYSIS_RATE as usize, CHUNK, 1, 1).map_err(|e| ResampleError {
-                from,
-                why: e.to_string(),
-            })?;
+            let r = FftFixedIn::<f32>::new(from as usize, ANALYSIS_RATE as usize, CHUNK, 1, 1)
+                .map_err(|e| ResampleError {
+                    from,
+                    why: e.to_string(),
+                })?;
             Some(r)
         };
         let skip = inner.as_ref().map_or(0, |r| r.output_delay());
-        let out = inner.as_ref().map_or_else(Vec::new, |r| r.output_buffer_allocate(true));
+        let out = inner
+            .as_ref()
+            .map_or_else(Vec::new, |r| r.output_buffer_allocate(true));
         Ok(ToAnalysisRate {
+            from,
             inner,
             pending: Vec::with_capacity(CHUNK * 2),
             out,
@@ -64,14 +69,15 @@ impl ToAnalysisRate {
     }
 
     fn ratio(&self, from_len: usize) -> f64 {
-        match &self.inner {
-            None => from_len as f64,
-            Some(r) => from_len as f64 * r.output_frames_max() as f64 / r.input_frames_max() as f64,
-        }
+        from_len as f64 * f64::from(ANALYSIS_RATE) / f64::from(self.from)
     }
 
     /// Feeds source-rate samples; resampled output goes to `sink`.
-    pub fn push(&mut self, input: &[f32], sink: &mut dyn FnMut(&[f32])) -> Result<(), ResampleError> {
+    pub fn push(
+        &mut self,
+        input: &[f32],
+        sink: &mut dyn FnMut(&[f32]),
+    ) -> Result<(), ResampleError> {
         self.expected_out += self.ratio(input.len());
         let Some(r) = self.inner.as_mut() else {
             self.emitted += input.len();
@@ -84,7 +90,10 @@ impl ToAnalysisRate {
             let need = r.input_frames_next();
             let (_, n) = r
                 .process_into_buffer(&[&self.pending[start..start + need]], &mut self.out, None)
-                .map_err(|e| ResampleError { from: 0, why: e.to_string() })?;
+                .map_err(|e| ResampleError {
+                    from: 0,
+                    why: e.to_string(),
+                })?;
             start += need;
             emit(&self.out[0][..n], &mut self.skip, &mut self.emitted, sink);
         }
@@ -95,7 +104,9 @@ impl ToAnalysisRate {
     /// Flushes the tail, emitting exactly as many samples as the input
     /// duration implies.
     pub fn finish(&mut self, sink: &mut dyn FnMut(&[f32])) -> Result<(), ResampleError> {
-        let Some(r) = self.inner.as_mut() else { return Ok(()) };
+        let Some(r) = self.inner.as_mut() else {
+            return Ok(());
+        };
         let target = self.expected_out.round() as usize;
         let mut rounds = 0;
         while self.emitted < target && rounds < 8 {
@@ -106,10 +117,18 @@ impl ToAnalysisRate {
             };
             let (_, n) = r
                 .process_partial_into_buffer(input, &mut self.out, None)
-                .map_err(|e| ResampleError { from: 0, why: e.to_string() })?;
+                .map_err(|e| ResampleError {
+                    from: 0,
+                    why: e.to_string(),
+                })?;
             self.pending.clear();
             let take = n.min(target - self.emitted + self.skip);
-            emit(&self.out[0][..take], &mut self.skip, &mut self.emitted, sink);
+            emit(
+                &self.out[0][..take],
+                &mut self.skip,
+                &mut self.emitted,
+                sink,
+            );
             rounds += 1;
         }
         Ok(())
@@ -128,7 +147,9 @@ fn emit(buf: &[f32], skip: &mut usize, emitted: &mut usize, sink: &mut dyn FnMut
 
 /// Resamples a whole buffer (tests and small clips).
 pub fn resample(input: &[f32], from: u32) -> Result<Vec<f32>, ResampleError> {
-    let mut out = Vec::with_capacity((input.len() as f64 * f64::from(ANALYSIS_RATE) / f64::from(from.max(1))) as usize + 16);
+    let mut out = Vec::with_capacity(
+        (input.len() as f64 * f64::from(ANALYSIS_RATE) / f64::from(from.max(1))) as usize + 16,
+    );
     let mut r = ToAnalysisRate::new(from)?;
     for chunk in input.chunks(10_000) {
         r.push(chunk, &mut |s| out.extend_from_slice(s))?;
@@ -160,7 +181,11 @@ mod tests {
             let x = sine(440.0, from, 2.0);
             let y = resample(&x, from).unwrap();
             let expect = 2 * ANALYSIS_RATE as usize;
-            assert!((y.len() as i64 - expect as i64).abs() <= 2, "{from}: {} vs {expect}", y.len());
+            assert!(
+                (y.len() as i64 - expect as i64).abs() <= 2,
+                "{from}: {} vs {expect}",
+                y.len()
+            );
             let f = zc_freq(&y[800..y.len() - 800], ANALYSIS_RATE);
             assert!((f - 440.0).abs() < 3.0, "{from}: {f}");
         }

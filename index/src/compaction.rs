@@ -6,8 +6,8 @@
 //!    moved or purged and adding the fresh ones (re-running this step is
 //!    idempotent);
 //! 2. flush;
-//! 3. one atomic batch flips the moved tracks to [`Tier::Compacted`],
-//!    deletes their fresh blocks and clears the purged tombstones.
+//! 3. one atomic batch flips the moved tracks to [`Tier::Compacted`] and
+//!    clears the purged tombstones.
 //!
 //! Before step 3 the new bucket entries are ignored (their tracks still say
 //! `Fresh`), so a query never counts a posting twice.
@@ -56,10 +56,8 @@ impl FingerprintIndex {
         // Fresh postings grouped by bucket.
         let mut incoming: BTreeMap<u32, Vec<Posting>> = BTreeMap::new();
         for &id in &moving {
-            if let Some(v) = self.store.get(Tree::Fresh, &track_key(id))? {
-                for p in postings::decode(&v)? {
-                    incoming.entry(bucket_of(p.hash)).or_default().push(p);
-                }
+            for p in self.derive_postings(id)? {
+                incoming.entry(bucket_of(p.hash)).or_default().push(p);
             }
         }
         report.postings_moved = incoming.values().map(Vec::len).sum();
@@ -87,7 +85,10 @@ impl FingerprintIndex {
                     None => Vec::new(),
                 };
                 let before = old.len();
-                let mut merged: Vec<Posting> = old.into_iter().filter(|p| !drop.contains(&p.track)).collect();
+                let mut merged: Vec<Posting> = old
+                    .into_iter()
+                    .filter(|p| !drop.contains(&p.track))
+                    .collect();
                 let kept = merged.len();
                 if let Some(new) = incoming.get(&bucket) {
                     merged.extend_from_slice(new);
@@ -118,7 +119,6 @@ impl FingerprintIndex {
                 batch.put(Tree::Tracks, track_key(id), r.encode());
                 flipped.push(id);
             }
-            batch.remove(Tree::Fresh, track_key(id));
         }
         for &id in &purging {
             batch.remove(Tree::Tombstones, track_key(id));
@@ -146,10 +146,43 @@ mod tests {
 
     use sonica_schema::{Peak, Tier, TrackRecord};
 
-    use crate::{FingerprintIndex, KvStore, MemStore, NewTrack, QueryHash, SledStore, Votes};
+    use crate::{
+        FingerprintIndex, Hasher, KvStore, MemStore, NewTrack, QueryHash, SledStore, Votes,
+    };
+
+    /// A stand-in pairing rule: each peak with the next one.
+    fn hasher() -> Hasher {
+        Arc::new(|peaks: &[Peak]| {
+            peaks
+                .windows(2)
+                .map(|w| {
+                    (
+                        (u32::from(w[0].freq16) << 9) ^ u32::from(w[1].freq16),
+                        w[0].time,
+                    )
+                })
+                .collect()
+        })
+    }
+
+    fn open(store: Arc<dyn KvStore>) -> FingerprintIndex {
+        FingerprintIndex::open(store, hasher()).unwrap()
+    }
 
     fn track(path: &str, seed: u32) -> NewTrack {
-        let hashes: Vec<(u32, u32)> = (0..400u32).map(|i| ((i * 2654435761u32 ^ seed) >> 9, i * 2)).collect();
+        let mut x = seed.wrapping_mul(2654435761).max(1);
+        let peaks: Vec<Peak> = (0..401u32)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                Peak {
+                    time: i * 2,
+                    freq16: (x % 8000) as u16,
+                }
+            })
+            .collect();
+        let hashes = (hasher())(&peaks);
         NewTrack {
             record: TrackRecord {
                 id: 0,
@@ -167,7 +200,7 @@ mod tests {
                 tier: Tier::Fresh,
                 created_at: 0,
             },
-            peaks: vec![Peak { time: 1, freq16: 32 }],
+            peaks,
             hashes,
         }
     }
@@ -187,7 +220,7 @@ mod tests {
     }
 
     fn lifecycle(store: Arc<dyn KvStore>) {
-        let idx = FingerprintIndex::open(store).unwrap();
+        let idx = open(store);
         let a = track("a.wav", 1);
         let b = track("b.wav", 2);
         let ra = idx.add(a.clone()).unwrap();
@@ -201,7 +234,10 @@ mod tests {
         assert_eq!(best(&idx, &b), Some((rb.id, 100)));
         assert_eq!(idx.get(ra.id).unwrap().unwrap().tier, Tier::Compacted);
         idx.remove(ra.id).unwrap();
-        assert!(best(&idx, &a).map(|x| x.0) != Some(ra.id), "removed track still answers");
+        assert!(
+            best(&idx, &a).map(|x| x.0) != Some(ra.id),
+            "removed track still answers"
+        );
         let rep = idx.compact().unwrap();
         assert_eq!(rep.tracks_purged, 1);
         assert!(best(&idx, &a).map(|x| x.0) != Some(ra.id));
@@ -220,7 +256,7 @@ mod tests {
     fn lifecycle_on_sled_and_reopen() {
         let dir = tempfile::tempdir().unwrap();
         lifecycle(Arc::new(SledStore::open(dir.path()).unwrap()));
-        let idx = FingerprintIndex::open(Arc::new(SledStore::open(dir.path()).unwrap())).unwrap();
+        let idx = open(Arc::new(SledStore::open(dir.path()).unwrap()));
         assert_eq!(idx.len(), 2);
         let b = track("b.wav", 2);
         assert!(best(&idx, &b).is_some());
@@ -229,7 +265,7 @@ mod tests {
     #[test]
     fn half_done_compaction_never_double_counts() {
         let store: Arc<dyn KvStore> = Arc::new(MemStore::new());
-        let idx = FingerprintIndex::open(store.clone()).unwrap();
+        let idx = open(store.clone());
         let a = track("a.wav", 1);
         let ra = idx.add(a.clone()).unwrap();
         idx.compact().unwrap();
@@ -241,7 +277,11 @@ mod tests {
         let mut ps: Vec<sonica_schema::Posting> = b
             .hashes
             .iter()
-            .map(|&(hash, time)| sonica_schema::Posting { hash, track: rb.id, time })
+            .map(|&(hash, time)| sonica_schema::Posting {
+                hash,
+                track: rb.id,
+                time,
+            })
             .collect();
         ps.sort();
         for p in &ps {
@@ -254,12 +294,20 @@ mod tests {
             old.push(*p);
             old.sort();
             old.dedup();
-            batch.put(sonica_schema::Tree::Buckets, key, sonica_schema::postings::encode(&old));
+            batch.put(
+                sonica_schema::Tree::Buckets,
+                key,
+                sonica_schema::postings::encode(&old),
+            );
             store.commit(std::mem::take(&mut batch)).unwrap();
         }
         drop(idx);
-        let idx = FingerprintIndex::open(store).unwrap();
-        assert_eq!(best(&idx, &b), Some((rb.id, 100)), "counted once, from the fresh tier");
+        let idx = open(store);
+        assert_eq!(
+            best(&idx, &b),
+            Some((rb.id, 100)),
+            "counted once, from the fresh tier"
+        );
         idx.compact().unwrap();
         assert_eq!(best(&idx, &b), Some((rb.id, 100)));
         assert_eq!(best(&idx, &a), Some((ra.id, 100)));
@@ -275,7 +323,7 @@ mod tests {
             sonica_schema::layout::encode_version(99),
         );
         store.commit(b).unwrap();
-        match FingerprintIndex::open(store) {
+        match FingerprintIndex::open(store, hasher()) {
             Err(crate::IndexError::IncompatibleFormat { found: 99, .. }) => {}
             Err(e) => panic!("wrong error {e}"),
             Ok(_) => panic!("opened a foreign format"),

@@ -2,17 +2,23 @@
 //! tiers, behind one API that keeps them consistent.
 //!
 //! Consistency rules (what makes a kill at any moment harmless):
-//! - a track is added by one atomic batch: record, path, peaks and its fresh
-//!   block together, so a half-ingested track is never visible;
+//! - a track is added by one atomic batch: record, path and peaks together,
+//!   so a half-ingested track is never visible;
+//! - the fresh tier is the set of tracks whose record says
+//!   [`Tier::Fresh`]; their postings live in memory, derived from the
+//!   canonical peaks by the [`Hasher`] (at add, and again at open), so a
+//!   fresh track costs one small write and no shared read-modify-write;
 //! - a posting counts only if its track is live and the track's record names
 //!   the tier the posting was found in (see [`Tier`]);
-//! - removal deletes record, path, peaks and fresh block atomically and
+//! - removal deletes record, path and peaks atomically and
 //!   leaves a tombstone so compaction purges the bucket postings later.
 
 use std::sync::{Arc, Mutex, RwLock};
 
 use sonica_schema::layout::{self, bucket_key, bucket_of, track_key, META_FORMAT_VERSION};
-use sonica_schema::{peaks, postings, Peak, Posting, Tier, TrackId, TrackRecord, Tree, FORMAT_VERSION};
+use sonica_schema::{
+    peaks, postings, Peak, Posting, Tier, TrackId, TrackRecord, Tree, FORMAT_VERSION,
+};
 
 use crate::catalog::Catalog;
 use crate::fresh::FreshTier;
@@ -22,13 +28,19 @@ use crate::IndexError;
 
 const META_NEXT_ID: &[u8] = b"next_track_id";
 
+/// Derives a track's (hash, frame) postings from its canonical peaks. The
+/// index is given this rule rather than knowing it, because pairing is a
+/// fingerprint decision of the audio side; it must be deterministic.
+pub type Hasher = Arc<dyn Fn(&[Peak]) -> Vec<(u32, u32)> + Send + Sync>;
+
 /// A track ready to be stored. `record.id` and `record.tier` are assigned by
 /// [`FingerprintIndex::add`].
 #[derive(Debug, Clone)]
 pub struct NewTrack {
     pub record: TrackRecord,
     pub peaks: Vec<Peak>,
-    /// (hash, frame) pairs, in any order.
+    /// (hash, frame) pairs, in any order: must equal the [`Hasher`]'s
+    /// output for `peaks` (workers compute it so the writer need not).
     pub hashes: Vec<(u32, u32)>,
 }
 
@@ -47,7 +59,8 @@ pub struct Stats {
     pub postings: u64,
     pub peaks: u64,
     pub fresh_tracks: usize,
-    pub fresh: TierStats,
+    /// Fresh postings, held in memory (their peaks are on disk).
+    pub fresh_postings: usize,
     pub compacted: TierStats,
     pub canonical_peaks: TierStats,
     pub records: TierStats,
@@ -60,12 +73,13 @@ pub struct FingerprintIndex {
     pub(crate) fresh: RwLock<FreshTier>,
     /// Serialises writers (add, remove, compact); readers never take it.
     pub(crate) writer: Mutex<()>,
+    pub(crate) hasher: Hasher,
 }
 
 impl FingerprintIndex {
     /// Opens (or initialises) the index on `store`, checking the format
     /// version and loading the catalog and the fresh tier into memory.
-    pub fn open(store: Arc<dyn KvStore>) -> Result<Self, IndexError> {
+    pub fn open(store: Arc<dyn KvStore>, hasher: Hasher) -> Result<Self, IndexError> {
         match store.get(Tree::Meta, META_FORMAT_VERSION)? {
             Some(v) => {
                 let found = layout::decode_version(&v).unwrap_or(0);
@@ -78,7 +92,11 @@ impl FingerprintIndex {
             }
             None => {
                 let mut b = Batch::new();
-                b.put(Tree::Meta, META_FORMAT_VERSION, layout::encode_version(FORMAT_VERSION));
+                b.put(
+                    Tree::Meta,
+                    META_FORMAT_VERSION,
+                    layout::encode_version(FORMAT_VERSION),
+                );
                 store.commit(b)?;
                 store.flush()?;
             }
@@ -88,20 +106,35 @@ impl FingerprintIndex {
             let (_, v) = e?;
             catalog.insert(&TrackRecord::decode(&v)?);
         }
-        let mut fresh = FreshTier::default();
-        for e in store.scan(Tree::Fresh) {
-            let (k, v) = e?;
-            let Some(id) = layout::parse_track_key(&k) else { continue };
-            if catalog.tier(id) == Some(Tier::Fresh) {
-                fresh.add(&postings::decode(&v)?);
-            }
-        }
-        Ok(FingerprintIndex {
+        let idx = FingerprintIndex {
             store,
             catalog: RwLock::new(catalog),
-            fresh: RwLock::new(fresh),
+            fresh: RwLock::new(FreshTier::default()),
             writer: Mutex::new(()),
-        })
+            hasher,
+        };
+        let mut fresh = FreshTier::default();
+        for id in idx.catalog().fresh_ids() {
+            fresh.add(&idx.derive_postings(id)?);
+        }
+        *idx.fresh.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(idx)
+    }
+
+    /// A stored track's postings, derived from its canonical peaks.
+    pub(crate) fn derive_postings(&self, id: TrackId) -> Result<Vec<Posting>, IndexError> {
+        let peaks = self.peaks(id)?;
+        let mut ps: Vec<Posting> = (self.hasher)(&peaks)
+            .into_iter()
+            .map(|(hash, time)| Posting {
+                hash,
+                track: id,
+                time,
+            })
+            .collect();
+        ps.sort_unstable();
+        ps.dedup();
+        Ok(ps)
     }
 
     pub fn store(&self) -> &Arc<dyn KvStore> {
@@ -132,7 +165,11 @@ impl FingerprintIndex {
         let mut ps: Vec<Posting> = t
             .hashes
             .iter()
-            .map(|&(hash, time)| Posting { hash, track: id, time })
+            .map(|&(hash, time)| Posting {
+                hash,
+                track: id,
+                time,
+            })
             .collect();
         ps.sort_unstable();
         ps.dedup();
@@ -147,11 +184,16 @@ impl FingerprintIndex {
         b.put(Tree::Tracks, track_key(id), t.record.encode());
         b.put(Tree::Paths, t.record.path.as_bytes(), track_key(id));
         b.put(Tree::Peaks, track_key(id), peaks::encode(&t.peaks));
-        b.put(Tree::Fresh, track_key(id), postings::encode(&ps));
         self.store.commit(b)?;
 
-        self.fresh.write().unwrap_or_else(|p| p.into_inner()).add(&ps);
-        self.catalog.write().unwrap_or_else(|p| p.into_inner()).insert(&t.record);
+        self.fresh
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(&ps);
+        self.catalog
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(&t.record);
         Ok(t.record)
     }
 
@@ -164,15 +206,21 @@ impl FingerprintIndex {
         let mut b = Batch::new();
         b.remove(Tree::Tracks, track_key(id));
         b.remove(Tree::Peaks, track_key(id));
-        b.remove(Tree::Fresh, track_key(id));
         // Only drop the path entry if it still points at this track.
-        if self.store.get(Tree::Paths, rec.path.as_bytes())?.as_deref() == Some(&track_key(id)[..]) {
+        if self.store.get(Tree::Paths, rec.path.as_bytes())?.as_deref() == Some(&track_key(id)[..])
+        {
             b.remove(Tree::Paths, rec.path.as_bytes());
         }
         b.put(Tree::Tombstones, track_key(id), Vec::new());
         self.store.commit(b)?;
-        self.catalog.write().unwrap_or_else(|p| p.into_inner()).remove(&rec);
-        self.fresh.write().unwrap_or_else(|p| p.into_inner()).remove_tracks(&[id]);
+        self.catalog
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&rec);
+        self.fresh
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove_tracks(&[id]);
         Ok(rec)
     }
 
@@ -226,39 +274,72 @@ impl FingerprintIndex {
 
     /// Looks every query hash up in both tiers and records the hits.
     pub fn lookup(&self, query: &[QueryHash], votes: &mut Votes) -> Result<(), IndexError> {
+        let mut hashes: Vec<u32> = query.iter().map(|q| q.hash).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        let mut by_hash: Vec<Vec<f32>> = vec![Vec::new(); hashes.len()];
+        for q in query {
+            if let Ok(i) = hashes.binary_search(&q.hash) {
+                by_hash[i].push(q.time);
+            }
+        }
+        self.lookup_hashes(&hashes, &mut |i, track, time| {
+            for &qt in &by_hash[i] {
+                votes.hit(track, time, qt);
+            }
+        })
+    }
+
+    /// Looks up sorted, distinct `hashes` in both tiers, calling
+    /// `on_hit(index into hashes, track, reference frame)` for every live
+    /// posting. Each bucket block is read and decoded once per call, which
+    /// is what makes trying many speed hypotheses in one pass affordable.
+    pub fn lookup_hashes(
+        &self,
+        hashes: &[u32],
+        on_hit: &mut dyn FnMut(usize, TrackId, u32),
+    ) -> Result<(), IndexError> {
+        debug_assert!(
+            hashes.windows(2).all(|w| w[0] < w[1]),
+            "hashes must be sorted and distinct"
+        );
         let catalog = self.catalog();
         {
             let fresh = self.fresh();
             if !fresh.is_empty() {
-                for q in query {
-                    for &(track, time) in fresh.get(q.hash) {
+                for (i, &h) in hashes.iter().enumerate() {
+                    for &(track, time) in fresh.get(h) {
                         if catalog.tier(track) == Some(Tier::Fresh) {
-                            votes.hit(track, time, q.time);
+                            on_hit(i, track, time);
                         }
                     }
                 }
             }
         }
-        let mut order: Vec<usize> = (0..query.len()).collect();
-        order.sort_unstable_by_key(|&i| query[i].hash);
         let mut block: Vec<Posting> = Vec::new();
         let mut i = 0;
-        while i < order.len() {
-            let bucket = bucket_of(query[order[i]].hash);
+        while i < hashes.len() {
+            let bucket = bucket_of(hashes[i]);
             let mut j = i;
-            while j < order.len() && bucket_of(query[order[j]].hash) == bucket {
+            while j < hashes.len() && bucket_of(hashes[j]) == bucket {
                 j += 1;
             }
             if let Some(bytes) = self.store.get(Tree::Buckets, &bucket_key(bucket))? {
                 block.clear();
                 postings::decode_into(&bytes, &mut block)?;
-                for &qi in &order[i..j] {
-                    let q = query[qi];
-                    let start = block.partition_point(|p| p.hash < q.hash);
-                    for p in block[start..].iter().take_while(|p| p.hash == q.hash) {
+                // Both lists are sorted by hash: one merge pass.
+                let mut k = 0;
+                for (qi, &h) in hashes.iter().enumerate().take(j).skip(i) {
+                    while k < block.len() && block[k].hash < h {
+                        k += 1;
+                    }
+                    let mut m = k;
+                    while m < block.len() && block[m].hash == h {
+                        let p = block[m];
                         if catalog.tier(p.track) == Some(Tier::Compacted) {
-                            votes.hit(p.track, p.time, q.time);
+                            on_hit(qi, p.track, p.time);
                         }
+                        m += 1;
                     }
                 }
             }
@@ -276,7 +357,7 @@ impl FingerprintIndex {
             })
         };
         let mut s = Stats {
-            fresh: tier(Tree::Fresh)?,
+            fresh_postings: self.fresh().len(),
             compacted: tier(Tree::Buckets)?,
             canonical_peaks: tier(Tree::Peaks)?,
             records: tier(Tree::Tracks)?,

@@ -1,10 +1,11 @@
 //! The fresh tier in memory: postings of recently added tracks, kept as a
 //! hash map for lookup until compaction moves them into bucket blocks.
 //!
-//! On disk each fresh track is a single block under its id, written in the
-//! same atomic batch as its record: adding a track is one small write, with
-//! no read-modify-write of shared buckets. That is what makes the tier
-//! write-friendly; compaction pays the merge cost later, in bulk.
+//! On disk a fresh track is just its record and canonical peaks, written in
+//! one atomic batch: adding a track is one small write, with no
+//! read-modify-write of shared buckets. That is what makes the tier
+//! write-friendly; compaction pays the merge cost later, in bulk. The map
+//! here is rebuilt from those peaks when the index opens.
 
 use std::collections::HashMap;
 
@@ -19,7 +20,10 @@ pub struct FreshTier {
 impl FreshTier {
     pub fn add(&mut self, postings: &[Posting]) {
         for p in postings {
-            self.by_hash.entry(p.hash).or_default().push((p.track, p.time));
+            self.by_hash
+                .entry(p.hash)
+                .or_default()
+                .push((p.track, p.time));
         }
         self.postings += postings.len();
     }
@@ -62,9 +66,21 @@ mod tests {
     fn add_get_remove() {
         let mut f = FreshTier::default();
         f.add(&[
-            Posting { hash: 5, track: 1, time: 10 },
-            Posting { hash: 5, track: 2, time: 3 },
-            Posting { hash: 6, track: 2, time: 4 },
+            Posting {
+                hash: 5,
+                track: 1,
+                time: 10,
+            },
+            Posting {
+                hash: 5,
+                track: 2,
+                time: 3,
+            },
+            Posting {
+                hash: 6,
+                track: 2,
+                time: 4,
+            },
         ]);
         assert_eq!(f.get(5).len(), 2);
         assert_eq!(f.len(), 3);

@@ -16,9 +16,9 @@ pub mod sled_store;
 pub mod store;
 pub mod vote;
 
-pub use error::{IndexError, StoreError};
 pub use compaction::CompactReport;
-pub use fingerprints::{FingerprintIndex, NewTrack, Stats, TierStats};
+pub use error::{IndexError, StoreError};
+pub use fingerprints::{FingerprintIndex, Hasher, NewTrack, Stats, TierStats};
 pub use mem_store::MemStore;
 pub use sled_store::SledStore;
 pub use store::{Batch, KvStore};

@@ -64,7 +64,10 @@ fn backend(e: sled::Error) -> StoreError {
 
 fn map_open_error(path: &Path, e: sled::Error) -> StoreError {
     let msg = e.to_string();
-    if msg.contains("lock") || msg.contains("Resource temporarily unavailable") || msg.contains("WouldBlock") {
+    if msg.contains("lock")
+        || msg.contains("Resource temporarily unavailable")
+        || msg.contains("WouldBlock")
+    {
         StoreError::Locked {
             path: path.display().to_string(),
         }
@@ -75,7 +78,11 @@ fn map_open_error(path: &Path, e: sled::Error) -> StoreError {
 
 impl KvStore for SledStore {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.tree(tree).get(key).map_err(backend)?.map(|v| v.to_vec()))
+        Ok(self
+            .tree(tree)
+            .get(key)
+            .map_err(backend)?
+            .map(|v| v.to_vec()))
     }
 
     fn scan(&self, tree: Tree) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + '_> {

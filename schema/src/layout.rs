@@ -6,13 +6,14 @@
 //! | `tracks`     | track id, u32 BE            | [`TrackRecord`](crate::TrackRecord) JSON |
 //! | `paths`      | path as given, UTF-8        | track id, u32 BE                        |
 //! | `peaks`      | track id, u32 BE            | peak list ([`crate::peaks`] codec)      |
-//! | `fresh`      | track id, u32 BE            | the track's postings, one block         |
 //! | `buckets`    | bucket id, u32 BE           | postings of all compacted tracks whose hash falls in the bucket, one block ([`crate::postings`] codec) |
 //! | `tombstones` | track id, u32 BE            | empty: a deleted track whose compacted postings still await purging |
 //!
 //! Big-endian ids make sled's byte order equal numeric order, so scans come
 //! back sorted. The peak list is the canonical fingerprint: both hash tiers
-//! are derived from it and can be rebuilt without decoding audio again.
+//! are derived from it and can be rebuilt without decoding audio again. The
+//! fresh tier has no tree of its own: it is the tracks whose record says
+//! `fresh`, with postings derived from their peaks into memory at open.
 
 /// Bumped whenever any layout or value encoding here changes incompatibly.
 /// A store with another version is refused with a clear message.
@@ -34,18 +35,16 @@ pub enum Tree {
     Tracks,
     Paths,
     Peaks,
-    Fresh,
     Buckets,
     Tombstones,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 7] = [
+    pub const ALL: [Tree; 6] = [
         Tree::Meta,
         Tree::Tracks,
         Tree::Paths,
         Tree::Peaks,
-        Tree::Fresh,
         Tree::Buckets,
         Tree::Tombstones,
     ];
@@ -57,7 +56,6 @@ impl Tree {
             Tree::Tracks => "tracks",
             Tree::Paths => "paths",
             Tree::Peaks => "peaks",
-            Tree::Fresh => "fresh",
             Tree::Buckets => "buckets",
             Tree::Tombstones => "tombstones",
         }
@@ -69,7 +67,7 @@ impl Tree {
     }
 }
 
-/// Key for a track id in `tracks`, `peaks`, `fresh` and `tombstones`.
+/// Key for a track id in `tracks`, `peaks` and `tombstones`.
 pub fn track_key(id: crate::TrackId) -> [u8; 4] {
     id.to_be_bytes()
 }

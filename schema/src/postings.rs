@@ -33,7 +33,10 @@ const ZSTD_LEVEL: i32 = 3;
 
 /// Encodes postings, which must already be sorted (debug-asserted).
 pub fn encode(postings: &[Posting]) -> Vec<u8> {
-    debug_assert!(postings.windows(2).all(|w| w[0] <= w[1]), "postings must be sorted");
+    debug_assert!(
+        postings.windows(2).all(|w| w[0] <= w[1]),
+        "postings must be sorted"
+    );
     let mut body = Vec::with_capacity(postings.len() * 3 + 4);
     varint::put(&mut body, postings.len() as u64);
     let mut prev = Posting {
@@ -61,10 +64,40 @@ pub fn encode(postings: &[Posting]) -> Vec<u8> {
     wrap(body)
 }
 
+thread_local! {
+    // zstd contexts are costly to create (allocation of ~100 KB each time);
+    // creating one per block dominated lookups. One per thread is reused.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> = const { std::cell::RefCell::new(None) };
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn compress(body: &[u8]) -> Option<Vec<u8>> {
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = zstd::bulk::Compressor::new(ZSTD_LEVEL).ok();
+        }
+        c.as_mut()?.compress(body).ok()
+    })
+}
+
+fn decompress(z: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            *d = Some(zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?);
+        }
+        d.as_mut()
+            .expect("set above")
+            .decompress(z, limit)
+            .map_err(|e| e.to_string())
+    })
+}
+
 /// Prefixes the kind byte, compressing the body when that makes it smaller.
 pub(crate) fn wrap(body: Vec<u8>) -> Vec<u8> {
     if body.len() >= ZSTD_MIN_BYTES {
-        if let Ok(z) = zstd::bulk::compress(&body, ZSTD_LEVEL) {
+        if let Some(z) = compress(&body) {
             if z.len() < body.len() {
                 let mut out = Vec::with_capacity(z.len() + 1);
                 out.push(ZSTD);
@@ -80,15 +113,21 @@ pub(crate) fn wrap(body: Vec<u8>) -> Vec<u8> {
 }
 
 /// Undoes [`wrap`]: returns the plain body.
-pub(crate) fn unwrap<'a>(what: &'static str, block: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>, SchemaError> {
+pub(crate) fn unwrap<'a>(
+    what: &'static str,
+    block: &'a [u8],
+) -> Result<std::borrow::Cow<'a, [u8]>, SchemaError> {
     match block.split_first() {
         Some((&PLAIN, rest)) => Ok(std::borrow::Cow::Borrowed(rest)),
         Some((&ZSTD, rest)) => {
             // A block never decompresses past 64 MiB: a larger claim is corruption.
-            let plain = zstd::bulk::decompress(rest, 64 << 20).map_err(|e| SchemaError::corrupt(what, e.to_string()))?;
+            let plain = decompress(rest, 64 << 20).map_err(|e| SchemaError::corrupt(what, e))?;
             Ok(std::borrow::Cow::Owned(plain))
         }
-        Some((k, _)) => Err(SchemaError::corrupt(what, format!("unknown block kind {k}"))),
+        Some((k, _)) => Err(SchemaError::corrupt(
+            what,
+            format!("unknown block kind {k}"),
+        )),
         None => Err(SchemaError::corrupt(what, "empty block")),
     }
 }
@@ -101,7 +140,10 @@ pub fn decode_into(block: &[u8], out: &mut Vec<Posting>) -> Result<(), SchemaErr
     let n = varint::get(body, &mut pos)? as usize;
     // Each entry takes at least 3 bytes; a count beyond that is corruption.
     if n > body.len() / 3 + 1 {
-        return Err(SchemaError::corrupt("posting block", format!("count {n} too large for {} bytes", body.len())));
+        return Err(SchemaError::corrupt(
+            "posting block",
+            format!("count {n} too large for {} bytes", body.len()),
+        ));
     }
     out.reserve(n);
     let mut prev = Posting {

@@ -64,13 +64,23 @@ pub(super) fn decode(
     ) {
         Ok(p) => p,
         Err(SymError::Unsupported(_)) => return Err(Failure::Unrecognised),
+        // Bytes that sniffing did not recognise, and symphonia could not
+        // parse either: not audio, whatever symphonia tripped over.
+        Err(_) if !super::sniff::looks_like_known_media(format_name) => {
+            return Err(Failure::Unrecognised)
+        }
         Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             return Err(corrupt("file ends inside its header".into()));
         }
         Err(e) => return Err(corrupt(e.to_string())),
     };
     let mut tags = Tags::default();
-    if let Some(rev) = probed.metadata.get().as_ref().and_then(|m| m.current().cloned()) {
+    if let Some(rev) = probed
+        .metadata
+        .get()
+        .as_ref()
+        .and_then(|m| m.current().cloned())
+    {
         tags.absorb(&rev);
     }
     let mut format = probed.format;
@@ -81,17 +91,23 @@ pub(super) fn decode(
         .tracks()
         .iter()
         .find(|t| t.codec_params.codec != CODEC_TYPE_NULL && t.codec_params.sample_rate.is_some())
-        .or_else(|| format.tracks().iter().find(|t| t.codec_params.codec != CODEC_TYPE_NULL))
+        .or_else(|| {
+            format
+                .tracks()
+                .iter()
+                .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        })
         .cloned();
     let Some(track) = track else {
         return Err(Failure::Error(DecodeError::NoAudio));
     };
     let params = track.codec_params.clone();
-    let mut decoder = match symphonia::default::get_codecs().make(&params, &DecoderOptions::default()) {
-        Ok(d) => d,
-        Err(SymError::Unsupported(_)) => return Err(Failure::Unsupported),
-        Err(e) => return Err(corrupt(e.to_string())),
-    };
+    let mut decoder =
+        match symphonia::default::get_codecs().make(&params, &DecoderOptions::default()) {
+            Ok(d) => d,
+            Err(SymError::Unsupported(_)) => return Err(Failure::Unsupported),
+            Err(e) => return Err(corrupt(e.to_string())),
+        };
     let codec = symphonia::default::get_codecs()
         .get_codec(params.codec)
         .map(|d| d.short_name.to_string())
@@ -104,6 +120,8 @@ pub(super) fn decode(
     let mut frames: u64 = 0;
     let mut mono: Vec<f32> = Vec::new();
     let mut sbuf: Option<SampleBuffer<f32>> = None;
+    let mut sbuf_frames = 0usize;
+    let mut sbuf_spec = None;
     let mut bad_run = 0usize;
     let mut any_bad = false;
 
@@ -160,15 +178,17 @@ pub(super) fn decode(
             on_start(rate)?;
             started = true;
         } else if spec.rate != rate {
-            return Err(corrupt(format!("sample rate changes mid-stream ({rate} → {} Hz)", spec.rate)));
+            return Err(corrupt(format!(
+                "sample rate changes mid-stream ({rate} → {} Hz)",
+                spec.rate
+            )));
         }
-        let buf = match sbuf.as_mut() {
-            Some(b) if b.capacity() >= n => b,
-            _ => {
-                sbuf = Some(SampleBuffer::<f32>::new(n as u64, spec));
-                sbuf.as_mut().expect("just set")
-            }
-        };
+        if sbuf.is_none() || sbuf_frames < n || sbuf_spec != Some(spec) {
+            sbuf = Some(SampleBuffer::<f32>::new(n as u64, spec));
+            sbuf_frames = n;
+            sbuf_spec = Some(spec);
+        }
+        let buf = sbuf.as_mut().expect("allocated above");
         buf.copy_interleaved_ref(decoded);
         let ch = spec.channels.count().max(1);
         let samples = buf.samples();

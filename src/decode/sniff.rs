@@ -87,7 +87,9 @@ fn contains(h: &[u8], needle: &[u8]) -> bool {
 }
 
 fn looks_like_text(h: &[u8]) -> bool {
-    !h.is_empty() && h.iter().all(|&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b))
+    !h.is_empty()
+        && h.iter()
+            .all(|&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b))
 }
 
 /// True when the sniffed name is a real media format (as opposed to text or
@@ -109,10 +111,20 @@ mod tests {
 
     #[test]
     fn names_common_formats() {
-        assert_eq!(sniff_bytes(b"OggS\0\x02........................OpusHead", "a.opus"), "Opus");
+        assert_eq!(
+            sniff_bytes(b"OggS\0\x02........................OpusHead", "a.opus"),
+            "Opus"
+        );
         assert_eq!(sniff_bytes(b"fLaC\0\0\0\x22", "a.flac"), "FLAC");
-        assert_eq!(sniff_bytes(&[0x30, 0x26, 0xb2, 0x75, 0x8e, 0x66, 0xcf, 0x11, 0], "a.wma"), "WMA/ASF");
-        assert!(sniff_bytes(b"hello, I am text\n", "a.mp3").starts_with("text, not audio, despite the .mp3"));
+        assert_eq!(
+            sniff_bytes(
+                &[0x30, 0x26, 0xb2, 0x75, 0x8e, 0x66, 0xcf, 0x11, 0],
+                "a.wma"
+            ),
+            "WMA/ASF"
+        );
+        assert!(sniff_bytes(b"hello, I am text\n", "a.mp3")
+            .starts_with("text, not audio, despite the .mp3"));
         assert!(sniff_bytes(&[0x00, 0x13, 0x88, 0x99, 0xa0], "x.bin").starts_with("unknown bytes"));
     }
 }

@@ -1,35 +1,64 @@
 //! Sliding-window maximum (van Herk / Gil-Werman): three comparisons per
-//! element whatever the window, which keeps 2-D peak picking linear.
+//! element whatever the window, which keeps 2-D peak picking linear. The
+//! scratch buffers are reused across frames: this runs once per frame.
 
-/// `out[i] = max(x[i-r ..= i+r])`, with out-of-range positions ignored.
+/// Reusable sliding-max state.
+#[derive(Default)]
+pub struct SlidingMax {
+    g: Vec<f32>,
+    h: Vec<f32>,
+}
+
+impl SlidingMax {
+    /// `out[i] = max(x[i-r ..= i+r])`, with out-of-range positions ignored.
+    pub fn run(&mut self, x: &[f32], r: usize, out: &mut Vec<f32>) {
+        let n = x.len();
+        out.clear();
+        if n == 0 {
+            return;
+        }
+        let w = 2 * r + 1;
+        // g: running max from each block start; h: running max to each block end.
+        self.g.clear();
+        self.g.resize(n, 0.0);
+        self.h.clear();
+        self.h.resize(n, 0.0);
+        let (g, h) = (&mut self.g, &mut self.h);
+        let mut start = 0;
+        while start < n {
+            let end = (start + w).min(n);
+            let mut m = f32::NEG_INFINITY;
+            for i in start..end {
+                m = m.max(x[i]);
+                g[i] = m;
+            }
+            let mut m = f32::NEG_INFINITY;
+            for i in (start..end).rev() {
+                m = m.max(x[i]);
+                h[i] = m;
+            }
+            start = end;
+        }
+        out.reserve(n);
+        for i in 0..n {
+            let lo = i.saturating_sub(r);
+            let hi = (i + r).min(n - 1);
+            // [lo, hi] spans at most two blocks: h[lo] covers lo..its block
+            // end, g[hi] covers hi's block start..hi. Near the edges the
+            // window can sit inside one block, where a direct max is exact.
+            let v = if lo / w != hi / w || hi - lo + 1 == w {
+                h[lo].max(g[hi])
+            } else {
+                x[lo..=hi].iter().copied().fold(f32::NEG_INFINITY, f32::max)
+            };
+            out.push(v);
+        }
+    }
+}
+
+/// One-off convenience wrapper.
 pub fn sliding_max(x: &[f32], r: usize, out: &mut Vec<f32>) {
-    let n = x.len();
-    out.clear();
-    out.resize(n, f32::NEG_INFINITY);
-    if n == 0 {
-        return;
-    }
-    let w = 2 * r + 1;
-    // g: running max from each block start; h: running max to each block end.
-    let mut g = vec![f32::NEG_INFINITY; n];
-    let mut h = vec![f32::NEG_INFINITY; n];
-    for i in 0..n {
-        g[i] = if i % w == 0 { x[i] } else { g[i - 1].max(x[i]) };
-    }
-    for i in (0..n).rev() {
-        h[i] = if i == n - 1 || (i + 1) % w == 0 { x[i] } else { h[i + 1].max(x[i]) };
-    }
-    for (i, o) in out.iter_mut().enumerate() {
-        let lo = i.saturating_sub(r);
-        let hi = (i + r).min(n - 1);
-        // Window [lo, hi] spans at most two blocks: h[lo] covers lo..block end,
-        // g[hi] covers block start..hi.
-        *o = if hi - lo + 1 == w || lo / w != hi / w {
-            h[lo].max(g[hi])
-        } else {
-            x[lo..=hi].iter().copied().fold(f32::NEG_INFINITY, f32::max)
-        };
-    }
+    SlidingMax::default().run(x, r, out);
 }
 
 #[cfg(test)]
@@ -38,10 +67,13 @@ mod tests {
 
     #[test]
     fn matches_naive() {
-        let x: Vec<f32> = (0..97).map(|i| ((i * 37 % 23) as f32).sin() * 10.0).collect();
+        let x: Vec<f32> = (0..97)
+            .map(|i| ((i * 37 % 23) as f32).sin() * 10.0)
+            .collect();
+        let mut sm = SlidingMax::default();
         for r in [0usize, 1, 3, 7, 50] {
             let mut out = Vec::new();
-            sliding_max(&x, r, &mut out);
+            sm.run(&x, r, &mut out);
             for i in 0..x.len() {
                 let lo = i.saturating_sub(r);
                 let hi = (i + r).min(x.len() - 1);

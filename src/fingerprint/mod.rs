@@ -39,7 +39,8 @@ impl PeakExtractor {
     pub fn push(&mut self, samples: &[f32]) {
         let picker = &mut self.picker;
         let peaks = &mut self.peaks;
-        self.spec.push(samples, &mut |frame| picker.push_frame(frame, peaks));
+        self.spec
+            .push(samples, &mut |frame| picker.push_frame(frame, peaks));
     }
 
     /// Flushes the last frames and returns every peak, sorted by time.

@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 
 use sonica_schema::Peak;
 
-use super::maxfilter::sliding_max;
+use super::maxfilter::SlidingMax;
 use super::params::{PeakParams, FRAMES_PER_SECOND, MAX_BIN, MIN_BIN};
 
 struct Frame {
@@ -43,7 +43,10 @@ pub struct PeakPicker {
     block_len: u32,
     block: Vec<Candidate>,
     block_index: u32,
-    fmax_buf: Vec<f32>,
+    maxer: SlidingMax,
+    /// Frames already dropped from the window, reused to avoid allocation.
+    spare: Vec<Frame>,
+    found: Vec<Candidate>,
 }
 
 impl PeakPicker {
@@ -57,18 +60,24 @@ impl PeakPicker {
             received: 0,
             block: Vec::new(),
             block_index: 0,
-            fmax_buf: Vec::new(),
+            maxer: SlidingMax::default(),
+            spare: Vec::new(),
+            found: Vec::new(),
         }
     }
 
     /// Adds one spectrogram frame (dB per bin, from bin 0).
     pub fn push_frame(&mut self, db: &[f32], out: &mut Vec<Peak>) {
         let hi = (MAX_BIN + 1).min(db.len());
-        sliding_max(&db[..hi], self.p.freq_radius, &mut self.fmax_buf);
-        self.frames.push_back(Frame {
-            db: db[..hi].to_vec(),
-            fmax: self.fmax_buf.clone(),
+        let mut frame = self.spare.pop().unwrap_or(Frame {
+            db: Vec::new(),
+            fmax: Vec::new(),
         });
+        frame.db.clear();
+        frame.db.extend_from_slice(&db[..hi]);
+        self.maxer
+            .run(&frame.db, self.p.freq_radius, &mut frame.fmax);
+        self.frames.push_back(frame);
         self.received += 1;
         let r = self.p.time_radius as u32;
         while self.next + r < self.received {
@@ -89,14 +98,18 @@ impl PeakPicker {
 
     fn trim(&mut self) {
         let r = self.p.time_radius as u32;
-        while self.base + r < self.next && !self.frames.is_empty() {
-            self.frames.pop_front();
+        while self.base + r < self.next {
+            let Some(f) = self.frames.pop_front() else {
+                break;
+            };
+            self.spare.push(f);
             self.base += 1;
         }
     }
 
     fn frame(&self, t: u32) -> Option<&Frame> {
-        t.checked_sub(self.base).and_then(|i| self.frames.get(i as usize))
+        t.checked_sub(self.base)
+            .and_then(|i| self.frames.get(i as usize))
     }
 
     fn decide(&mut self, t: u32, out: &mut Vec<Peak>) {
@@ -106,9 +119,9 @@ impl PeakPicker {
             self.block_index = blk;
         }
         let r = self.p.time_radius as u32;
+        let mut found = std::mem::take(&mut self.found);
         let Some(cur) = self.frame(t) else { return };
         let hi = (MAX_BIN + 1).min(cur.db.len());
-        let mut found: Vec<Candidate> = Vec::new();
         for f in MIN_BIN..hi.saturating_sub(1) {
             let v = cur.db[f];
             if v < self.p.floor_db || v < cur.fmax[f] || cur.db[f - 1] >= v {
@@ -133,11 +146,21 @@ impl PeakPicker {
             }
             let (a, b) = (cur.db[f - 1], cur.db[f + 1]);
             let denom = a - 2.0 * v + b;
-            let delta = if denom < 0.0 { (0.5 * (a - b) / denom).clamp(-0.5, 0.5) } else { 0.0 };
+            let delta = if denom < 0.0 {
+                (0.5 * (a - b) / denom).clamp(-0.5, 0.5)
+            } else {
+                0.0
+            };
             let freq16 = ((f as f32 + delta) * 16.0).round() as u16;
-            found.push(Candidate { time: t, freq16, db: v });
+            found.push(Candidate {
+                time: t,
+                freq16,
+                db: v,
+            });
         }
-        self.block.extend(found);
+        self.block.extend_from_slice(&found);
+        found.clear();
+        self.found = found;
     }
 
     fn flush_block(&mut self, out: &mut Vec<Peak>) {
@@ -146,8 +169,9 @@ impl PeakPicker {
         }
         let keep = self.p.per_second.max(1);
         if self.block.len() > keep {
-            self.block
-                .sort_unstable_by(|a, b| b.db.partial_cmp(&a.db).unwrap_or(std::cmp::Ordering::Equal));
+            self.block.sort_unstable_by(|a, b| {
+                b.db.partial_cmp(&a.db).unwrap_or(std::cmp::Ordering::Equal)
+            });
             self.block.truncate(keep);
         }
         self.block.sort_unstable_by_key(|c| (c.time, c.freq16));
@@ -182,7 +206,9 @@ mod tests {
         let p = FingerprintParams::index().peaks;
         assert!(extract_peaks(&vec![0.0; 40_000], &p).is_empty());
         // Dither-level noise stays under the floor.
-        let dither: Vec<f32> = (0..40_000).map(|i| ((i * 7919 % 65536) as f32 / 65536.0 - 0.5) * 1e-5).collect();
+        let dither: Vec<f32> = (0..40_000)
+            .map(|i| ((i * 7919 % 65536) as f32 / 65536.0 - 0.5) * 1e-5)
+            .collect();
         assert!(extract_peaks(&dither, &p).is_empty());
     }
 
@@ -213,7 +239,11 @@ mod tests {
         };
         let peaks = extract_peaks(&noise, &p);
         let secs = 80_000.0 / ANALYSIS_RATE as f32;
-        assert!(peaks.len() as f32 <= p.per_second as f32 * (secs + 1.0), "{} peaks", peaks.len());
+        assert!(
+            peaks.len() as f32 <= p.per_second as f32 * (secs + 1.0),
+            "{} peaks",
+            peaks.len()
+        );
         assert!(peaks.len() > 50);
         assert!(peaks.windows(2).all(|w| w[0].time <= w[1].time));
     }
