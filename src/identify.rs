@@ -122,13 +122,32 @@ impl<'a> Identifier<'a> {
         let mut best = self.verdicts(peaks, &[1.0])?.pop().flatten();
         if !best.is_some_and(|v| self.is_strong(&v)) {
             // Not clearly settled at speed 1: try every hypothesis (speed 1
-            // included, in the same pass) and keep the best supported.
+            // included, in the same pass) and keep the best supported. The
+            // runner-up becomes the best *other* track under any hypothesis,
+            // so searching many speeds raises the bar as it raises the
+            // chance of a lucky alignment.
             let mut speeds = vec![1.0];
             speeds.extend_from_slice(&self.params.fallback_speeds);
-            for v in self.verdicts(peaks, &speeds)?.into_iter().flatten() {
-                if best.is_none_or(|b| v.best.count > b.best.count) {
-                    best = Some(v);
+            let all = self.verdicts(peaks, &speeds)?;
+            best = None;
+            for v in all.iter().flatten() {
+                if best.is_none_or(|b: Verdict| v.best.count > b.best.count) {
+                    best = Some(*v);
                 }
+            }
+            if let Some(b) = best.as_mut() {
+                b.runner_up = all
+                    .iter()
+                    .flatten()
+                    .map(|v| {
+                        if v.best.track == b.best.track {
+                            v.runner_up
+                        } else {
+                            v.best.count
+                        }
+                    })
+                    .max()
+                    .unwrap_or(0);
             }
         }
         let Some(v) = best.filter(|v| self.accepts(v)) else {

@@ -132,7 +132,7 @@ mod tests {
         let mut v = Votes::new();
         // Track 1: 20 hits at offset 100 (±1 jitter).
         for i in 0..20 {
-            v.hit(1, 100 + i * 3 + (i % 3) as u32 - 1, (i * 3) as f32);
+            v.hit(1, 100 + i * 3 + (i % 3) - 1, (i * 3) as f32);
         }
         // Track 2: 30 hits at random offsets.
         for i in 0..30u32 {

@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn neighbouring_hashes_share_a_bucket() {
-        assert_eq!(bucket_of(0x1234_00), bucket_of(0x1234_ff));
-        assert_ne!(bucket_of(0x1234_ff), bucket_of(0x1235_00));
+        assert_eq!(bucket_of(0x0012_3400), bucket_of(0x0012_34ff));
+        assert_ne!(bucket_of(0x0012_34ff), bucket_of(0x0012_3500));
     }
 }

@@ -71,6 +71,7 @@ mod tests {
             .map(|i| ((i * 37 % 23) as f32).sin() * 10.0)
             .collect();
         let mut sm = SlidingMax::default();
+        #[allow(clippy::needless_range_loop)]
         for r in [0usize, 1, 3, 7, 50] {
             let mut out = Vec::new();
             sm.run(&x, r, &mut out);
