@@ -13,6 +13,10 @@ use sonica::ingest::{ingest, IngestOptions};
 use sonica::resample::ANALYSIS_RATE;
 use sonica::{open_library, Identifier};
 
+/// The same allocator as the `sonica` binary, so timings match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/integration/audio.rs"]
 #[allow(dead_code)]
 mod audio;
@@ -84,7 +88,9 @@ fn bench(c: &mut Criterion) {
         })
     });
     let q = FingerprintParams::query();
-    c.bench_function("query peaks of a 10s clip", |b| b.iter(|| extract_peaks(&s.clips[0], &q.peaks)));
+    c.bench_function("query peaks of a 10s clip", |b| {
+        b.iter(|| extract_peaks(&s.clips[0], &q.peaks))
+    });
 }
 
 criterion_group! {

@@ -46,9 +46,5 @@ pub fn analyse_file(path: &Path, params: &FingerprintParams) -> Result<Analysed,
     if hashes.is_empty() {
         return Err(SonicaError::Silent);
     }
-    Ok(Analysed {
-        info,
-        peaks,
-        hashes,
-    })
+    Ok(Analysed { info, peaks, hashes })
 }

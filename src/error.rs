@@ -50,8 +50,7 @@ impl SonicaError {
             },
             SonicaError::Index(i) => match i {
                 IndexError::Store(StoreError::Locked { .. }) => "store_locked",
-                IndexError::Store(StoreError::Backend(_))
-                | IndexError::Store(StoreError::Io(_)) => "store_error",
+                IndexError::Store(StoreError::Backend(_)) | IndexError::Store(StoreError::Io(_)) => "store_error",
                 IndexError::Corrupt(_) => "store_corrupt",
                 IndexError::IncompatibleFormat { .. } => "store_incompatible",
                 IndexError::UnknownTrack(_) => "unknown_track",

@@ -1,8 +1,10 @@
 //! Identification: a clip's hashes, looked up and voted on.
 //!
-//! The clip is fingerprinted with the denser query parameters, looked up at
-//! speed 1, and accepted when the best track's aligned hits pass the
-//! evidence threshold. When they do not, the same peaks are rescaled for a
+//! First the clip is fingerprinted exactly as the index was: for clean or
+//! mildly degraded audio this reproduces the stored hashes, and a quarter of
+//! the lookups settle it. Otherwise it is fingerprinted with the denser
+//! query parameters, looked up at speed 1, and accepted when the best
+//! track's aligned hits pass the evidence threshold. When they do not, the same peaks are rescaled for a
 //! grid of speed hypotheses (±4%, for sped-up radio edits, tape and vinyl
 //! drift) and looked up again. A wrong answer is worse than none, so a match
 //! needs both an absolute count of time-consistent hits and a clear margin
@@ -12,7 +14,11 @@ use sonica_index::{Candidate, FingerprintIndex, IndexError, Votes};
 use sonica_schema::{Peak, TrackRecord};
 
 use crate::fingerprint::hashes::{hash_peaks, scale_peaks};
-use crate::fingerprint::{extract_peaks, FingerprintParams, FRAMES_PER_SECOND};
+use crate::fingerprint::params::PairParams;
+use crate::fingerprint::{ClipSpectrum, FingerprintParams, FRAMES_PER_SECOND};
+
+/// Seconds of the clip's opening tried first in stage 1.
+const STAGE1_OPENING_S: f64 = 3.0;
 
 /// Decision and search parameters for identification.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,39 +89,51 @@ impl<'a> Identifier<'a> {
         Self::with_params(index, FingerprintParams::query(), MatchParams::default())
     }
 
-    pub fn with_params(
-        index: &'a FingerprintIndex,
-        query: FingerprintParams,
-        params: MatchParams,
-    ) -> Self {
-        Identifier {
-            index,
-            query,
-            params,
-        }
+    pub fn with_params(index: &'a FingerprintIndex, query: FingerprintParams, params: MatchParams) -> Self {
+        Identifier { index, query, params }
     }
 
     /// Identifies mono samples at the analysis rate.
     pub fn identify_pcm(&self, pcm: &[f32]) -> Result<Option<Match>, IndexError> {
-        let peaks = extract_peaks(pcm, &self.query.peaks);
-        self.identify_peaks(&peaks)
-    }
-
-    /// Identifies a clip from its query peaks.
-    pub fn identify_peaks(&self, peaks: &[Peak]) -> Result<Option<Match>, IndexError> {
-        Ok(self.explain_peaks(peaks)?.0)
+        Ok(self.explain_pcm(pcm)?.0)
     }
 
     /// Identifies mono samples, also returning the strongest evidence found
     /// whether or not it was accepted.
     pub fn explain_pcm(&self, pcm: &[f32]) -> Result<(Option<Match>, Option<Verdict>), IndexError> {
-        self.explain_peaks(&extract_peaks(pcm, &self.query.peaks))
+        if self.index.is_empty() {
+            return Ok((None, None));
+        }
+        let index_side = FingerprintParams::index();
+        let spectrum = ClipSpectrum::new(pcm);
+        let exact_peaks = spectrum.peaks(&index_side.peaks);
+        // Stage 1: the index's own fingerprint of the clip, first its opening
+        // seconds, then all of it. Clean clips settle on the opening alone.
+        if exact_peaks.len() >= 2 {
+            let opening = exact_peaks.partition_point(|p| f64::from(p.time) < STAGE1_OPENING_S * FRAMES_PER_SECOND);
+            let mut tried_whole = false;
+            for end in [opening, exact_peaks.len()] {
+                if end < 2 || tried_whole {
+                    continue;
+                }
+                tried_whole = end == exact_peaks.len();
+                let v = self.verdicts_with(&exact_peaks[..end], &[1.0], &index_side.pairs)?;
+                if let Some(v) = v.into_iter().flatten().next() {
+                    if self.is_strong(&v) {
+                        return self.decide(Some(v));
+                    }
+                }
+            }
+        }
+        self.explain_peaks(&spectrum.peaks(&self.query.peaks))
     }
 
-    fn explain_peaks(
-        &self,
-        peaks: &[Peak],
-    ) -> Result<(Option<Match>, Option<Verdict>), IndexError> {
+    /// Identifies a clip from its query peaks (stage 2 only).
+    pub fn identify_peaks(&self, peaks: &[Peak]) -> Result<Option<Match>, IndexError> {
+        Ok(self.explain_peaks(peaks)?.0)
+    }
+
+    fn explain_peaks(&self, peaks: &[Peak]) -> Result<(Option<Match>, Option<Verdict>), IndexError> {
         if peaks.len() < 2 || self.index.is_empty() {
             return Ok((None, None));
         }
@@ -150,6 +168,11 @@ impl<'a> Identifier<'a> {
                     .unwrap_or(0);
             }
         }
+        self.decide(best)
+    }
+
+    /// Turns the strongest evidence into an answer, or none.
+    fn decide(&self, best: Option<Verdict>) -> Result<(Option<Match>, Option<Verdict>), IndexError> {
         let Some(v) = best.filter(|v| self.accepts(v)) else {
             return Ok((None, best));
         };
@@ -167,8 +190,7 @@ impl<'a> Identifier<'a> {
     }
 
     fn accepts(&self, v: &Verdict) -> bool {
-        v.best.count >= self.params.min_hits
-            && v.best.count as f32 >= self.params.min_margin * v.runner_up as f32
+        v.best.count >= self.params.min_hits && v.best.count as f32 >= self.params.min_margin * v.runner_up as f32
     }
 
     /// Evidence so clear that other speeds need not be tried.
@@ -181,9 +203,18 @@ impl<'a> Identifier<'a> {
     /// generated, the distinct hashes of all of them are looked up once, and
     /// every hit is voted into its hypotheses.
     fn verdicts(&self, peaks: &[Peak], speeds: &[f32]) -> Result<Vec<Option<Verdict>>, IndexError> {
+        self.verdicts_with(peaks, speeds, &self.query.pairs)
+    }
+
+    fn verdicts_with(
+        &self,
+        peaks: &[Peak],
+        speeds: &[f32],
+        pairs: &PairParams,
+    ) -> Result<Vec<Option<Verdict>>, IndexError> {
         let mut entries: Vec<(u32, u16, f32)> = Vec::new();
         for (k, &s) in speeds.iter().enumerate() {
-            for h in hash_peaks(&scale_peaks(peaks, s), &self.query.pairs) {
+            for h in hash_peaks(&scale_peaks(peaks, s), pairs) {
                 entries.push((h.hash, k as u16, h.time));
             }
         }

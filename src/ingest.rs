@@ -21,8 +21,8 @@ use crate::SonicaError;
 /// File extensions picked up when walking folders. Explicit file arguments
 /// are always tried, whatever their name.
 pub const AUDIO_EXTENSIONS: &[&str] = &[
-    "mp3", "wav", "wave", "flac", "ogg", "oga", "opus", "m4a", "mp4", "aac", "alac", "aif", "aiff",
-    "aifc", "caf", "mkv", "mka", "webm", "wma", "asf",
+    "mp3", "wav", "wave", "flac", "ogg", "oga", "opus", "m4a", "mp4", "aac", "alac", "aif", "aiff", "aifc", "caf",
+    "mkv", "mka", "webm", "wma", "asf",
 ];
 
 /// Compact when the fresh tier holds this many postings.
@@ -38,9 +38,7 @@ pub struct IngestOptions {
 impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
-            jobs: thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            jobs: thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             params: FingerprintParams::index(),
             compact_at: COMPACT_FRESH_POSTINGS,
         }

@@ -86,10 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let index = match open_library(&cli.data_dir) {
         Ok(i) => i,
         Err(e) => {
-            eprintln!(
-                "sonica: cannot open the library at {}: {e}",
-                cli.data_dir.display()
-            );
+            eprintln!("sonica: cannot open the library at {}: {e}", cli.data_dir.display());
             return Ok(ExitCode::from(3));
         }
     };
@@ -129,11 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Err(e) => {
                 let e = SonicaError::from(e);
                 eprintln!("sonica: {id}: {e}");
-                Ok(ExitCode::from(if e.code() == "unknown_track" {
-                    1
-                } else {
-                    3
-                }))
+                Ok(ExitCode::from(if e.code() == "unknown_track" { 1 } else { 3 }))
             }
         },
         Command::Stats { json } => {
@@ -159,10 +152,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("records         {:.2} MB", mb(s.records.bytes));
                 println!("on disk         {:.2} MB", mb(s.disk_bytes));
                 if s.audio_hours > 0.0 {
-                    println!(
-                        "disk per hour   {:.2} MB/h",
-                        mb(s.disk_bytes) / s.audio_hours
-                    );
+                    println!("disk per hour   {:.2} MB/h", mb(s.disk_bytes) / s.audio_hours);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -192,10 +182,8 @@ fn cmd_ingest(
     let bar = if std::io::stderr().is_terminal() && !files.is_empty() {
         let b = indicatif::ProgressBar::new(files.len() as u64);
         b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} files  {per_sec}  eta {eta}  {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files  {per_sec}  eta {eta}  {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         Some(b)
     } else {
@@ -219,7 +207,8 @@ fn cmd_ingest(
             }
             Outcome::Skipped { path, id } => {
                 if json {
-                    serde_json::json!({"path": path, "id": id, "duplicate": null, "skipped": "already in library"}).to_string()
+                    serde_json::json!({"path": path, "id": id, "duplicate": null, "skipped": "already in library"})
+                        .to_string()
                 } else {
                     format!("skipped {path}: already in library as {id}")
                 }
@@ -301,11 +290,7 @@ fn cmd_identify(
     files: &[String],
 ) -> anyhow::Result<ExitCode> {
     let jobs = jobs
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
         .clamp(1, files.len().max(1));
     let identifier = Identifier::new(index);
     let next = std::sync::atomic::AtomicUsize::new(0);

@@ -46,17 +46,16 @@ impl ToAnalysisRate {
         let inner = if from == ANALYSIS_RATE {
             None
         } else {
-            let r = FftFixedIn::<f32>::new(from as usize, ANALYSIS_RATE as usize, CHUNK, 1, 1)
-                .map_err(|e| ResampleError {
+            let r = FftFixedIn::<f32>::new(from as usize, ANALYSIS_RATE as usize, CHUNK, 1, 1).map_err(|e| {
+                ResampleError {
                     from,
                     why: e.to_string(),
-                })?;
+                }
+            })?;
             Some(r)
         };
         let skip = inner.as_ref().map_or(0, |r| r.output_delay());
-        let out = inner
-            .as_ref()
-            .map_or_else(Vec::new, |r| r.output_buffer_allocate(true));
+        let out = inner.as_ref().map_or_else(Vec::new, |r| r.output_buffer_allocate(true));
         Ok(ToAnalysisRate {
             from,
             inner,
@@ -73,11 +72,7 @@ impl ToAnalysisRate {
     }
 
     /// Feeds source-rate samples; resampled output goes to `sink`.
-    pub fn push(
-        &mut self,
-        input: &[f32],
-        sink: &mut dyn FnMut(&[f32]),
-    ) -> Result<(), ResampleError> {
+    pub fn push(&mut self, input: &[f32], sink: &mut dyn FnMut(&[f32])) -> Result<(), ResampleError> {
         self.expected_out += self.ratio(input.len());
         let Some(r) = self.inner.as_mut() else {
             self.emitted += input.len();
@@ -123,12 +118,7 @@ impl ToAnalysisRate {
                 })?;
             self.pending.clear();
             let take = n.min(target - self.emitted + self.skip);
-            emit(
-                &self.out[0][..take],
-                &mut self.skip,
-                &mut self.emitted,
-                sink,
-            );
+            emit(&self.out[0][..take], &mut self.skip, &mut self.emitted, sink);
             rounds += 1;
         }
         Ok(())
@@ -147,9 +137,8 @@ fn emit(buf: &[f32], skip: &mut usize, emitted: &mut usize, sink: &mut dyn FnMut
 
 /// Resamples a whole buffer (tests and small clips).
 pub fn resample(input: &[f32], from: u32) -> Result<Vec<f32>, ResampleError> {
-    let mut out = Vec::with_capacity(
-        (input.len() as f64 * f64::from(ANALYSIS_RATE) / f64::from(from.max(1))) as usize + 16,
-    );
+    let mut out =
+        Vec::with_capacity((input.len() as f64 * f64::from(ANALYSIS_RATE) / f64::from(from.max(1))) as usize + 16);
     let mut r = ToAnalysisRate::new(from)?;
     for chunk in input.chunks(10_000) {
         r.push(chunk, &mut |s| out.extend_from_slice(s))?;

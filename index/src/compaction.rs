@@ -85,10 +85,7 @@ impl FingerprintIndex {
                     None => Vec::new(),
                 };
                 let before = old.len();
-                let mut merged: Vec<Posting> = old
-                    .into_iter()
-                    .filter(|p| !drop.contains(&p.track))
-                    .collect();
+                let mut merged: Vec<Posting> = old.into_iter().filter(|p| !drop.contains(&p.track)).collect();
                 let kept = merged.len();
                 if let Some(new) = incoming.get(&bucket) {
                     merged.extend_from_slice(new);
@@ -146,21 +143,14 @@ mod tests {
 
     use sonica_schema::{Peak, Tier, TrackRecord};
 
-    use crate::{
-        FingerprintIndex, Hasher, KvStore, MemStore, NewTrack, QueryHash, SledStore, Votes,
-    };
+    use crate::{FingerprintIndex, Hasher, KvStore, MemStore, NewTrack, QueryHash, SledStore, Votes};
 
     /// A stand-in pairing rule: each peak with the next one.
     fn hasher() -> Hasher {
         Arc::new(|peaks: &[Peak]| {
             peaks
                 .windows(2)
-                .map(|w| {
-                    (
-                        (u32::from(w[0].freq16) << 9) ^ u32::from(w[1].freq16),
-                        w[0].time,
-                    )
-                })
+                .map(|w| ((u32::from(w[0].freq16) << 9) ^ u32::from(w[1].freq16), w[0].time))
                 .collect()
         })
     }
@@ -294,20 +284,12 @@ mod tests {
             old.push(*p);
             old.sort();
             old.dedup();
-            batch.put(
-                sonica_schema::Tree::Buckets,
-                key,
-                sonica_schema::postings::encode(&old),
-            );
+            batch.put(sonica_schema::Tree::Buckets, key, sonica_schema::postings::encode(&old));
             store.commit(std::mem::take(&mut batch)).unwrap();
         }
         drop(idx);
         let idx = open(store);
-        assert_eq!(
-            best(&idx, &b),
-            Some((rb.id, 100)),
-            "counted once, from the fresh tier"
-        );
+        assert_eq!(best(&idx, &b), Some((rb.id, 100)), "counted once, from the fresh tier");
         idx.compact().unwrap();
         assert_eq!(best(&idx, &b), Some((rb.id, 100)));
         assert_eq!(best(&idx, &a), Some((ra.id, 100)));

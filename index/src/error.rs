@@ -6,7 +6,9 @@ use sonica_schema::{SchemaError, TrackId};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another process holds the store open.
-    #[error("the store at {path} is in use by another process (it is locked); stop that process or use another --data-dir")]
+    #[error(
+        "the store at {path} is in use by another process (it is locked); stop that process or use another --data-dir"
+    )]
     Locked { path: String },
     #[error("storage backend error: {0}")]
     Backend(String),

@@ -16,9 +16,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use sonica_schema::layout::{self, bucket_key, bucket_of, track_key, META_FORMAT_VERSION};
-use sonica_schema::{
-    peaks, postings, Peak, Posting, Tier, TrackId, TrackRecord, Tree, FORMAT_VERSION,
-};
+use sonica_schema::{peaks, postings, Peak, Posting, Tier, TrackId, TrackRecord, Tree, FORMAT_VERSION};
 
 use crate::catalog::Catalog;
 use crate::fresh::FreshTier;
@@ -92,11 +90,7 @@ impl FingerprintIndex {
             }
             None => {
                 let mut b = Batch::new();
-                b.put(
-                    Tree::Meta,
-                    META_FORMAT_VERSION,
-                    layout::encode_version(FORMAT_VERSION),
-                );
+                b.put(Tree::Meta, META_FORMAT_VERSION, layout::encode_version(FORMAT_VERSION));
                 store.commit(b)?;
                 store.flush()?;
             }
@@ -126,11 +120,7 @@ impl FingerprintIndex {
         let peaks = self.peaks(id)?;
         let mut ps: Vec<Posting> = (self.hasher)(&peaks)
             .into_iter()
-            .map(|(hash, time)| Posting {
-                hash,
-                track: id,
-                time,
-            })
+            .map(|(hash, time)| Posting { hash, track: id, time })
             .collect();
         ps.sort_unstable();
         ps.dedup();
@@ -165,11 +155,7 @@ impl FingerprintIndex {
         let mut ps: Vec<Posting> = t
             .hashes
             .iter()
-            .map(|&(hash, time)| Posting {
-                hash,
-                track: id,
-                time,
-            })
+            .map(|&(hash, time)| Posting { hash, track: id, time })
             .collect();
         ps.sort_unstable();
         ps.dedup();
@@ -186,10 +172,7 @@ impl FingerprintIndex {
         b.put(Tree::Peaks, track_key(id), peaks::encode(&t.peaks));
         self.store.commit(b)?;
 
-        self.fresh
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .add(&ps);
+        self.fresh.write().unwrap_or_else(|p| p.into_inner()).add(&ps);
         self.catalog
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -207,16 +190,12 @@ impl FingerprintIndex {
         b.remove(Tree::Tracks, track_key(id));
         b.remove(Tree::Peaks, track_key(id));
         // Only drop the path entry if it still points at this track.
-        if self.store.get(Tree::Paths, rec.path.as_bytes())?.as_deref() == Some(&track_key(id)[..])
-        {
+        if self.store.get(Tree::Paths, rec.path.as_bytes())?.as_deref() == Some(&track_key(id)[..]) {
             b.remove(Tree::Paths, rec.path.as_bytes());
         }
         b.put(Tree::Tombstones, track_key(id), Vec::new());
         self.store.commit(b)?;
-        self.catalog
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&rec);
+        self.catalog.write().unwrap_or_else(|p| p.into_inner()).remove(&rec);
         self.fresh
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -294,11 +273,7 @@ impl FingerprintIndex {
     /// `on_hit(index into hashes, track, reference frame)` for every live
     /// posting. Each bucket block is read and decoded once per call, which
     /// is what makes trying many speed hypotheses in one pass affordable.
-    pub fn lookup_hashes(
-        &self,
-        hashes: &[u32],
-        on_hit: &mut dyn FnMut(usize, TrackId, u32),
-    ) -> Result<(), IndexError> {
+    pub fn lookup_hashes(&self, hashes: &[u32], on_hit: &mut dyn FnMut(usize, TrackId, u32)) -> Result<(), IndexError> {
         debug_assert!(
             hashes.windows(2).all(|w| w[0] < w[1]),
             "hashes must be sorted and distinct"
@@ -316,7 +291,7 @@ impl FingerprintIndex {
                 }
             }
         }
-        let mut block: Vec<Posting> = Vec::new();
+        let mut group: Vec<(TrackId, u32)> = Vec::new();
         let mut i = 0;
         while i < hashes.len() {
             let bucket = bucket_of(hashes[i]);
@@ -325,21 +300,14 @@ impl FingerprintIndex {
                 j += 1;
             }
             if let Some(bytes) = self.store.get(Tree::Buckets, &bucket_key(bucket))? {
-                block.clear();
-                postings::decode_into(&bytes, &mut block)?;
-                // Both lists are sorted by hash: one merge pass.
-                let mut k = 0;
+                let block = postings::BlockReader::new(&bytes)?;
                 for (qi, &h) in hashes.iter().enumerate().take(j).skip(i) {
-                    while k < block.len() && block[k].hash < h {
-                        k += 1;
-                    }
-                    let mut m = k;
-                    while m < block.len() && block[m].hash == h {
-                        let p = block[m];
-                        if catalog.tier(p.track) == Some(Tier::Compacted) {
-                            on_hit(qi, p.track, p.time);
+                    group.clear();
+                    block.postings_of(h, &mut group)?;
+                    for &(track, time) in &group {
+                        if catalog.tier(track) == Some(Tier::Compacted) {
+                            on_hit(qi, track, time);
                         }
-                        m += 1;
                     }
                 }
             }

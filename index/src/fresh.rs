@@ -20,10 +20,7 @@ pub struct FreshTier {
 impl FreshTier {
     pub fn add(&mut self, postings: &[Posting]) {
         for p in postings {
-            self.by_hash
-                .entry(p.hash)
-                .or_default()
-                .push((p.track, p.time));
+            self.by_hash.entry(p.hash).or_default().push((p.track, p.time));
         }
         self.postings += postings.len();
     }

@@ -22,7 +22,7 @@ pub struct SledStore {
 
 /// Default page-cache budget: small, because Sonica must start and answer in
 /// tens of megabytes of memory; postings are read a block at a time.
-pub const DEFAULT_CACHE_BYTES: u64 = 16 << 20;
+pub const DEFAULT_CACHE_BYTES: u64 = 128 << 20;
 
 impl SledStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -64,10 +64,7 @@ fn backend(e: sled::Error) -> StoreError {
 
 fn map_open_error(path: &Path, e: sled::Error) -> StoreError {
     let msg = e.to_string();
-    if msg.contains("lock")
-        || msg.contains("Resource temporarily unavailable")
-        || msg.contains("WouldBlock")
-    {
+    if msg.contains("lock") || msg.contains("Resource temporarily unavailable") || msg.contains("WouldBlock") {
         StoreError::Locked {
             path: path.display().to_string(),
         }
@@ -78,11 +75,7 @@ fn map_open_error(path: &Path, e: sled::Error) -> StoreError {
 
 impl KvStore for SledStore {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .tree(tree)
-            .get(key)
-            .map_err(backend)?
-            .map(|v| v.to_vec()))
+        Ok(self.tree(tree).get(key).map_err(backend)?.map(|v| v.to_vec()))
     }
 
     fn scan(&self, tree: Tree) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + '_> {

@@ -58,11 +58,7 @@ impl Votes {
     #[inline]
     pub fn hit(&mut self, track: TrackId, ref_time: u32, qtime: f32) {
         let offset = (f64::from(ref_time) - f64::from(qtime)).round() as i64;
-        self.hits.push(Hit {
-            track,
-            offset,
-            qtime,
-        });
+        self.hits.push(Hit { track, offset, qtime });
     }
 
     pub fn len(&self) -> usize {
@@ -104,9 +100,9 @@ impl Votes {
             }
             let win = &run[best_lo..best_hi];
             let count = win.len() as u32;
-            let (first, last) = win.iter().fold((f32::MAX, f32::MIN), |(a, b), h| {
-                (a.min(h.qtime), b.max(h.qtime))
-            });
+            let (first, last) = win
+                .iter()
+                .fold((f32::MAX, f32::MIN), |(a, b), h| (a.min(h.qtime), b.max(h.qtime)));
             let mid = win[win.len() / 2].offset;
             out.push(Candidate {
                 track,

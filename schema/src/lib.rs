@@ -26,9 +26,6 @@ pub enum SchemaError {
 
 impl SchemaError {
     pub(crate) fn corrupt(what: &'static str, why: impl Into<String>) -> Self {
-        SchemaError::Corrupt {
-            what,
-            why: why.into(),
-        }
+        SchemaError::Corrupt { what, why: why.into() }
     }
 }

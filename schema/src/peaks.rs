@@ -47,10 +47,7 @@ pub fn decode(block: &[u8]) -> Result<Vec<Peak>, SchemaError> {
     let mut pos = 0;
     let n = varint::get(body, &mut pos)? as usize;
     if n > body.len() / 2 + 1 {
-        return Err(SchemaError::corrupt(
-            "peak list",
-            format!("count {n} too large"),
-        ));
+        return Err(SchemaError::corrupt("peak list", format!("count {n} too large")));
     }
     let mut out = Vec::with_capacity(n);
     let mut time = 0u32;
@@ -60,8 +57,7 @@ pub fn decode(block: &[u8]) -> Result<Vec<Peak>, SchemaError> {
         time = time
             .checked_add(dt)
             .ok_or_else(|| SchemaError::corrupt("peak list", "time overflows u32"))?;
-        let freq16 = u16::try_from(f)
-            .map_err(|_| SchemaError::corrupt("peak list", "frequency out of range"))?;
+        let freq16 = u16::try_from(f).map_err(|_| SchemaError::corrupt("peak list", "frequency out of range"))?;
         out.push(Peak { time, freq16 });
     }
     if pos != body.len() {
@@ -91,13 +87,6 @@ mod tests {
 
     #[test]
     fn bin_is_fractional() {
-        assert_eq!(
-            Peak {
-                time: 0,
-                freq16: 24
-            }
-            .bin(),
-            1.5
-        );
+        assert_eq!(Peak { time: 0, freq16: 24 }.bin(), 1.5);
     }
 }

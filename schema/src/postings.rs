@@ -1,19 +1,22 @@
 //! The posting block codec, shared by both hash tiers.
 //!
-//! A block is a list of postings sorted by (hash, track, time), written as
-//! delta-coded varints and, when it pays, compressed with zstd:
+//! A block holds postings sorted by (hash, track, time), grouped by hash
+//! behind a small directory, written as delta-coded varints and, when it
+//! pays, compressed with zstd:
 //!
 //! ```text
 //! block  := kind:u8 body
 //! kind   := 0 (plain) | 1 (zstd of plain body)
-//! body   := count:varint entry*
-//! entry  := dhash:varint  track':varint  time':varint
+//! body   := nhash:varint dir{nhash} group{nhash}
+//! dir    := dhash:varint count:varint bytes:varint
+//! group  := (track':varint time':varint){count}
 //! ```
 //!
-//! `dhash` is the gap to the previous hash. `track'` is the gap to the
-//! previous track when the hash repeats, else the track itself; `time'` is
-//! likewise the gap to the previous time when hash and track repeat. Sorted
-//! input makes nearly every field one byte.
+//! `dhash` is the gap to the previous hash. In a group `track'` is the gap
+//! to the previous track (the first is absolute) and `time'` the gap to the
+//! previous time when the track repeats, else the time itself. The directory
+//! lets a lookup decode only the groups of the hashes it asks for, not the
+//! whole block: blocks of popular buckets hold hundreds of postings.
 
 use crate::{varint, SchemaError, TrackId};
 
@@ -33,34 +36,42 @@ const ZSTD_LEVEL: i32 = 3;
 
 /// Encodes postings, which must already be sorted (debug-asserted).
 pub fn encode(postings: &[Posting]) -> Vec<u8> {
-    debug_assert!(
-        postings.windows(2).all(|w| w[0] <= w[1]),
-        "postings must be sorted"
-    );
-    let mut body = Vec::with_capacity(postings.len() * 3 + 4);
-    varint::put(&mut body, postings.len() as u64);
-    let mut prev = Posting {
-        hash: 0,
-        track: 0,
-        time: 0,
-    };
-    for p in postings {
-        let dh = p.hash - prev.hash;
-        varint::put(&mut body, u64::from(dh));
-        if dh == 0 {
-            let dt = p.track - prev.track;
-            varint::put(&mut body, u64::from(dt));
-            if dt == 0 {
-                varint::put(&mut body, u64::from(p.time - prev.time));
-            } else {
-                varint::put(&mut body, u64::from(p.time));
-            }
-        } else {
-            varint::put(&mut body, u64::from(p.track));
-            varint::put(&mut body, u64::from(p.time));
+    debug_assert!(postings.windows(2).all(|w| w[0] <= w[1]), "postings must be sorted");
+    let mut dir = Vec::with_capacity(postings.len() + 8);
+    let mut groups = Vec::with_capacity(postings.len() * 3);
+    let mut nhash = 0u64;
+    let mut prev_hash = 0u32;
+    let mut i = 0;
+    while i < postings.len() {
+        let h = postings[i].hash;
+        let mut j = i;
+        while j < postings.len() && postings[j].hash == h {
+            j += 1;
         }
-        prev = *p;
+        let start = groups.len();
+        let (mut pt, mut ptime) = (0u32, 0u32);
+        for (k, p) in postings[i..j].iter().enumerate() {
+            let dt = if k == 0 { p.track } else { p.track - pt };
+            varint::put(&mut groups, u64::from(dt));
+            if k > 0 && dt == 0 {
+                varint::put(&mut groups, u64::from(p.time - ptime));
+            } else {
+                varint::put(&mut groups, u64::from(p.time));
+            }
+            pt = p.track;
+            ptime = p.time;
+        }
+        varint::put(&mut dir, u64::from(h - prev_hash));
+        varint::put(&mut dir, (j - i) as u64);
+        varint::put(&mut dir, (groups.len() - start) as u64);
+        prev_hash = h;
+        nhash += 1;
+        i = j;
     }
+    let mut body = Vec::with_capacity(dir.len() + groups.len() + 4);
+    varint::put(&mut body, nhash);
+    body.extend_from_slice(&dir);
+    body.extend_from_slice(&groups);
     wrap(body)
 }
 
@@ -82,6 +93,15 @@ fn compress(body: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn decompress(z: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    // The frame header records the plain size: allocate exactly that (the
+    // bulk API would otherwise allocate `limit` bytes for every block).
+    let size = zstd::zstd_safe::get_frame_content_size(z)
+        .map_err(|_| "not a zstd frame".to_string())?
+        .ok_or_else(|| "zstd frame without a content size".to_string())?;
+    if size > limit as u64 {
+        return Err(format!("block claims {size} bytes"));
+    }
+    let limit = size as usize;
     DECOMPRESSOR.with(|d| {
         let mut d = d.borrow_mut();
         if d.is_none() {
@@ -113,10 +133,7 @@ pub(crate) fn wrap(body: Vec<u8>) -> Vec<u8> {
 }
 
 /// Undoes [`wrap`]: returns the plain body.
-pub(crate) fn unwrap<'a>(
-    what: &'static str,
-    block: &'a [u8],
-) -> Result<std::borrow::Cow<'a, [u8]>, SchemaError> {
+pub(crate) fn unwrap<'a>(what: &'static str, block: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>, SchemaError> {
     match block.split_first() {
         Some((&PLAIN, rest)) => Ok(std::borrow::Cow::Borrowed(rest)),
         Some((&ZSTD, rest)) => {
@@ -124,53 +141,128 @@ pub(crate) fn unwrap<'a>(
             let plain = decompress(rest, 64 << 20).map_err(|e| SchemaError::corrupt(what, e))?;
             Ok(std::borrow::Cow::Owned(plain))
         }
-        Some((k, _)) => Err(SchemaError::corrupt(
-            what,
-            format!("unknown block kind {k}"),
-        )),
+        Some((k, _)) => Err(SchemaError::corrupt(what, format!("unknown block kind {k}"))),
         None => Err(SchemaError::corrupt(what, "empty block")),
+    }
+}
+
+/// One directory entry: a hash, its posting count and where its group is.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    hash: u32,
+    count: u32,
+    start: usize,
+    end: usize,
+}
+
+/// A parsed block: decompressed once, its directory read, groups decoded on
+/// demand.
+pub struct BlockReader<'a> {
+    body: std::borrow::Cow<'a, [u8]>,
+    dir: Vec<Group>,
+}
+
+impl<'a> BlockReader<'a> {
+    pub fn new(block: &'a [u8]) -> Result<Self, SchemaError> {
+        let body = unwrap("posting block", block)?;
+        let b = &body[..];
+        let mut pos = 0;
+        let n = varint::get(b, &mut pos)? as usize;
+        // Each directory entry and each posting take at least 3 and 2 bytes.
+        if n > b.len() / 3 + 1 {
+            return Err(SchemaError::corrupt(
+                "posting block",
+                format!("{n} hashes in {} bytes", b.len()),
+            ));
+        }
+        let mut dir = Vec::with_capacity(n);
+        let mut hash = 0u32;
+        let mut lens = Vec::with_capacity(n);
+        for k in 0..n {
+            let dh = varint::get_u32(b, &mut pos)?;
+            if k > 0 && dh == 0 {
+                return Err(SchemaError::corrupt("posting block", "repeated hash in directory"));
+            }
+            hash = hash
+                .checked_add(dh)
+                .ok_or_else(|| SchemaError::corrupt("posting block", "hash overflows u32"))?;
+            let count = varint::get_u32(b, &mut pos)?;
+            let len = varint::get(b, &mut pos)? as usize;
+            dir.push(Group {
+                hash,
+                count,
+                start: 0,
+                end: 0,
+            });
+            lens.push(len);
+        }
+        let mut at = pos;
+        for (g, len) in dir.iter_mut().zip(lens) {
+            g.start = at;
+            at = at
+                .checked_add(len)
+                .filter(|&e| e <= b.len())
+                .ok_or_else(|| SchemaError::corrupt("posting block", "group runs past the block"))?;
+            g.end = at;
+            if (g.count as usize) * 2 > len {
+                return Err(SchemaError::corrupt("posting block", "group too short for its count"));
+            }
+        }
+        if at != b.len() {
+            return Err(SchemaError::corrupt("posting block", "trailing bytes"));
+        }
+        Ok(BlockReader { body, dir })
+    }
+
+    /// Number of distinct hashes in the block.
+    pub fn hashes(&self) -> usize {
+        self.dir.len()
+    }
+
+    /// Appends the (track, time) postings of `hash` to `out`.
+    pub fn postings_of(&self, hash: u32, out: &mut Vec<(TrackId, u32)>) -> Result<(), SchemaError> {
+        if let Ok(k) = self.dir.binary_search_by_key(&hash, |g| g.hash) {
+            self.group(k, out)?;
+        }
+        Ok(())
+    }
+
+    fn group(&self, k: usize, out: &mut Vec<(TrackId, u32)>) -> Result<(), SchemaError> {
+        let g = self.dir[k];
+        let b = &self.body[g.start..g.end];
+        let mut pos = 0;
+        let (mut track, mut time) = (0u32, 0u32);
+        let overflow = || SchemaError::corrupt("posting block", "delta overflows u32");
+        for i in 0..g.count {
+            let dt = varint::get_u32(b, &mut pos)?;
+            let t = varint::get_u32(b, &mut pos)?;
+            if i == 0 {
+                track = dt;
+                time = t;
+            } else if dt == 0 {
+                time = time.checked_add(t).ok_or_else(overflow)?;
+            } else {
+                track = track.checked_add(dt).ok_or_else(overflow)?;
+                time = t;
+            }
+            out.push((track, time));
+        }
+        if pos != b.len() {
+            return Err(SchemaError::corrupt("posting block", "group length mismatch"));
+        }
+        Ok(())
     }
 }
 
 /// Decodes a block, appending its postings to `out` in stored (sorted) order.
 pub fn decode_into(block: &[u8], out: &mut Vec<Posting>) -> Result<(), SchemaError> {
-    let body = unwrap("posting block", block)?;
-    let body = &body[..];
-    let mut pos = 0;
-    let n = varint::get(body, &mut pos)? as usize;
-    // Each entry takes at least 3 bytes; a count beyond that is corruption.
-    if n > body.len() / 3 + 1 {
-        return Err(SchemaError::corrupt(
-            "posting block",
-            format!("count {n} too large for {} bytes", body.len()),
-        ));
-    }
-    out.reserve(n);
-    let mut prev = Posting {
-        hash: 0,
-        track: 0,
-        time: 0,
-    };
-    let overflow = || SchemaError::corrupt("posting block", "delta overflows u32");
-    for _ in 0..n {
-        let dh = varint::get_u32(body, &mut pos)?;
-        let a = varint::get_u32(body, &mut pos)?;
-        let b = varint::get_u32(body, &mut pos)?;
-        let hash = prev.hash.checked_add(dh).ok_or_else(overflow)?;
-        let (track, time) = if dh == 0 {
-            if a == 0 {
-                (prev.track, prev.time.checked_add(b).ok_or_else(overflow)?)
-            } else {
-                (prev.track.checked_add(a).ok_or_else(overflow)?, b)
-            }
-        } else {
-            (a, b)
-        };
-        prev = Posting { hash, track, time };
-        out.push(prev);
-    }
-    if pos != body.len() {
-        return Err(SchemaError::corrupt("posting block", "trailing bytes"));
+    let r = BlockReader::new(block)?;
+    let mut g = Vec::new();
+    for k in 0..r.dir.len() {
+        g.clear();
+        r.group(k, &mut g)?;
+        let hash = r.dir[k].hash;
+        out.extend(g.iter().map(|&(track, time)| Posting { hash, track, time }));
     }
     Ok(())
 }
@@ -204,6 +296,22 @@ mod tests {
     #[test]
     fn empty_round_trips() {
         assert_eq!(decode(&encode(&[])).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn reader_returns_one_hash_group() {
+        let ps = vec![p(1, 2, 3), p(1, 2, 9), p(1, 5, 1), p(900, 1, 0), p(901, 7, 7)];
+        let enc = encode(&ps);
+        let r = BlockReader::new(&enc).unwrap();
+        assert_eq!(r.hashes(), 3);
+        let mut out = Vec::new();
+        r.postings_of(1, &mut out).unwrap();
+        assert_eq!(out, vec![(2, 3), (2, 9), (5, 1)]);
+        out.clear();
+        r.postings_of(2, &mut out).unwrap();
+        assert!(out.is_empty());
+        r.postings_of(901, &mut out).unwrap();
+        assert_eq!(out, vec![(7, 7)]);
     }
 
     #[test]

@@ -57,8 +57,7 @@ impl TrackRecord {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, SchemaError> {
-        serde_json::from_slice(bytes)
-            .map_err(|e| SchemaError::corrupt("track record", e.to_string()))
+        serde_json::from_slice(bytes).map_err(|e| SchemaError::corrupt("track record", e.to_string()))
     }
 }
 

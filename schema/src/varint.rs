@@ -14,7 +14,20 @@ pub fn put(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// Reads one varint from `buf` at `*pos`, advancing `*pos`.
+#[inline]
 pub fn get(buf: &[u8], pos: &mut usize) -> Result<u64, SchemaError> {
+    // Fast path: most deltas in sorted lists fit in one byte.
+    if let Some(&b) = buf.get(*pos) {
+        if b < 0x80 {
+            *pos += 1;
+            return Ok(u64::from(b));
+        }
+    }
+    get_slow(buf, pos)
+}
+
+#[cold]
+fn get_slow(buf: &[u8], pos: &mut usize) -> Result<u64, SchemaError> {
     let mut v: u64 = 0;
     let mut shift = 0u32;
     loop {
@@ -34,6 +47,7 @@ pub fn get(buf: &[u8], pos: &mut usize) -> Result<u64, SchemaError> {
 }
 
 /// Reads a varint that must fit in a `u32`.
+#[inline]
 pub fn get_u32(buf: &[u8], pos: &mut usize) -> Result<u32, SchemaError> {
     let v = get(buf, pos)?;
     u32::try_from(v).map_err(|_| SchemaError::corrupt("varint", format!("{v} exceeds u32")))

@@ -32,16 +32,7 @@ pub(super) fn decode(
     let mut child = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(path)
-        .args([
-            "-vn",
-            "-f",
-            "f32le",
-            "-ac",
-            "1",
-            "-ar",
-            &ANALYSIS_RATE.to_string(),
-            "-",
-        ])
+        .args(["-vn", "-f", "f32le", "-ac", "1", "-ar", &ANALYSIS_RATE.to_string(), "-"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -86,12 +77,7 @@ pub(super) fn decode(
     let status = child.wait().map_err(DecodeError::Io)?;
     let err_text = err_reader.join().unwrap_or_default();
     if !status.success() {
-        let first = err_text
-            .lines()
-            .last()
-            .unwrap_or("unknown error")
-            .trim()
-            .to_string();
+        let first = err_text.lines().last().unwrap_or("unknown error").trim().to_string();
         return Err(DecodeError::Ffmpeg(first));
     }
     if total == 0 {

@@ -48,9 +48,7 @@ pub enum DecodeError {
     NeedsFfmpeg { format: String },
     #[error("corrupt {format} data: {why}")]
     Corrupt { format: String, why: String },
-    #[error(
-        "truncated {format} file: decoded {decoded_s:.1} s of the {declared_s:.1} s it declares"
-    )]
+    #[error("truncated {format} file: decoded {decoded_s:.1} s of the {declared_s:.1} s it declares")]
     Truncated {
         format: String,
         decoded_s: f64,
@@ -107,10 +105,7 @@ pub fn decode_mono(
 }
 
 /// Decodes `path` and streams mono samples at [`ANALYSIS_RATE`] into `sink`.
-pub fn decode_for_analysis(
-    path: &Path,
-    sink: &mut dyn FnMut(&[f32]),
-) -> Result<AudioInfo, DecodeError> {
+pub fn decode_for_analysis(path: &Path, sink: &mut dyn FnMut(&[f32])) -> Result<AudioInfo, DecodeError> {
     use std::cell::{Cell, RefCell};
     // Both decoder callbacks reach the resampler, so it lives in a RefCell.
     let resampler: RefCell<Option<ToAnalysisRate>> = RefCell::new(None);

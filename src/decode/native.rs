@@ -66,21 +66,14 @@ pub(super) fn decode(
         Err(SymError::Unsupported(_)) => return Err(Failure::Unrecognised),
         // Bytes that sniffing did not recognise, and symphonia could not
         // parse either: not audio, whatever symphonia tripped over.
-        Err(_) if !super::sniff::looks_like_known_media(format_name) => {
-            return Err(Failure::Unrecognised)
-        }
+        Err(_) if !super::sniff::looks_like_known_media(format_name) => return Err(Failure::Unrecognised),
         Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             return Err(corrupt("file ends inside its header".into()));
         }
         Err(e) => return Err(corrupt(e.to_string())),
     };
     let mut tags = Tags::default();
-    if let Some(rev) = probed
-        .metadata
-        .get()
-        .as_ref()
-        .and_then(|m| m.current().cloned())
-    {
+    if let Some(rev) = probed.metadata.get().as_ref().and_then(|m| m.current().cloned()) {
         tags.absorb(&rev);
     }
     let mut format = probed.format;
@@ -91,23 +84,17 @@ pub(super) fn decode(
         .tracks()
         .iter()
         .find(|t| t.codec_params.codec != CODEC_TYPE_NULL && t.codec_params.sample_rate.is_some())
-        .or_else(|| {
-            format
-                .tracks()
-                .iter()
-                .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        })
+        .or_else(|| format.tracks().iter().find(|t| t.codec_params.codec != CODEC_TYPE_NULL))
         .cloned();
     let Some(track) = track else {
         return Err(Failure::Error(DecodeError::NoAudio));
     };
     let params = track.codec_params.clone();
-    let mut decoder =
-        match symphonia::default::get_codecs().make(&params, &DecoderOptions::default()) {
-            Ok(d) => d,
-            Err(SymError::Unsupported(_)) => return Err(Failure::Unsupported),
-            Err(e) => return Err(corrupt(e.to_string())),
-        };
+    let mut decoder = match symphonia::default::get_codecs().make(&params, &DecoderOptions::default()) {
+        Ok(d) => d,
+        Err(SymError::Unsupported(_)) => return Err(Failure::Unsupported),
+        Err(e) => return Err(corrupt(e.to_string())),
+    };
     let codec = symphonia::default::get_codecs()
         .get_codec(params.codec)
         .map(|d| d.short_name.to_string())

@@ -117,14 +117,10 @@ mod tests {
         );
         assert_eq!(sniff_bytes(b"fLaC\0\0\0\x22", "a.flac"), "FLAC");
         assert_eq!(
-            sniff_bytes(
-                &[0x30, 0x26, 0xb2, 0x75, 0x8e, 0x66, 0xcf, 0x11, 0],
-                "a.wma"
-            ),
+            sniff_bytes(&[0x30, 0x26, 0xb2, 0x75, 0x8e, 0x66, 0xcf, 0x11, 0], "a.wma"),
             "WMA/ASF"
         );
-        assert!(sniff_bytes(b"hello, I am text\n", "a.mp3")
-            .starts_with("text, not audio, despite the .mp3"));
+        assert!(sniff_bytes(b"hello, I am text\n", "a.mp3").starts_with("text, not audio, despite the .mp3"));
         assert!(sniff_bytes(&[0x00, 0x13, 0x88, 0x99, 0xa0], "x.bin").starts_with("unknown bytes"));
     }
 }

@@ -70,10 +70,7 @@ mod tests {
     #[test]
     fn falls_back_to_file_name() {
         let t = Tags::default();
-        assert_eq!(
-            t.title_or_file_name(Path::new("/a/b/My Song.flac")),
-            "My Song"
-        );
+        assert_eq!(t.title_or_file_name(Path::new("/a/b/My Song.flac")), "My Song");
         let mut t = Tags::default();
         t.set_named("TITLE", "Real");
         t.set_named("title", "Ignored");

@@ -121,10 +121,7 @@ mod tests {
     }
 
     fn pk(time: u32, bin: u16) -> Peak {
-        Peak {
-            time,
-            freq16: bin * 16,
-        }
+        Peak { time, freq16: bin * 16 }
     }
 
     #[test]
@@ -137,11 +134,7 @@ mod tests {
         };
         let h = hash_peaks(&scale_peaks(&peaks, 1.0), &p);
         // Anchor 0 pairs with frames 2 and 5 (300 is out of ±50 bins; fanout 2).
-        let from0: Vec<_> = h
-            .iter()
-            .filter(|x| x.time == 0.0)
-            .map(|x| unpack(x.hash))
-            .collect();
+        let from0: Vec<_> = h.iter().filter(|x| x.time == 0.0).map(|x| unpack(x.hash)).collect();
         assert_eq!(from0, vec![(100, 10, 2), (100, 20, 5)]);
         // Nothing pairs across the 65-frame gap.
         assert!(h.iter().all(|x| x.time < 70.0));
@@ -149,18 +142,13 @@ mod tests {
 
     #[test]
     fn speed_rescaling_recovers_reference_hashes() {
-        let reference: Vec<Peak> = (0..40)
-            .map(|i| pk(i * 4, 60 + (i * 37 % 200) as u16))
-            .collect();
+        let reference: Vec<Peak> = (0..40).map(|i| pk(i * 4, 60 + (i * 37 % 200) as u16)).collect();
         let p = PairParams {
             fanout: 3,
             max_dt: 63,
             max_df: 127,
         };
-        let want: Vec<u32> = index_hashes(&reference, &p)
-            .into_iter()
-            .map(|x| x.0)
-            .collect();
+        let want: Vec<u32> = index_hashes(&reference, &p).into_iter().map(|x| x.0).collect();
         // The same peaks as a clip played 3% fast.
         let s = 1.03f32;
         let fast: Vec<Peak> = reference

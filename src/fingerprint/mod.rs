@@ -39,8 +39,7 @@ impl PeakExtractor {
     pub fn push(&mut self, samples: &[f32]) {
         let picker = &mut self.picker;
         let peaks = &mut self.peaks;
-        self.spec
-            .push(samples, &mut |frame| picker.push_frame(frame, peaks));
+        self.spec.push(samples, &mut |frame| picker.push_frame(frame, peaks));
     }
 
     /// Flushes the last frames and returns every peak, sorted by time.
@@ -55,4 +54,43 @@ pub fn extract_peaks(samples: &[f32], p: &PeakParams) -> Vec<Peak> {
     let mut x = PeakExtractor::new(p);
     x.push(samples);
     x.finish()
+}
+
+/// A clip's spectrogram, kept so several peak pickers can run over it
+/// without recomputing the FFTs (identification tries two parameter sets).
+pub struct ClipSpectrum {
+    frames: Vec<Vec<f32>>,
+}
+
+impl ClipSpectrum {
+    pub fn new(samples: &[f32]) -> Self {
+        let mut frames = Vec::new();
+        Spectrogram::new().push(samples, &mut |f| frames.push(f.to_vec()));
+        ClipSpectrum { frames }
+    }
+
+    pub fn peaks(&self, p: &PeakParams) -> Vec<Peak> {
+        let mut picker = PeakPicker::new(p.clone());
+        let mut out = Vec::new();
+        for f in &self.frames {
+            picker.push_frame(f, &mut out);
+        }
+        picker.finish(&mut out);
+        out
+    }
+}
+
+/// Peaks under several parameter sets from one spectrogram pass.
+pub fn extract_peaks_multi(samples: &[f32], params: &[&PeakParams]) -> Vec<Vec<Peak>> {
+    let mut pickers: Vec<PeakPicker> = params.iter().map(|p| PeakPicker::new((*p).clone())).collect();
+    let mut out: Vec<Vec<Peak>> = vec![Vec::new(); params.len()];
+    Spectrogram::new().push(samples, &mut |frame| {
+        for (p, o) in pickers.iter_mut().zip(out.iter_mut()) {
+            p.push_frame(frame, o);
+        }
+    });
+    for (p, o) in pickers.iter_mut().zip(out.iter_mut()) {
+        p.finish(o);
+    }
+    out
 }

@@ -75,8 +75,7 @@ impl PeakPicker {
         });
         frame.db.clear();
         frame.db.extend_from_slice(&db[..hi]);
-        self.maxer
-            .run(&frame.db, self.p.freq_radius, &mut frame.fmax);
+        self.maxer.run(&frame.db, self.p.freq_radius, &mut frame.fmax);
         self.frames.push_back(frame);
         self.received += 1;
         let r = self.p.time_radius as u32;
@@ -108,8 +107,7 @@ impl PeakPicker {
     }
 
     fn frame(&self, t: u32) -> Option<&Frame> {
-        t.checked_sub(self.base)
-            .and_then(|i| self.frames.get(i as usize))
+        t.checked_sub(self.base).and_then(|i| self.frames.get(i as usize))
     }
 
     fn decide(&mut self, t: u32, out: &mut Vec<Peak>) {
@@ -152,11 +150,7 @@ impl PeakPicker {
                 0.0
             };
             let freq16 = ((f as f32 + delta) * 16.0).round() as u16;
-            found.push(Candidate {
-                time: t,
-                freq16,
-                db: v,
-            });
+            found.push(Candidate { time: t, freq16, db: v });
         }
         self.block.extend_from_slice(&found);
         found.clear();
@@ -169,9 +163,8 @@ impl PeakPicker {
         }
         let keep = self.p.per_second.max(1);
         if self.block.len() > keep {
-            self.block.sort_unstable_by(|a, b| {
-                b.db.partial_cmp(&a.db).unwrap_or(std::cmp::Ordering::Equal)
-            });
+            self.block
+                .sort_unstable_by(|a, b| b.db.partial_cmp(&a.db).unwrap_or(std::cmp::Ordering::Equal));
             self.block.truncate(keep);
         }
         self.block.sort_unstable_by_key(|c| (c.time, c.freq16));

@@ -76,8 +76,7 @@ impl Spectrogram {
         for ((w, s), c) in self.window.iter().zip(x).zip(self.work.iter_mut()) {
             *c = Complex32::new(s * w, 0.0);
         }
-        self.fft
-            .process_with_scratch(&mut self.work, &mut self.scratch);
+        self.fft.process_with_scratch(&mut self.work, &mut self.scratch);
         for (o, c) in self.frame.iter_mut().zip(&self.work) {
             *o = power_db(c.norm_sqr()) + self.offset_db;
         }
@@ -93,8 +92,7 @@ pub fn power_db(p: f32) -> f32 {
     let exp = ((bits >> 23) & 0xff) as i32 - 127;
     let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
     // Polynomial for ln(m), m in [1, 2).
-    let ln_m = -1.741_793_9
-        + (2.821_202_6 + (-1.469_956_8 + (0.447_179_55 - 0.056_570_85 * m) * m) * m) * m;
+    let ln_m = -1.741_793_9 + (2.821_202_6 + (-1.469_956_8 + (0.447_179_55 - 0.056_570_85 * m) * m) * m) * m;
     3.010_3 * exp as f32 + 4.342_944_8 * ln_m
 }
 
@@ -133,9 +131,7 @@ mod tests {
 
     #[test]
     fn chunking_does_not_change_frames() {
-        let x: Vec<f32> = (0..5000)
-            .map(|i| ((i * i) % 97) as f32 / 97.0 - 0.5)
-            .collect();
+        let x: Vec<f32> = (0..5000).map(|i| ((i * i) % 97) as f32 / 97.0 - 0.5).collect();
         let mut a = Vec::new();
         Spectrogram::new().push(&x, &mut |f| a.push(f.to_vec()));
         let mut b = Vec::new();

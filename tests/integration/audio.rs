@@ -47,15 +47,7 @@ pub fn song(seed: u32, secs: f32, rate: u32) -> Vec<f32> {
     let mut t = 0.0f32;
     while t < secs {
         let deg = scale[(rng.next_u32() % 5) as usize];
-        add_note(
-            &mut out,
-            rate,
-            t,
-            beat * 2.0,
-            midi(root - 12 + deg),
-            0.18,
-            3,
-        );
+        add_note(&mut out, rate, t, beat * 2.0, midi(root - 12 + deg), 0.18, 3);
         if (t / beat).round() as i32 % 4 == 0 {
             for k in [0, 4, 7] {
                 add_note(&mut out, rate, t, beat * 4.0, midi(root + deg + k), 0.06, 2);
@@ -79,15 +71,7 @@ pub fn song(seed: u32, secs: f32, rate: u32) -> Vec<f32> {
     out
 }
 
-fn add_note(
-    out: &mut [f32],
-    rate: u32,
-    start: f32,
-    dur: f32,
-    freq: f32,
-    amp: f32,
-    harmonics: usize,
-) {
+fn add_note(out: &mut [f32], rate: u32, start: f32, dur: f32, freq: f32, amp: f32, harmonics: usize) {
     let s0 = (start * rate as f32) as usize;
     let len = (dur * rate as f32) as usize;
     for i in 0..len {
@@ -205,9 +189,7 @@ pub fn write_wav(path: &Path, x: &[f32], rate: u32, channels: u16, fmt: Fmt) {
                 Fmt::U8 => b.push(((s * 127.0) + 128.0) as u8),
                 Fmt::I16 => b.extend_from_slice(&((s * 32767.0) as i16).to_le_bytes()),
                 Fmt::I24 => b.extend_from_slice(&((s * 8_388_607.0) as i32).to_le_bytes()[..3]),
-                Fmt::I32 => {
-                    b.extend_from_slice(&((s as f64 * 2_147_483_647.0) as i32).to_le_bytes())
-                }
+                Fmt::I32 => b.extend_from_slice(&((s as f64 * 2_147_483_647.0) as i32).to_le_bytes()),
                 Fmt::F32 => b.extend_from_slice(&s.to_le_bytes()),
             }
         }

@@ -28,16 +28,8 @@ fn every_bad_input_gets_a_clear_error_and_the_batch_continues() {
     let mut rng = audio::Rng::new(9);
     let random: Vec<u8> = (0..4096).map(|_| rng.next_u32() as u8).collect();
     std::fs::write(bad.join("random.flac"), &random).unwrap();
-    std::fs::write(
-        bad.join("text.mp3"),
-        "This is not an MP3 file at all.\n".repeat(40),
-    )
-    .unwrap();
-    truncate_copy(
-        &fixture("melody_clip_32k.mp3"),
-        &bad.join("trunc.mp3"),
-        0.02,
-    );
+    std::fs::write(bad.join("text.mp3"), "This is not an MP3 file at all.\n".repeat(40)).unwrap();
+    truncate_copy(&fixture("melody_clip_32k.mp3"), &bad.join("trunc.mp3"), 0.02);
     truncate_copy(&fixture("melody_5s.flac"), &bad.join("trunc.flac"), 0.5);
     truncate_copy(&fixture("melody.ogg"), &bad.join("trunc.ogg"), 0.01);
     audio::wav(&bad.join("zero.wav"), &[], 44_100);
@@ -74,19 +66,13 @@ fn every_bad_input_gets_a_clear_error_and_the_batch_continues() {
             .lines()
             .find(|l| l.contains(&format!("/{f}:")))
             .unwrap_or_else(|| panic!("no error line for {f}:\n{err}"));
-        assert!(
-            line.contains(needle),
-            "{f}: expected '{needle}' in '{line}'"
-        );
+        assert!(line.contains(needle), "{f}: expected '{needle}' in '{line}'");
     }
     assert!(err.contains("missing.wav: no such file"), "{err}");
     assert!(err.contains("no-audio: folder contains no audio"), "{err}");
 
     // JSON lines: one per input, the good file added, the rest with codes.
-    let lines: Vec<serde_json::Value> = stdout(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), cases.len() + 3, "{}", stdout(&out));
     let added: Vec<_> = lines.iter().filter(|v| v["id"].is_u64()).collect();
     assert_eq!(added.len(), 1);
@@ -107,13 +93,7 @@ fn unusual_but_valid_formats_are_accepted() {
     let d = dir.path();
     let x48 = audio::song(21, 6.0, 48_000);
     audio::write_wav(&d.join("six-channel.wav"), &x48, 48_000, 6, Fmt::I16);
-    audio::write_wav(
-        &d.join("rate8k.wav"),
-        &audio::song(22, 6.0, 8_000),
-        8_000,
-        1,
-        Fmt::I16,
-    );
+    audio::write_wav(&d.join("rate8k.wav"), &audio::song(22, 6.0, 8_000), 8_000, 1, Fmt::I16);
     audio::write_wav(
         &d.join("rate192k.wav"),
         &audio::song(23, 6.0, 192_000),
@@ -121,34 +101,13 @@ fn unusual_but_valid_formats_are_accepted() {
         2,
         Fmt::I24,
     );
-    audio::write_wav(
-        &d.join("u8.wav"),
-        &audio::song(24, 6.0, 22_050),
-        22_050,
-        1,
-        Fmt::U8,
-    );
-    audio::write_wav(
-        &d.join("i32.wav"),
-        &audio::song(25, 6.0, 44_100),
-        44_100,
-        2,
-        Fmt::I32,
-    );
-    audio::write_wav(
-        &d.join("f32.wav"),
-        &audio::song(26, 6.0, 44_100),
-        44_100,
-        2,
-        Fmt::F32,
-    );
+    audio::write_wav(&d.join("u8.wav"), &audio::song(24, 6.0, 22_050), 22_050, 1, Fmt::U8);
+    audio::write_wav(&d.join("i32.wav"), &audio::song(25, 6.0, 44_100), 44_100, 2, Fmt::I32);
+    audio::write_wav(&d.join("f32.wav"), &audio::song(26, 6.0, 44_100), 44_100, 2, Fmt::F32);
     let out = sonica(&d.join("db"), &["ingest", d.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let list = stdout(&sonica(&d.join("db"), &["list", "--json"]));
-    let recs: Vec<serde_json::Value> = list
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let recs: Vec<serde_json::Value> = list.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(recs.len(), 6);
     let six = recs
         .iter()
@@ -190,10 +149,7 @@ fn three_hour_file_is_ingested() {
         h.extend_from_slice(b"data");
         h.extend_from_slice(&data_len.to_le_bytes());
         f.write_all(&h).unwrap();
-        let block: Vec<u8> = unit
-            .iter()
-            .flat_map(|v| ((v * 32767.0) as i16).to_le_bytes())
-            .collect();
+        let block: Vec<u8> = unit.iter().flat_map(|v| ((v * 32767.0) as i16).to_le_bytes()).collect();
         let mut written = 0;
         while written < total * 2 {
             let n = block.len().min(total * 2 - written);
@@ -201,10 +157,7 @@ fn three_hour_file_is_ingested() {
             written += n;
         }
     }
-    let out = sonica(
-        &dir.path().join("db"),
-        &["ingest", "--json", path.to_str().unwrap()],
-    );
+    let out = sonica(&dir.path().join("db"), &["ingest", "--json", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let list = stdout(&sonica(&dir.path().join("db"), &["list", "--json"]));
     let r: serde_json::Value = serde_json::from_str(list.lines().next().unwrap()).unwrap();

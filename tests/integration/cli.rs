@@ -11,11 +11,7 @@ fn identify_json_contract_list_stats_remove() {
     std::fs::create_dir_all(d.join("lib")).unwrap();
     let rate = 22_050;
     for s in 0..3 {
-        audio::wav(
-            &d.join(format!("lib/t{s}.wav")),
-            &audio::song(40 + s, 15.0, rate),
-            rate,
-        );
+        audio::wav(&d.join(format!("lib/t{s}.wav")), &audio::song(40 + s, 15.0, rate), rate);
     }
     // Ingest with a relative-looking spelling: the path is kept as given.
     let given = format!("{}/lib/./t0.wav", d.display());
@@ -29,34 +25,18 @@ fn identify_json_contract_list_stats_remove() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("ingested 3 tracks"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("ingested 3 tracks"), "{}", stderr(&out));
 
     let clip = d.join("clip.wav");
-    audio::wav(
-        &clip,
-        &audio::slice(&audio::song(40, 15.0, rate), rate, 5.0, 5.0),
-        rate,
-    );
+    audio::wav(&clip, &audio::slice(&audio::song(40, 15.0, rate), rate, 5.0, 5.0), rate);
     let unknown = d.join("unknown.wav");
     audio::wav(&unknown, &audio::song(77, 6.0, rate), rate);
     let out = sonica(
         &data,
-        &[
-            "identify",
-            "--json",
-            clip.to_str().unwrap(),
-            unknown.to_str().unwrap(),
-        ],
+        &["identify", "--json", clip.to_str().unwrap(), unknown.to_str().unwrap()],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let lines: Vec<serde_json::Value> = stdout(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["query"], clip.to_str().unwrap());
     let m = &lines[0]["match"];
@@ -72,10 +52,7 @@ fn identify_json_contract_list_stats_remove() {
     );
 
     // A missing clip: an error line, exit 1, and still one JSON object.
-    let out = sonica(
-        &data,
-        &["identify", "--json", d.join("nope.wav").to_str().unwrap()],
-    );
+    let out = sonica(&data, &["identify", "--json", d.join("nope.wav").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert!(v["match"].is_null());
@@ -135,10 +112,7 @@ fn a_store_of_another_format_version_is_refused() {
     let out = sonica(&data, &["list"]);
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
-    assert!(
-        err.contains("format version") && err.contains("reads version"),
-        "{err}"
-    );
+    assert!(err.contains("format version") && err.contains("reads version"), "{err}");
 }
 
 #[test]
@@ -148,9 +122,5 @@ fn a_store_in_use_is_refused_with_a_clear_message() {
     let _held = sonica::open_library(&data).unwrap();
     let out = sonica(&data, &["list"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(
-        stderr(&out).contains("in use by another process"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("in use by another process"), "{}", stderr(&out));
 }

@@ -12,16 +12,11 @@ fn codec_degraded_clips_match_the_ogg_reference() {
     let index = open_library(dir.path()).unwrap();
     let reference = fixture("melody.ogg").to_string_lossy().into_owned();
     let mut rec = None;
-    ingest(
-        &index,
-        vec![reference.clone()],
-        &IngestOptions::default(),
-        &mut |o| {
-            if let Outcome::Added(r) = o {
-                rec = Some(r.clone());
-            }
-        },
-    )
+    ingest(&index, vec![reference.clone()], &IngestOptions::default(), &mut |o| {
+        if let Outcome::Added(r) = o {
+            rec = Some(r.clone());
+        }
+    })
     .unwrap();
     let rec = rec.expect("the OGG fixture is ingested");
     assert_eq!(rec.title, "Fixture Melody");
@@ -32,11 +27,7 @@ fn codec_degraded_clips_match_the_ogg_reference() {
     assert!((rec.duration_s - 20.0).abs() < 0.1, "{}", rec.duration_s);
 
     for clip in ["melody_clip_32k.mp3", "melody_clip.m4a"] {
-        assert_eq!(
-            identify_path(&index, &fixture(clip)),
-            Some(reference.clone()),
-            "{clip}"
-        );
+        assert_eq!(identify_path(&index, &fixture(clip)), Some(reference.clone()), "{clip}");
     }
 }
 
@@ -52,10 +43,7 @@ fn flac_decodes_and_opus_is_decoded_or_refused_clearly() {
         }
         Err(e) => {
             let msg = e.to_string();
-            assert!(
-                msg.contains("Opus") && msg.contains("install ffmpeg"),
-                "{msg}"
-            );
+            assert!(msg.contains("Opus") && msg.contains("install ffmpeg"), "{msg}");
         }
     }
 }

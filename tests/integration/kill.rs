@@ -49,11 +49,7 @@ fn killed_ingest_leaves_a_consistent_store() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    assert_eq!(
-        reported.len(),
-        3,
-        "ingest reported too few tracks before the kill"
-    );
+    assert_eq!(reported.len(), 3, "ingest reported too few tracks before the kill");
 
     {
         let index = sonica::open_library(&data).unwrap();
@@ -68,10 +64,7 @@ fn killed_ingest_leaves_a_consistent_store() {
             assert!(!index.peaks(r.id).unwrap().is_empty());
         }
         for p in &reported {
-            assert!(
-                records.iter().any(|r| &r.path == p),
-                "{p} reported but missing"
-            );
+            assert!(records.iter().any(|r| &r.path == p), "{p} reported but missing");
             let s: u32 = p[p.len() - 6..p.len() - 4].parse().unwrap();
             let clip = d.join(format!("clip{s}.wav"));
             audio::wav(
@@ -85,19 +78,10 @@ fn killed_ingest_leaves_a_consistent_store() {
 
     // The rerun skips what is there and adds the rest.
     let out = Command::new(bin())
-        .args([
-            "--data-dir",
-            data.to_str().unwrap(),
-            "ingest",
-            music.to_str().unwrap(),
-        ])
+        .args(["--data-dir", data.to_str().unwrap(), "ingest", music.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let index = sonica::open_library(&data).unwrap();
     assert_eq!(index.list().unwrap().len(), n as usize);
     let s = 11;

@@ -77,11 +77,7 @@ fn degraded_clips_are_identified_and_unknown_audio_is_not() {
         for (name, pcm, rate) in cases {
             let p = clips.join(format!("s{s}-{name}.wav"));
             audio::wav(&p, &pcm, rate);
-            assert_eq!(
-                identify_path(&index, &p),
-                Some(expect(s)),
-                "song {s}, {name}"
-            );
+            assert_eq!(identify_path(&index, &p), Some(expect(s)), "song {s}, {name}");
         }
     }
 
@@ -89,21 +85,13 @@ fn degraded_clips_are_identified_and_unknown_audio_is_not() {
     for s in 0..8 {
         let x = audio::song(900 + s, 12.0, RATE);
         let p = clips.join(format!("unknown{s}.wav"));
-        let clip = if s % 2 == 0 {
-            x
-        } else {
-            audio::add_noise(&x, 0.0, s)
-        };
+        let clip = if s % 2 == 0 { x } else { audio::add_noise(&x, 0.0, s) };
         audio::wav(&p, &clip, RATE);
         assert_eq!(identify_path(&index, &p), None, "unknown song {s} matched");
     }
     // Pure noise neither.
     let p = clips.join("noise.wav");
-    audio::wav(
-        &p,
-        &audio::add_noise(&vec![0.0; RATE as usize * 8], 0.0, 3),
-        RATE,
-    );
+    audio::wav(&p, &audio::add_noise(&vec![0.0; RATE as usize * 8], 0.0, 3), RATE);
     assert_eq!(identify_path(&index, &p), None);
 }
 
@@ -135,15 +123,8 @@ fn offset_is_reported_in_seconds() {
     let p = dir.path().join("clip.wav");
     audio::wav(&p, &audio::slice(&x, RATE, 11.0, 5.0), RATE);
     let (pcm, _) = sonica::decode::load_clip(&p).unwrap();
-    let m = sonica::Identifier::new(&index)
-        .identify_pcm(&pcm)
-        .unwrap()
-        .unwrap();
+    let m = sonica::Identifier::new(&index).identify_pcm(&pcm).unwrap().unwrap();
     assert!((m.offset_s - 11.0).abs() < 0.1, "offset {}", m.offset_s);
-    assert!(
-        m.duration_s > 3.0 && m.duration_s <= 5.1,
-        "duration {}",
-        m.duration_s
-    );
+    assert!(m.duration_s > 3.0 && m.duration_s <= 5.1, "duration {}", m.duration_s);
     assert!((m.speed - 1.0).abs() < 1e-6);
 }
