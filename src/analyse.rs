@@ -34,7 +34,12 @@ pub fn analyse_file(path: &Path, params: &FingerprintParams) -> Result<Analysed,
         samples += s.len();
         ex.push(s);
     })?;
-    let secs = samples as f64 / f64::from(ANALYSIS_RATE);
+    // A handful of source samples may resample to none; judge by the source.
+    let secs = if samples == 0 {
+        info.duration_s
+    } else {
+        samples as f64 / f64::from(ANALYSIS_RATE)
+    };
     if secs < MIN_DURATION_S {
         return Err(SonicaError::TooShort {
             secs,

@@ -14,7 +14,7 @@ pub enum SonicaError {
     Decode(#[from] DecodeError),
     #[error(transparent)]
     Index(#[from] IndexError),
-    #[error("audio is {secs:.2} s long; at least {min:.1} s is needed to fingerprint it")]
+    #[error("audio too short: {secs:.2} s, at least {min:.1} s is needed to fingerprint it")]
     TooShort { secs: f64, min: f64 },
     #[error("no fingerprint landmarks: the audio is silent or too quiet")]
     Silent,

@@ -19,16 +19,23 @@ use crate::fingerprint::{ClipSpectrum, FingerprintParams, FRAMES_PER_SECOND};
 
 /// Seconds of the clip's opening tried first in stage 1.
 const STAGE1_OPENING_S: f64 = 3.0;
+/// Share of stage-1 hashes that must align for stage 1 to settle a clip.
+const STAGE1_MIN_SHARE: f32 = 0.12;
 
 /// Decision and search parameters for identification.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatchParams {
-    /// Minimum time-consistent hits for a match.
+    /// Minimum time-consistent hits for a match…
     pub min_hits: u32,
+    /// …and at least this many per query hash looked up.
+    pub min_hit_rate: f32,
     /// The best track needs this many times the hits of the runner-up.
     pub min_margin: f32,
     /// Offset window half-width, in frames.
     pub tolerance: i64,
+    /// Below `strong_hits`, the aligned hits must span at least this share
+    /// of the clip.
+    pub min_coverage: f32,
     /// Speed 1 evidence at least this strong (with twice the margin) skips
     /// the other speed hypotheses.
     pub strong_hits: u32,
@@ -46,8 +53,10 @@ impl Default for MatchParams {
         }
         MatchParams {
             min_hits: 10,
+            min_hit_rate: 1.0 / 600.0,
             min_margin: 2.0,
             tolerance: 1,
+            min_coverage: 0.35,
             strong_hits: 25,
             fallback_speeds: speeds,
         }
@@ -62,7 +71,9 @@ pub struct Match {
     pub score: u32,
     /// Where the clip starts in the track, in seconds.
     pub offset_s: f64,
-    /// Span of the clip covered by matching hashes, in seconds.
+    /// Span of the clip covered by time-consistent matching hashes, in
+    /// seconds: the evidence actually examined. A clean clip is often
+    /// settled on its opening seconds, and then this is that span.
     pub duration_s: f64,
     /// Playback speed of the clip relative to the track (1.0 = unchanged).
     pub speed: f32,
@@ -76,6 +87,31 @@ pub struct Verdict {
     /// Hits of the best other track.
     pub runner_up: u32,
     pub speed: f32,
+    /// Query hashes looked up under this hypothesis.
+    pub queried: u32,
+    /// Length of the query examined, in reference frames.
+    pub clip_frames: f32,
+}
+
+/// Decodes a clip file and identifies it, with its strongest evidence.
+/// Clips shorter than [`MIN_DURATION_S`](crate::analyse::MIN_DURATION_S)
+/// are refused: they cannot carry enough landmarks to answer.
+pub fn identify_file(
+    ident: &Identifier<'_>,
+    path: &std::path::Path,
+) -> Result<(Option<Match>, Option<Verdict>), crate::SonicaError> {
+    if !path.exists() {
+        return Err(crate::SonicaError::Missing);
+    }
+    let (pcm, _) = crate::decode::load_clip(path)?;
+    let secs = pcm.len() as f64 / f64::from(crate::resample::ANALYSIS_RATE);
+    if secs < crate::analyse::MIN_DURATION_S {
+        return Err(crate::SonicaError::TooShort {
+            secs,
+            min: crate::analyse::MIN_DURATION_S,
+        });
+    }
+    Ok(ident.explain_pcm(&pcm)?)
 }
 
 pub struct Identifier<'a> {
@@ -119,7 +155,10 @@ impl<'a> Identifier<'a> {
                 tried_whole = end == exact_peaks.len();
                 let v = self.verdicts_with(&exact_peaks[..end], &[1.0], &index_side.pairs)?;
                 if let Some(v) = v.into_iter().flatten().next() {
-                    if self.is_strong(&v) {
+                    // The clip was hashed exactly as the index was, so a real
+                    // match reproduces a good share of its hashes; a merely
+                    // similar piece (same key, tempo and sound) does not.
+                    if self.is_strong(&v) && v.best.count as f32 >= STAGE1_MIN_SHARE * v.queried as f32 {
                         return self.decide(Some(v));
                     }
                 }
@@ -190,7 +229,16 @@ impl<'a> Identifier<'a> {
     }
 
     fn accepts(&self, v: &Verdict) -> bool {
-        v.best.count >= self.params.min_hits && v.best.count as f32 >= self.params.min_margin * v.runner_up as f32
+        let c = v.best.count;
+        // Modest evidence must also be spread through the clip: a real match
+        // aligns hashes all along it, a chance alignment of a repeated
+        // figure covers a short stretch.
+        let spread =
+            c >= self.params.strong_hits || v.best.last - v.best.first >= self.params.min_coverage * v.clip_frames;
+        // Chance alignments grow with the number of hashes looked up (long or
+        // noisy clips make many), so the bar scales with it.
+        let needed = (self.params.min_hits as f32).max(v.queried as f32 * self.params.min_hit_rate);
+        c as f32 >= needed && c as f32 >= self.params.min_margin * v.runner_up as f32 && spread
     }
 
     /// Evidence so clear that other speeds need not be tried.
@@ -228,21 +276,33 @@ impl<'a> Identifier<'a> {
             }
         }
         starts.push(entries.len());
+        let clip_frames = match (peaks.first(), peaks.last()) {
+            (Some(a), Some(b)) => (b.time - a.time) as f32,
+            _ => 0.0,
+        };
+        let mut queried = vec![0u32; speeds.len()];
+        for e in &entries {
+            queried[e.1 as usize] += 1;
+        }
         let mut votes: Vec<Votes> = speeds.iter().map(|_| Votes::new()).collect();
         self.index.lookup_hashes(&hashes, &mut |i, track, time| {
-            for &(_, k, qt) in &entries[starts[i]..starts[i + 1]] {
-                votes[k as usize].hit(track, time, qt);
+            for &(h, k, qt) in &entries[starts[i]..starts[i + 1]] {
+                votes[k as usize].hit(h, track, time, qt);
             }
         })?;
         Ok(votes
             .iter_mut()
             .zip(speeds)
-            .map(|(v, &speed)| {
+            .zip(queried)
+            .map(|((v, &speed), queried)| {
+                let clip_frames = clip_frames * speed;
                 let cands = v.candidates(self.params.tolerance);
                 cands.first().map(|&best| Verdict {
                     best,
                     runner_up: cands.get(1).map_or(0, |c| c.count),
                     speed,
+                    queried,
+                    clip_frames,
                 })
             })
             .collect())

@@ -304,9 +304,7 @@ fn cmd_identify(
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(f) = files.get(i) else { break };
-                let r = sonica::decode::load_clip(std::path::Path::new(f))
-                    .map_err(SonicaError::from)
-                    .and_then(|(pcm, _)| identifier.explain_pcm(&pcm).map_err(SonicaError::from));
+                let r = sonica::identify::identify_file(identifier, std::path::Path::new(f));
                 if tx.send((i, r)).is_err() {
                     break;
                 }
@@ -330,6 +328,7 @@ fn cmd_identify(
                                     Some(e) => serde_json::json!({
                                         "id": e.best.track, "hits": e.best.count, "total": e.best.total,
                                         "runner_up": e.runner_up, "speed": e.speed,
+                                        "queried": e.queried, "span": e.best.last - e.best.first,
                                     }),
                                     None => serde_json::Value::Null,
                                 };

@@ -264,7 +264,7 @@ impl FingerprintIndex {
         }
         self.lookup_hashes(&hashes, &mut |i, track, time| {
             for &qt in &by_hash[i] {
-                votes.hit(track, time, qt);
+                votes.hit(hashes[i], track, time, qt);
             }
         })
     }

@@ -22,7 +22,9 @@ pub struct Candidate {
     pub track: TrackId,
     /// Reference frame that query time 0 aligns with.
     pub offset: i64,
-    /// Hits inside the winning offset window.
+    /// Distinct hashes hit inside the winning offset window. A landmark
+    /// pair that recurs (a repeated bar) counts once, so a repetitive figure
+    /// shared by two different pieces cannot pile up votes.
     pub count: u32,
     /// Query-time span (reference frames) covered by the winning hits.
     pub first: f32,
@@ -37,6 +39,7 @@ struct Hit {
     track: TrackId,
     offset: i64,
     qtime: f32,
+    hash: u32,
 }
 
 /// Accumulates hits from lookups and ranks candidates.
@@ -54,11 +57,16 @@ impl Votes {
         self.hits.clear();
     }
 
-    /// Records that a query hash at `qtime` found `track` at `ref_time`.
+    /// Records that query hash `hash` at `qtime` found `track` at `ref_time`.
     #[inline]
-    pub fn hit(&mut self, track: TrackId, ref_time: u32, qtime: f32) {
+    pub fn hit(&mut self, hash: u32, track: TrackId, ref_time: u32, qtime: f32) {
         let offset = (f64::from(ref_time) - f64::from(qtime)).round() as i64;
-        self.hits.push(Hit { track, offset, qtime });
+        self.hits.push(Hit {
+            track,
+            offset,
+            qtime,
+            hash,
+        });
     }
 
     pub fn len(&self) -> usize {
@@ -99,7 +107,7 @@ impl Votes {
                 }
             }
             let win = &run[best_lo..best_hi];
-            let count = win.len() as u32;
+            let count = distinct_hashes(win);
             let (first, last) = win
                 .iter()
                 .fold((f32::MAX, f32::MIN), |(a, b), h| (a.min(h.qtime), b.max(h.qtime)));
@@ -119,6 +127,13 @@ impl Votes {
     }
 }
 
+fn distinct_hashes(win: &[Hit]) -> u32 {
+    let mut h: Vec<u32> = win.iter().map(|x| x.hash).collect();
+    h.sort_unstable();
+    h.dedup();
+    h.len() as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,17 +143,26 @@ mod tests {
         let mut v = Votes::new();
         // Track 1: 20 hits at offset 100 (±1 jitter).
         for i in 0..20 {
-            v.hit(1, 100 + i * 3 + (i % 3) - 1, (i * 3) as f32);
+            v.hit(i, 1, 100 + i * 3 + (i % 3) - 1, (i * 3) as f32);
         }
         // Track 2: 30 hits at random offsets.
         for i in 0..30u32 {
-            v.hit(2, (i * 7919) % 5000, (i % 10) as f32);
+            v.hit(1000 + i, 2, (i * 7919) % 5000, (i % 10) as f32);
         }
         let c = v.candidates(1);
         assert_eq!(c[0].track, 1);
         assert!(c[0].count >= 18, "{:?}", c[0]);
         assert!((c[0].offset - 100).abs() <= 1);
         assert!(c[1].count < 5);
+    }
+
+    #[test]
+    fn a_repeated_hash_counts_once() {
+        let mut v = Votes::new();
+        for i in 0..10u32 {
+            v.hit(7, 3, 200 + i * 50, (i * 50) as f32);
+        }
+        assert_eq!(v.candidates(1)[0].count, 1);
     }
 
     #[test]

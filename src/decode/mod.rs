@@ -142,9 +142,10 @@ pub fn decode_for_analysis(path: &Path, sink: &mut dyn FnMut(&[f32])) -> Result<
             max_h: MAX_DURATION_S / 3600.0,
         });
     }
-    if produced.get() == 0 {
+    if produced.get() == 0 && info.duration_s <= 0.0 {
         return Err(DecodeError::NoAudio);
     }
+    // A few source samples can resample to none: the caller judges length.
     Ok(info)
 }
 

@@ -16,7 +16,10 @@ use super::params::{FFT_SIZE, HOP, MAX_BIN};
 pub const FRAME_BINS: usize = MAX_BIN + 2;
 
 pub struct Spectrogram {
+    /// Half-length complex FFT: a real frame of N samples is transformed as
+    /// N/2 complex ones and untangled, about twice as fast as a full FFT.
     fft: Arc<dyn Fft<f32>>,
+    twiddles: Vec<Complex32>,
     window: Vec<f32>,
     buf: Vec<f32>,
     scratch: Vec<Complex32>,
@@ -35,7 +38,14 @@ impl Default for Spectrogram {
 
 impl Spectrogram {
     pub fn new() -> Self {
-        let fft = FftPlanner::<f32>::new().plan_fft_forward(FFT_SIZE);
+        let half = FFT_SIZE / 2;
+        let fft = FftPlanner::<f32>::new().plan_fft_forward(half);
+        let twiddles = (0..half)
+            .map(|k| {
+                let a = -2.0 * std::f32::consts::PI * k as f32 / FFT_SIZE as f32;
+                Complex32::new(a.cos(), a.sin())
+            })
+            .collect();
         let window: Vec<f32> = (0..FFT_SIZE)
             .map(|i| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / FFT_SIZE as f32).cos())
             .collect();
@@ -44,9 +54,10 @@ impl Spectrogram {
         Spectrogram {
             scratch: vec![Complex32::default(); fft.get_inplace_scratch_len()],
             fft,
+            twiddles,
             window,
             buf: Vec::with_capacity(FFT_SIZE * 4),
-            work: vec![Complex32::default(); FFT_SIZE],
+            work: vec![Complex32::default(); FFT_SIZE / 2],
             frame: vec![0.0; FRAME_BINS],
             offset_db: -10.0 * ref_power.log10(),
             consumed: 0,
@@ -73,12 +84,24 @@ impl Spectrogram {
 
     fn compute(&mut self, start: usize) {
         let x = &self.buf[start..start + FFT_SIZE];
-        for ((w, s), c) in self.window.iter().zip(x).zip(self.work.iter_mut()) {
-            *c = Complex32::new(s * w, 0.0);
+        let w = &self.window;
+        for (k, c) in self.work.iter_mut().enumerate() {
+            *c = Complex32::new(x[2 * k] * w[2 * k], x[2 * k + 1] * w[2 * k + 1]);
         }
         self.fft.process_with_scratch(&mut self.work, &mut self.scratch);
-        for (o, c) in self.frame.iter_mut().zip(&self.work) {
-            *o = power_db(c.norm_sqr()) + self.offset_db;
+        // Untangle: with Z the FFT of the packed even/odd samples,
+        // X[k] = E[k] + W^k O[k], E = (Z[k] + conj Z[M-k]) / 2,
+        // O = -i (Z[k] - conj Z[M-k]) / 2.
+        let m = FFT_SIZE / 2;
+        let z = &self.work;
+        for (k, o) in self.frame.iter_mut().enumerate() {
+            let a = z[k % m];
+            let b = z[(m - k % m) % m].conj();
+            let e = (a + b) * 0.5;
+            let d = (a - b) * 0.5;
+            let od = Complex32::new(d.im, -d.re);
+            let xk = e + self.twiddles[k % m] * od;
+            *o = power_db(xk.norm_sqr()) + self.offset_db;
         }
     }
 }
@@ -127,6 +150,27 @@ mod tests {
         assert_eq!(bin, 128, "1 kHz is bin 128 at 8 kHz / 1024");
         assert!(db.abs() < 0.5, "{db}");
         assert!(fr[300] < -60.0);
+    }
+
+    #[test]
+    fn packed_real_fft_matches_a_full_complex_fft() {
+        let x: Vec<f32> = (0..FFT_SIZE)
+            .map(|i| ((i * 7919 % 1013) as f32 / 1013.0) - 0.5)
+            .collect();
+        let mut s = Spectrogram::new();
+        let mut got = Vec::new();
+        s.push(&x, &mut |f| got = f.to_vec());
+        let fft = FftPlanner::<f32>::new().plan_fft_forward(FFT_SIZE);
+        let mut full: Vec<Complex32> = x
+            .iter()
+            .zip(&s.window)
+            .map(|(v, w)| Complex32::new(v * w, 0.0))
+            .collect();
+        fft.process(&mut full);
+        for (k, g) in got.iter().enumerate() {
+            let want = power_db(full[k].norm_sqr()) + s.offset_db;
+            assert!((g - want).abs() < 0.05 || want < -90.0, "bin {k}: {g} vs {want}");
+        }
     }
 
     #[test]
