@@ -24,7 +24,8 @@ if [[ ! -d "$db" ]]; then
   t1=$(date +%s.%N)
   echo "built: $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", b-a}') s" >&2
 fi
-clip="$(ls "$queries"/clips/* | head -1)"
+clips=("$queries"/clips/*)
+clip="${clips[0]}"
 tracks=$("$sonica" stats --data-dir "$db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["tracks"])')
 # Drop the page cache's head start where we can (root only; harmless otherwise).
 sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true

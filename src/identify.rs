@@ -6,7 +6,12 @@
 //! query parameters, looked up at speed 1, and accepted when the best
 //! track's aligned hits pass the evidence threshold. When they do not, the same peaks are rescaled for a
 //! grid of speed hypotheses (±4%, for sped-up radio edits, tape and vinyl
-//! drift) and looked up again. A wrong answer is worse than none, so a match
+//! drift) and looked up again.
+//!
+//! Copies of one recording in the library (the same audio under two names)
+//! all match about equally; they are reported as duplicates of the best
+//! rather than counted as competing noise. A wrong answer is worse than
+//! none, so a match
 //! needs both an absolute count of time-consistent hits and a clear margin
 //! over the best other track.
 
@@ -81,11 +86,15 @@ pub struct Match {
 
 /// The best candidate of one speed hypothesis, with its runner-up: the raw
 /// evidence behind a decision, exposed for threshold calibration.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     pub best: Candidate,
-    /// Hits of the best other track.
+    /// Hits of the best other track that is not a copy of the best one:
+    /// the noise level the best must stand out from.
     pub runner_up: u32,
+    /// Other tracks matching as strongly as the best: copies of the same
+    /// recording in the library (see the module docs).
+    pub duplicates: Vec<sonica_schema::TrackId>,
     pub speed: f32,
     /// Query hashes looked up under this hypothesis.
     pub queried: u32,
@@ -141,30 +150,41 @@ impl<'a> Identifier<'a> {
             return Ok((None, None));
         }
         let index_side = FingerprintParams::index();
-        let spectrum = ClipSpectrum::new(pcm);
-        let exact_peaks = spectrum.peaks(&index_side.peaks);
-        // Stage 1: the index's own fingerprint of the clip, first its opening
-        // seconds, then all of it. Clean clips settle on the opening alone.
-        if exact_peaks.len() >= 2 {
-            let opening = exact_peaks.partition_point(|p| f64::from(p.time) < STAGE1_OPENING_S * FRAMES_PER_SECOND);
-            let mut tried_whole = false;
-            for end in [opening, exact_peaks.len()] {
-                if end < 2 || tried_whole {
-                    continue;
-                }
-                tried_whole = end == exact_peaks.len();
-                let v = self.verdicts_with(&exact_peaks[..end], &[1.0], &index_side.pairs)?;
-                if let Some(v) = v.into_iter().flatten().next() {
-                    // The clip was hashed exactly as the index was, so a real
-                    // match reproduces a good share of its hashes; a merely
-                    // similar piece (same key, tempo and sound) does not.
-                    if self.is_strong(&v) && v.best.count as f32 >= STAGE1_MIN_SHARE * v.queried as f32 {
-                        return self.decide(Some(v));
-                    }
-                }
+        let rate = f64::from(crate::resample::ANALYSIS_RATE);
+        // Stage 1a: only the opening seconds are analysed and hashed exactly
+        // as the index was. Clean clips settle here, having paid for a third
+        // of a 10 s clip's FFTs and lookups.
+        let head_len = ((STAGE1_OPENING_S + 0.5) * rate) as usize;
+        if pcm.len() > head_len + head_len / 2 {
+            let head = ClipSpectrum::new(&pcm[..head_len]).peaks(&index_side.peaks);
+            let opening = head.partition_point(|p| f64::from(p.time) < STAGE1_OPENING_S * FRAMES_PER_SECOND);
+            if let Some(v) = self.settled_exactly(&head[..opening], &index_side)? {
+                return self.decide(Some(v));
             }
         }
+        // Stage 1b: the whole clip, hashed as the index was.
+        let spectrum = ClipSpectrum::new(pcm);
+        if let Some(v) = self.settled_exactly(&spectrum.peaks(&index_side.peaks), &index_side)? {
+            return self.decide(Some(v));
+        }
+        // Stage 2: denser query peaks, then speed hypotheses.
         self.explain_peaks(&spectrum.peaks(&self.query.peaks))
+    }
+
+    /// Stage-1 evidence, when it settles the clip on its own. The peaks were
+    /// hashed exactly as the index was, so a real match reproduces a good
+    /// share of its hashes; a merely similar piece (same key, tempo and
+    /// sound) does not.
+    fn settled_exactly(&self, peaks: &[Peak], index_side: &FingerprintParams) -> Result<Option<Verdict>, IndexError> {
+        if peaks.len() < 2 {
+            return Ok(None);
+        }
+        let v = self
+            .verdicts_with(peaks, &[1.0], &index_side.pairs)?
+            .into_iter()
+            .flatten()
+            .next();
+        Ok(v.filter(|v| self.is_strong(v) && v.best.count as f32 >= STAGE1_MIN_SHARE * v.queried as f32))
     }
 
     /// Identifies a clip from its query peaks (stage 2 only).
@@ -177,7 +197,7 @@ impl<'a> Identifier<'a> {
             return Ok((None, None));
         }
         let mut best = self.verdicts(peaks, &[1.0])?.pop().flatten();
-        if !best.is_some_and(|v| self.is_strong(&v)) {
+        if !best.as_ref().is_some_and(|v| self.is_strong(v)) {
             // Not clearly settled at speed 1: try every hypothesis (speed 1
             // included, in the same pass) and keep the best supported. The
             // runner-up becomes the best *other* track under any hypothesis,
@@ -188,21 +208,16 @@ impl<'a> Identifier<'a> {
             let all = self.verdicts(peaks, &speeds)?;
             best = None;
             for v in all.iter().flatten() {
-                if best.is_none_or(|b: Verdict| v.best.count > b.best.count) {
-                    best = Some(*v);
+                if best.as_ref().is_none_or(|b| v.best.count > b.best.count) {
+                    best = Some(v.clone());
                 }
             }
             if let Some(b) = best.as_mut() {
+                let same = |t| t == b.best.track || b.duplicates.contains(&t);
                 b.runner_up = all
                     .iter()
                     .flatten()
-                    .map(|v| {
-                        if v.best.track == b.best.track {
-                            v.runner_up
-                        } else {
-                            v.best.count
-                        }
-                    })
+                    .map(|v| if same(v.best.track) { v.runner_up } else { v.best.count })
                     .max()
                     .unwrap_or(0);
             }
@@ -212,7 +227,7 @@ impl<'a> Identifier<'a> {
 
     /// Turns the strongest evidence into an answer, or none.
     fn decide(&self, best: Option<Verdict>) -> Result<(Option<Match>, Option<Verdict>), IndexError> {
-        let Some(v) = best.filter(|v| self.accepts(v)) else {
+        let Some(v) = best.as_ref().filter(|v| self.accepts(v)) else {
             return Ok((None, best));
         };
         let Some(track) = self.index.get(v.best.track)? else {
@@ -297,9 +312,19 @@ impl<'a> Identifier<'a> {
             .map(|((v, &speed), queried)| {
                 let clip_frames = clip_frames * speed;
                 let cands = v.candidates(self.params.tolerance);
-                cands.first().map(|&best| Verdict {
+                let &best = cands.first()?;
+                // Other tracks matching (nearly) as strongly as the best are
+                // copies of one recording, not noise. Different recordings
+                // that merely share material fall short of this and keep
+                // the clip ambiguous (no answer).
+                let copy_bar = self.params.strong_hits.max(best.count - best.count / 10);
+                let strong = best.count >= self.params.strong_hits;
+                let (duplicates, rest): (Vec<&Candidate>, Vec<&Candidate>) =
+                    cands[1..].iter().partition(|c| strong && c.count >= copy_bar);
+                Some(Verdict {
                     best,
-                    runner_up: cands.get(1).map_or(0, |c| c.count),
+                    runner_up: rest.first().map_or(0, |c| c.count),
+                    duplicates: duplicates.iter().map(|c| c.track).collect(),
                     speed,
                     queried,
                     clip_frames,

@@ -7,11 +7,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// glibc's allocator returns large blocks to the kernel on every free; the
-/// per-query buffers (votes, hashes, PCM) made that mmap/munmap churn the
-/// largest cost of identification. mimalloc keeps them pooled.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sonica::ingest::{self, IngestOptions, Outcome};
 use sonica::{open_library, Identifier, Match, SonicaError, Verdict};
 

@@ -292,6 +292,7 @@ impl FingerprintIndex {
             }
         }
         let mut group: Vec<(TrackId, u32)> = Vec::new();
+        let mut block = postings::BlockReader::new();
         let mut i = 0;
         while i < hashes.len() {
             let bucket = bucket_of(hashes[i]);
@@ -300,7 +301,7 @@ impl FingerprintIndex {
                 j += 1;
             }
             if let Some(bytes) = self.store.get(Tree::Buckets, &bucket_key(bucket))? {
-                let block = postings::BlockReader::new(&bytes)?;
+                block.load(&bytes)?;
                 for (qi, &h) in hashes.iter().enumerate().take(j).skip(i) {
                     group.clear();
                     block.postings_of(h, &mut group)?;

@@ -22,7 +22,7 @@ pub struct SledStore {
 
 /// Default page-cache budget: small, because Sonica must start and answer in
 /// tens of megabytes of memory; postings are read a block at a time.
-pub const DEFAULT_CACHE_BYTES: u64 = 128 << 20;
+pub const DEFAULT_CACHE_BYTES: u64 = 16 << 20;
 
 impl SledStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {

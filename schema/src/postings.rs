@@ -114,6 +114,29 @@ fn decompress(z: &[u8], limit: usize) -> Result<Vec<u8>, String> {
     })
 }
 
+/// Like [`decompress`], into a reused buffer.
+fn decompress_into(z: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), String> {
+    let size = zstd::zstd_safe::get_frame_content_size(z)
+        .map_err(|_| "not a zstd frame".to_string())?
+        .ok_or_else(|| "zstd frame without a content size".to_string())?;
+    if size > limit as u64 {
+        return Err(format!("block claims {size} bytes"));
+    }
+    out.clear();
+    out.reserve(size as usize);
+    DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            *d = Some(zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?);
+        }
+        d.as_mut()
+            .expect("set above")
+            .decompress_to_buffer(z, out)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+}
+
 /// Prefixes the kind byte, compressing the body when that makes it smaller.
 pub(crate) fn wrap(body: Vec<u8>) -> Vec<u8> {
     if body.len() >= ZSTD_MIN_BYTES {
@@ -156,16 +179,36 @@ struct Group {
 }
 
 /// A parsed block: decompressed once, its directory read, groups decoded on
-/// demand.
-pub struct BlockReader<'a> {
-    body: std::borrow::Cow<'a, [u8]>,
+/// demand. It owns its buffers and is meant to be reused from block to
+/// block ([`BlockReader::load`]), so a lookup touching a thousand buckets
+/// allocates nothing per bucket.
+#[derive(Default)]
+pub struct BlockReader {
+    body: Vec<u8>,
     dir: Vec<Group>,
+    lens: Vec<usize>,
 }
 
-impl<'a> BlockReader<'a> {
-    pub fn new(block: &'a [u8]) -> Result<Self, SchemaError> {
-        let body = unwrap("posting block", block)?;
-        let b = &body[..];
+impl BlockReader {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads `block` into this reader, replacing what it held.
+    pub fn load(&mut self, block: &[u8]) -> Result<(), SchemaError> {
+        self.dir.clear();
+        match block.split_first() {
+            Some((&PLAIN, rest)) => {
+                self.body.clear();
+                self.body.extend_from_slice(rest);
+            }
+            Some((&ZSTD, rest)) => {
+                decompress_into(rest, 64 << 20, &mut self.body).map_err(|e| SchemaError::corrupt("posting block", e))?
+            }
+            Some((k, _)) => return Err(SchemaError::corrupt("posting block", format!("unknown block kind {k}"))),
+            None => return Err(SchemaError::corrupt("posting block", "empty block")),
+        }
+        let b = &self.body[..];
         let mut pos = 0;
         let n = varint::get(b, &mut pos)? as usize;
         // Each directory entry and each posting take at least 3 and 2 bytes.
@@ -175,9 +218,10 @@ impl<'a> BlockReader<'a> {
                 format!("{n} hashes in {} bytes", b.len()),
             ));
         }
-        let mut dir = Vec::with_capacity(n);
+        let dir = &mut self.dir;
+        let lens = &mut self.lens;
+        lens.clear();
         let mut hash = 0u32;
-        let mut lens = Vec::with_capacity(n);
         for k in 0..n {
             let dh = varint::get_u32(b, &mut pos)?;
             if k > 0 && dh == 0 {
@@ -197,7 +241,7 @@ impl<'a> BlockReader<'a> {
             lens.push(len);
         }
         let mut at = pos;
-        for (g, len) in dir.iter_mut().zip(lens) {
+        for (g, &len) in dir.iter_mut().zip(lens.iter()) {
             g.start = at;
             at = at
                 .checked_add(len)
@@ -211,7 +255,7 @@ impl<'a> BlockReader<'a> {
         if at != b.len() {
             return Err(SchemaError::corrupt("posting block", "trailing bytes"));
         }
-        Ok(BlockReader { body, dir })
+        Ok(())
     }
 
     /// Number of distinct hashes in the block.
@@ -256,7 +300,8 @@ impl<'a> BlockReader<'a> {
 
 /// Decodes a block, appending its postings to `out` in stored (sorted) order.
 pub fn decode_into(block: &[u8], out: &mut Vec<Posting>) -> Result<(), SchemaError> {
-    let r = BlockReader::new(block)?;
+    let mut r = BlockReader::new();
+    r.load(block)?;
     let mut g = Vec::new();
     for k in 0..r.dir.len() {
         g.clear();
@@ -302,7 +347,9 @@ mod tests {
     fn reader_returns_one_hash_group() {
         let ps = vec![p(1, 2, 3), p(1, 2, 9), p(1, 5, 1), p(900, 1, 0), p(901, 7, 7)];
         let enc = encode(&ps);
-        let r = BlockReader::new(&enc).unwrap();
+        let mut r = BlockReader::new();
+        r.load(&encode(&[p(5, 5, 5)])).unwrap();
+        r.load(&enc).unwrap();
         assert_eq!(r.hashes(), 3);
         let mut out = Vec::new();
         r.postings_of(1, &mut out).unwrap();

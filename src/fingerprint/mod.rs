@@ -59,20 +59,22 @@ pub fn extract_peaks(samples: &[f32], p: &PeakParams) -> Vec<Peak> {
 /// A clip's spectrogram, kept so several peak pickers can run over it
 /// without recomputing the FFTs (identification tries two parameter sets).
 pub struct ClipSpectrum {
-    frames: Vec<Vec<f32>>,
+    /// Frames back to back, `FRAME_BINS` values each.
+    cells: Vec<f32>,
 }
 
 impl ClipSpectrum {
     pub fn new(samples: &[f32]) -> Self {
-        let mut frames = Vec::new();
-        Spectrogram::new().push(samples, &mut |f| frames.push(f.to_vec()));
-        ClipSpectrum { frames }
+        let frames = samples.len().saturating_sub(FFT_SIZE) / HOP + 1;
+        let mut cells = Vec::with_capacity(frames * spectrogram::FRAME_BINS);
+        Spectrogram::new().push(samples, &mut |f| cells.extend_from_slice(f));
+        ClipSpectrum { cells }
     }
 
     pub fn peaks(&self, p: &PeakParams) -> Vec<Peak> {
         let mut picker = PeakPicker::new(p.clone());
         let mut out = Vec::new();
-        for f in &self.frames {
+        for f in self.cells.chunks_exact(spectrogram::FRAME_BINS) {
             picker.push_frame(f, &mut out);
         }
         picker.finish(&mut out);
