@@ -13,6 +13,10 @@ use sonica::ingest::{ingest, IngestOptions};
 use sonica::resample::ANALYSIS_RATE;
 use sonica::{open_library, Identifier};
 
+/// The same allocator as the `sonica` binary, so timings match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/integration/audio.rs"]
 #[allow(dead_code)]
 mod audio;

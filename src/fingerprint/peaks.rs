@@ -18,9 +18,11 @@ use sonica_schema::Peak;
 
 use super::maxfilter::SlidingMax;
 use super::params::{PeakParams, FRAMES_PER_SECOND, MAX_BIN, MIN_BIN};
+use super::spectrogram::power_db;
 
+/// One frame: linear power per bin, and its frequency-direction maxima.
 struct Frame {
-    db: Vec<f32>,
+    power: Vec<f32>,
     fmax: Vec<f32>,
 }
 
@@ -66,16 +68,16 @@ impl PeakPicker {
         }
     }
 
-    /// Adds one spectrogram frame (dB per bin, from bin 0).
-    pub fn push_frame(&mut self, db: &[f32], out: &mut Vec<Peak>) {
-        let hi = (MAX_BIN + 1).min(db.len());
+    /// Adds one spectrogram frame (linear power per bin, from bin 0).
+    pub fn push_frame(&mut self, power: &[f32], out: &mut Vec<Peak>) {
+        let hi = (MAX_BIN + 1).min(power.len());
         let mut frame = self.spare.pop().unwrap_or(Frame {
-            db: Vec::new(),
+            power: Vec::new(),
             fmax: Vec::new(),
         });
-        frame.db.clear();
-        frame.db.extend_from_slice(&db[..hi]);
-        self.maxer.run(&frame.db, self.p.freq_radius, &mut frame.fmax);
+        frame.power.clear();
+        frame.power.extend_from_slice(&power[..hi]);
+        self.maxer.run(&frame.power, self.p.freq_radius, &mut frame.fmax);
         self.frames.push_back(frame);
         self.received += 1;
         let r = self.p.time_radius as u32;
@@ -118,11 +120,12 @@ impl PeakPicker {
         }
         let r = self.p.time_radius as u32;
         let mut found = std::mem::take(&mut self.found);
+        let floor = 10f32.powf(self.p.floor_db / 10.0);
         let Some(cur) = self.frame(t) else { return };
-        let hi = (MAX_BIN + 1).min(cur.db.len());
+        let hi = (MAX_BIN + 1).min(cur.power.len());
         for f in MIN_BIN..hi.saturating_sub(1) {
-            let v = cur.db[f];
-            if v < self.p.floor_db || v < cur.fmax[f] || cur.db[f - 1] >= v {
+            let v = cur.power[f];
+            if v < floor || v < cur.fmax[f] || cur.power[f - 1] >= v {
                 continue;
             }
             let lo_t = t.saturating_sub(r);
@@ -142,7 +145,8 @@ impl PeakPicker {
             if !is_peak {
                 continue;
             }
-            let (a, b) = (cur.db[f - 1], cur.db[f + 1]);
+            // Parabolic interpolation works on the log spectrum.
+            let (a, v, b) = (power_db(cur.power[f - 1]), power_db(v), power_db(cur.power[f + 1]));
             let denom = a - 2.0 * v + b;
             let delta = if denom < 0.0 {
                 (0.5 * (a - b) / denom).clamp(-0.5, 0.5)
