@@ -43,6 +43,7 @@ impl SonicaError {
                 DecodeError::NeedsFfmpeg { .. } => "decoder_missing",
                 DecodeError::Corrupt { .. } => "corrupt_media",
                 DecodeError::Truncated { .. } => "truncated_media",
+                DecodeError::Unterminated { .. } => "truncated_media",
                 DecodeError::NoAudio => "no_audio",
                 DecodeError::TooLong { .. } => "audio_too_long",
                 DecodeError::Ffmpeg(_) => "corrupt_media",

@@ -54,6 +54,8 @@ pub enum DecodeError {
         decoded_s: f64,
         declared_s: f64,
     },
+    #[error("truncated {format} file: the stream stops after {decoded_s:.1} s without its end-of-stream marker")]
+    Unterminated { format: String, decoded_s: f64 },
     #[error("contains no audio samples")]
     NoAudio,
     #[error("audio is longer than the {max_h} h limit")]

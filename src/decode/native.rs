@@ -214,6 +214,12 @@ pub(super) fn decode(
             }));
         }
     }
+    if format_name.starts_with("OGG") && super::sniff::ogg_ends_with_eos(path).ok().flatten() == Some(false) {
+        return Err(Failure::Error(DecodeError::Unterminated {
+            format: format_name.to_string(),
+            decoded_s: duration_s,
+        }));
+    }
     Ok(AudioInfo {
         sample_rate: rate,
         channels,

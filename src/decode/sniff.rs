@@ -92,6 +92,26 @@ fn looks_like_text(h: &[u8]) -> bool {
             .all(|&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b))
 }
 
+/// Whether an Ogg file's last page carries the end-of-stream flag. Ogg
+/// declares no length up front, so a file cut short would otherwise decode
+/// as a shorter, valid-looking track. `None` when no page header is found
+/// in the file's tail.
+pub fn ogg_ends_with_eos(path: &Path) -> std::io::Result<Option<bool>> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let tail = len.min(128 * 1024);
+    f.seek(SeekFrom::Start(len - tail))?;
+    let mut buf = Vec::with_capacity(tail as usize);
+    f.read_to_end(&mut buf)?;
+    // The last "OggS" capture pattern whose version byte is 0 starts the
+    // final page; byte 5 is its header-type flags (0x04 = end of stream).
+    let Some(at) = buf.windows(6).rposition(|w| &w[..4] == b"OggS" && w[4] == 0) else {
+        return Ok(None);
+    };
+    Ok(Some(buf[at + 5] & 0x04 != 0))
+}
+
 /// True when the sniffed name is a real media format (as opposed to text or
 /// unknown bytes), so another decoder is worth trying.
 pub fn looks_like_known_media(name: &str) -> bool {
@@ -107,6 +127,20 @@ mod tests {
         let p = dir.path().join(name);
         std::fs::write(&p, bytes).unwrap();
         sniff_format(&p).unwrap()
+    }
+
+    #[test]
+    fn ogg_end_of_stream_flag_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.ogg");
+        let mut page = b"OggS\0\x02".to_vec();
+        page.extend_from_slice(&[0u8; 30]);
+        let mut last = b"OggS\0\x04".to_vec();
+        last.extend_from_slice(&[0u8; 30]);
+        std::fs::write(&p, [page.clone(), last].concat()).unwrap();
+        assert_eq!(ogg_ends_with_eos(&p).unwrap(), Some(true));
+        std::fs::write(&p, [page.clone(), page].concat()).unwrap();
+        assert_eq!(ogg_ends_with_eos(&p).unwrap(), Some(false));
     }
 
     #[test]

@@ -32,6 +32,8 @@ fn every_bad_input_gets_a_clear_error_and_the_batch_continues() {
     truncate_copy(&fixture("melody_clip_32k.mp3"), &bad.join("trunc.mp3"), 0.02);
     truncate_copy(&fixture("melody_5s.flac"), &bad.join("trunc.flac"), 0.5);
     truncate_copy(&fixture("melody.ogg"), &bad.join("trunc.ogg"), 0.01);
+    truncate_copy(&fixture("melody.ogg"), &bad.join("half.ogg"), 0.5);
+    truncate_copy(&fixture("melody_clip_32k.mp3"), &bad.join("half.mp3"), 0.5);
     audio::wav(&bad.join("zero.wav"), &[], 44_100);
     audio::wav(&bad.join("one.wav"), &[0.5], 44_100);
     audio::wav(&bad.join("silence.wav"), &vec![0.0; 44_100 * 5], 44_100);
@@ -45,6 +47,8 @@ fn every_bad_input_gets_a_clear_error_and_the_batch_continues() {
         ("trunc.mp3", "MP3"),
         ("trunc.flac", "truncated FLAC"),
         ("trunc.ogg", "OGG"),
+        ("half.ogg", "truncated OGG Vorbis file"),
+        ("half.mp3", "truncated MP3 file"),
         ("zero.wav", "no audio"),
         ("one.wav", "too short"),
         ("silence.wav", "silent"),
