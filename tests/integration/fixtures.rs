@@ -47,3 +47,29 @@ fn flac_decodes_and_opus_is_decoded_or_refused_clearly() {
         }
     }
 }
+
+/// A store written by format version 1, kept as a fixture: later versions
+/// must still open it (or refuse it with the version message, once
+/// `FORMAT_VERSION` moves on and a migration exists).
+#[test]
+fn a_format_v1_store_still_opens_and_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    for f in ["conf", "db"] {
+        std::fs::copy(fixture("store-v1").join(f), store.join(f)).unwrap();
+    }
+    assert_eq!(
+        sonica_schema::FORMAT_VERSION,
+        1,
+        "bump: keep this fixture and add a v2 one"
+    );
+    let index = open_library(dir.path()).unwrap();
+    let tracks = index.list().unwrap();
+    assert_eq!(tracks.len(), 1);
+    assert_eq!(tracks[0].title, "Fixture Melody");
+    assert_eq!(
+        identify_path(&index, &fixture("melody_clip_32k.mp3")).as_deref(),
+        Some("tests/fixtures/melody.ogg")
+    );
+}
