@@ -93,28 +93,14 @@ fn compress(body: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn decompress(z: &[u8], limit: usize) -> Result<Vec<u8>, String> {
-    // The frame header records the plain size: allocate exactly that (the
-    // bulk API would otherwise allocate `limit` bytes for every block).
-    let size = zstd::zstd_safe::get_frame_content_size(z)
-        .map_err(|_| "not a zstd frame".to_string())?
-        .ok_or_else(|| "zstd frame without a content size".to_string())?;
-    if size > limit as u64 {
-        return Err(format!("block claims {size} bytes"));
-    }
-    let limit = size as usize;
-    DECOMPRESSOR.with(|d| {
-        let mut d = d.borrow_mut();
-        if d.is_none() {
-            *d = Some(zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?);
-        }
-        d.as_mut()
-            .expect("set above")
-            .decompress(z, limit)
-            .map_err(|e| e.to_string())
-    })
+    let mut out = Vec::new();
+    decompress_into(z, limit, &mut out)?;
+    Ok(out)
 }
 
-/// Like [`decompress`], into a reused buffer.
+/// Decompresses a zstd frame into a reused buffer. The frame header records
+/// the plain size: exactly that is reserved (the bulk API would otherwise
+/// allocate `limit` bytes for every block).
 fn decompress_into(z: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), String> {
     let size = zstd::zstd_safe::get_frame_content_size(z)
         .map_err(|_| "not a zstd frame".to_string())?
