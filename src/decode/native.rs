@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use symphonia::core::audio::SampleBuffer;
+use symphonia::core::audio::{AudioBufferRef, SampleBuffer, Signal};
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::FormatOptions;
@@ -14,6 +14,32 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use super::{AudioInfo, DecodeError, Tags};
+
+/// Averages channel planes into `out`, replacing NaN and infinities by 0.
+fn downmix_planes<'a>(out: &mut Vec<f32>, mut planes: impl Iterator<Item = &'a [f32]>, n: usize) {
+    let Some(first) = planes.next() else { return };
+    out.extend_from_slice(&first[..n]);
+    let mut count = 1.0f32;
+    for p in planes {
+        for (o, s) in out.iter_mut().zip(&p[..n]) {
+            *o += *s;
+        }
+        count += 1.0;
+    }
+    let scale = 1.0 / count;
+    for o in out.iter_mut() {
+        *o = finite(*o * scale);
+    }
+}
+
+#[inline]
+fn finite(s: f32) -> f32 {
+    if s.is_finite() {
+        s
+    } else {
+        0.0
+    }
+}
 
 /// How the native path failed, so the caller can choose a fallback.
 pub(super) enum Failure {
@@ -170,28 +196,27 @@ pub(super) fn decode(
                 spec.rate
             )));
         }
-        if sbuf.is_none() || sbuf_frames < n || sbuf_spec != Some(spec) {
-            sbuf = Some(SampleBuffer::<f32>::new(n as u64, spec));
-            sbuf_frames = n;
-            sbuf_spec = Some(spec);
-        }
-        let buf = sbuf.as_mut().expect("allocated above");
-        buf.copy_interleaved_ref(decoded);
-        let ch = spec.channels.count().max(1);
-        let samples = buf.samples();
         mono.clear();
-        if ch == 1 {
-            mono.extend(samples.iter().map(|s| if s.is_finite() { *s } else { 0.0 }));
+        let ch = spec.channels.count().max(1);
+        if let AudioBufferRef::F32(planar) = &decoded {
+            // Float decoders (Vorbis, MP3, AAC): downmix straight from the
+            // planes, skipping the interleaving copy.
+            downmix_planes(&mut mono, (0..ch).map(|c| planar.chan(c)), n);
         } else {
+            if sbuf.is_none() || sbuf_frames < n || sbuf_spec != Some(spec) {
+                sbuf = Some(SampleBuffer::<f32>::new(n as u64, spec));
+                sbuf_frames = n;
+                sbuf_spec = Some(spec);
+            }
+            let buf = sbuf.as_mut().expect("allocated above");
+            buf.copy_interleaved_ref(decoded);
+            let samples = buf.samples();
             let scale = 1.0 / ch as f32;
-            mono.extend(samples.chunks_exact(ch).map(|fr| {
-                let s = fr.iter().sum::<f32>() * scale;
-                if s.is_finite() {
-                    s
-                } else {
-                    0.0
-                }
-            }));
+            mono.extend(
+                samples
+                    .chunks_exact(ch)
+                    .map(|fr| finite(fr.iter().sum::<f32>() * scale)),
+            );
         }
         frames += mono.len() as u64;
         sink(&mono)?;
