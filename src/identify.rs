@@ -187,11 +187,6 @@ impl<'a> Identifier<'a> {
         Ok(v.filter(|v| self.is_strong(v) && v.best.count as f32 >= STAGE1_MIN_SHARE * v.queried as f32))
     }
 
-    /// Identifies a clip from its query peaks (stage 2 only).
-    pub fn identify_peaks(&self, peaks: &[Peak]) -> Result<Option<Match>, IndexError> {
-        Ok(self.explain_peaks(peaks)?.0)
-    }
-
     fn explain_peaks(&self, peaks: &[Peak]) -> Result<(Option<Match>, Option<Verdict>), IndexError> {
         if peaks.len() < 2 || self.index.is_empty() {
             return Ok((None, None));

@@ -68,11 +68,6 @@ fn max(a: f32, b: f32) -> f32 {
     }
 }
 
-/// One-off convenience wrapper.
-pub fn sliding_max(x: &[f32], r: usize, out: &mut Vec<f32>) {
-    SlidingMax::default().run(x, r, out);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

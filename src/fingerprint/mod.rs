@@ -81,18 +81,3 @@ impl ClipSpectrum {
         out
     }
 }
-
-/// Peaks under several parameter sets from one spectrogram pass.
-pub fn extract_peaks_multi(samples: &[f32], params: &[&PeakParams]) -> Vec<Vec<Peak>> {
-    let mut pickers: Vec<PeakPicker> = params.iter().map(|p| PeakPicker::new((*p).clone())).collect();
-    let mut out: Vec<Vec<Peak>> = vec![Vec::new(); params.len()];
-    Spectrogram::new().push(samples, &mut |frame| {
-        for (p, o) in pickers.iter_mut().zip(out.iter_mut()) {
-            p.push_frame(frame, o);
-        }
-    });
-    for (p, o) in pickers.iter_mut().zip(out.iter_mut()) {
-        p.finish(o);
-    }
-    out
-}
