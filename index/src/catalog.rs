@@ -9,21 +9,15 @@ use sonica_schema::{Tier, TrackId, TrackRecord};
 #[derive(Debug, Default, Clone)]
 pub struct Catalog {
     tiers: HashMap<TrackId, Tier>,
-    seconds: f64,
 }
 
 impl Catalog {
     pub fn insert(&mut self, r: &TrackRecord) {
-        if let Some(_old) = self.tiers.insert(r.id, r.tier) {
-            return;
-        }
-        self.seconds += r.duration_s;
+        self.tiers.insert(r.id, r.tier);
     }
 
     pub fn remove(&mut self, r: &TrackRecord) {
-        if self.tiers.remove(&r.id).is_some() {
-            self.seconds -= r.duration_s;
-        }
+        self.tiers.remove(&r.id);
     }
 
     pub fn set_tier(&mut self, id: TrackId, tier: Tier) {
@@ -43,10 +37,6 @@ impl Catalog {
 
     pub fn is_empty(&self) -> bool {
         self.tiers.is_empty()
-    }
-
-    pub fn audio_seconds(&self) -> f64 {
-        self.seconds.max(0.0)
     }
 
     /// Ids of tracks whose postings are still in the fresh tier.
