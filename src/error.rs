@@ -33,34 +33,132 @@ impl From<StoreError> for SonicaError {
 impl SonicaError {
     /// A stable, machine-readable code. Exhaustive on purpose: a new
     /// variant must be given a code here.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             SonicaError::Decode(d) => match d {
-                DecodeError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => "not_found",
-                DecodeError::Io(_) => "io_error",
-                DecodeError::Empty => "empty_file",
-                DecodeError::Unrecognised(_) => "unsupported_media",
-                DecodeError::NeedsFfmpeg { .. } => "decoder_missing",
-                DecodeError::Corrupt { .. } => "corrupt_media",
-                DecodeError::Truncated { .. } => "truncated_media",
-                DecodeError::Unterminated { .. } => "truncated_media",
-                DecodeError::NoAudio => "no_audio",
-                DecodeError::TooLong { .. } => "audio_too_long",
-                DecodeError::Ffmpeg(_) => "corrupt_media",
-                DecodeError::Resample(_) => "unsupported_media",
+                DecodeError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => ErrorCode::NotFound,
+                DecodeError::Io(_) => ErrorCode::IoError,
+                DecodeError::Empty => ErrorCode::EmptyFile,
+                DecodeError::Unrecognised(_) => ErrorCode::UnsupportedMedia,
+                DecodeError::NeedsFfmpeg { .. } => ErrorCode::DecoderMissing,
+                DecodeError::Corrupt { .. } => ErrorCode::CorruptMedia,
+                DecodeError::Truncated { .. } => ErrorCode::TruncatedMedia,
+                DecodeError::Unterminated { .. } => ErrorCode::TruncatedMedia,
+                DecodeError::NoAudio => ErrorCode::NoAudio,
+                DecodeError::TooLong { .. } => ErrorCode::AudioTooLong,
+                DecodeError::Ffmpeg(_) => ErrorCode::CorruptMedia,
+                DecodeError::Resample(_) => ErrorCode::UnsupportedMedia,
             },
-            SonicaError::Index(i) => match i {
-                IndexError::Store(StoreError::Locked { .. }) => "store_locked",
-                IndexError::Store(StoreError::Backend(_)) | IndexError::Store(StoreError::Io(_)) => "store_error",
-                IndexError::Corrupt(_) => "store_corrupt",
-                IndexError::IncompatibleFormat { .. } => "store_incompatible",
-                IndexError::UnknownTrack(_) => "unknown_track",
-                IndexError::IdsExhausted => "store_full",
-            },
-            SonicaError::TooShort { .. } => "audio_too_short",
-            SonicaError::Silent => "audio_silent",
-            SonicaError::Missing => "not_found",
-            SonicaError::EmptyFolder => "no_audio_files",
+            SonicaError::Index(i) => index_code(i),
+            SonicaError::TooShort { .. } => ErrorCode::AudioTooShort,
+            SonicaError::Silent => ErrorCode::AudioSilent,
+            SonicaError::Missing => ErrorCode::NotFound,
+            SonicaError::EmptyFolder => ErrorCode::NoAudioFiles,
+        }
+    }
+}
+
+/// The code of an index-layer error.
+pub fn index_code(e: &IndexError) -> ErrorCode {
+    match e {
+        IndexError::Store(StoreError::Locked { .. }) => ErrorCode::StoreLocked,
+        IndexError::Store(StoreError::Backend(_)) | IndexError::Store(StoreError::Io(_)) => ErrorCode::StoreError,
+        IndexError::Corrupt(_) => ErrorCode::StoreCorrupt,
+        IndexError::IncompatibleFormat { .. } => ErrorCode::StoreIncompatible,
+        IndexError::UnknownTrack(_) => ErrorCode::UnknownTrack,
+        IndexError::IdsExhausted => ErrorCode::StoreFull,
+    }
+}
+
+/// Every machine-readable error code Sonica emits, from the CLI's JSON and
+/// from the HTTP API. This is the one list: the service maps each code to an
+/// HTTP status in one exhaustive table (`service::error`), so a new code
+/// cannot ship without a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    // Media: what the user sent.
+    NotFound,
+    EmptyFile,
+    UnsupportedMedia,
+    DecoderMissing,
+    CorruptMedia,
+    TruncatedMedia,
+    NoAudio,
+    AudioTooLong,
+    AudioTooShort,
+    AudioSilent,
+    NoAudioFiles,
+    // Requests: how the user sent it.
+    MissingField,
+    BadRequest,
+    PayloadTooLarge,
+    UnsupportedContentType,
+    Unauthorized,
+    RateLimited,
+    UnknownTrack,
+    RouteNotFound,
+    MethodNotAllowed,
+    // The server's side.
+    IoError,
+    StoreLocked,
+    StoreError,
+    StoreCorrupt,
+    StoreIncompatible,
+    StoreFull,
+    ShuttingDown,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::EmptyFile => "empty_file",
+            ErrorCode::UnsupportedMedia => "unsupported_media",
+            ErrorCode::DecoderMissing => "decoder_missing",
+            ErrorCode::CorruptMedia => "corrupt_media",
+            ErrorCode::TruncatedMedia => "truncated_media",
+            ErrorCode::NoAudio => "no_audio",
+            ErrorCode::AudioTooLong => "audio_too_long",
+            ErrorCode::AudioTooShort => "audio_too_short",
+            ErrorCode::AudioSilent => "audio_silent",
+            ErrorCode::NoAudioFiles => "no_audio_files",
+            ErrorCode::MissingField => "missing_field",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedContentType => "unsupported_content_type",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::UnknownTrack => "unknown_track",
+            ErrorCode::RouteNotFound => "route_not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::IoError => "io_error",
+            ErrorCode::StoreLocked => "store_locked",
+            ErrorCode::StoreError => "store_error",
+            ErrorCode::StoreCorrupt => "store_corrupt",
+            ErrorCode::StoreIncompatible => "store_incompatible",
+            ErrorCode::StoreFull => "store_full",
+            ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialised_code_is_its_name() {
+        for c in [ErrorCode::CorruptMedia, ErrorCode::RateLimited, ErrorCode::UnknownTrack] {
+            assert_eq!(serde_json::to_value(c).unwrap(), serde_json::json!(c.as_str()));
         }
     }
 }

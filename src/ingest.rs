@@ -111,6 +111,22 @@ fn is_audio_name(p: &Path) -> bool {
         .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
+/// A file's size and modification time (Unix ms), the watched folder's test
+/// for "replaced".
+pub fn file_stamp(path: &Path) -> (Option<u64>, Option<u64>) {
+    match std::fs::metadata(path) {
+        Ok(m) => {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_millis() as u64);
+            (Some(m.len()), mtime)
+        }
+        Err(_) => (None, None),
+    }
+}
+
 /// Builds the record for an analysed file (id and tier are set by the index).
 pub fn new_track(path: &str, a: Analysed) -> NewTrack {
     let p = PathBuf::from(path);
@@ -133,6 +149,14 @@ pub fn new_track(path: &str, a: Analysed) -> NewTrack {
         hashes: 0,
         tier: Tier::Fresh,
         created_at,
+        file_len: None,
+        file_mtime_ms: None,
+    };
+    let (file_len, file_mtime_ms) = file_stamp(&p);
+    let record = TrackRecord {
+        file_len,
+        file_mtime_ms,
+        ..record
     };
     NewTrack {
         record,

@@ -13,7 +13,8 @@ pub mod identify;
 pub mod ingest;
 pub mod library;
 pub mod resample;
+pub mod service;
 
-pub use error::SonicaError;
+pub use error::{ErrorCode, SonicaError};
 pub use identify::{Identifier, Match, MatchParams, Verdict};
 pub use library::open_library;

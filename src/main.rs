@@ -23,15 +23,18 @@ use sonica::{open_library, Identifier, Match, SonicaError, Verdict};
     about = "Self-hosted audio search: recognition, similarity, duplicates, text"
 )]
 struct Cli {
-    /// Where the library lives.
-    #[arg(long, global = true, env = "SONICA_DATA_DIR", default_value = sonica::library::DEFAULT_DATA_DIR)]
-    data_dir: PathBuf,
+    /// Where the library lives [default: ./sonica-data].
+    #[arg(long, global = true, env = "SONICA_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// With no command, `serve` runs with its defaults.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the HTTP/WebSocket service (the default command).
+    Serve(Box<ServeArgs>),
     /// Add audio files (and folders, recursively) to the library.
     Ingest {
         /// Worker threads for decoding and fingerprinting (default: all cores).
@@ -72,8 +75,144 @@ enum Command {
     Compact,
 }
 
+/// `sonica serve` settings. Each also reads `SONICA_<NAME>` and the
+/// `--config` TOML file (same names, snake_case); flags and environment win.
+#[derive(clap::Args, Default)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:7700]; port 0 picks a free one.
+    #[arg(long, env = "SONICA_BIND")]
+    bind: Option<String>,
+    /// Watched folder; uploads are stored here too [default: ./songs].
+    #[arg(long, env = "SONICA_SONGS_DIR")]
+    songs_dir: Option<PathBuf>,
+    /// Optional TOML file with any of these settings.
+    #[arg(long, env = "SONICA_CONFIG")]
+    config: Option<PathBuf>,
+    /// HTTP worker threads [default: cores].
+    #[arg(long, env = "SONICA_HTTP_WORKERS")]
+    http_workers: Option<usize>,
+    /// Fingerprinting workers [default: cores / 2, at least 1]; 0 queues without processing.
+    #[arg(long, env = "SONICA_JOB_WORKERS")]
+    job_workers: Option<usize>,
+    /// Attempts per job before it is marked FAILED [default: 3].
+    #[arg(long, env = "SONICA_JOB_ATTEMPTS")]
+    job_attempts: Option<u32>,
+    /// First retry delay in ms, doubling per attempt [default: 500].
+    #[arg(long, env = "SONICA_JOB_BACKOFF_MS")]
+    job_backoff_ms: Option<u64>,
+    /// Upload size limit in MB [default: 50].
+    #[arg(long, env = "SONICA_MAX_UPLOAD_MB")]
+    max_upload_mb: Option<f64>,
+    /// Longest clip accepted for recognition, in seconds [default: 60].
+    #[arg(long, env = "SONICA_MAX_CLIP_S")]
+    max_clip_s: Option<f64>,
+    /// API keys (comma-separated); when set, POST and DELETE need one.
+    #[arg(long, env = "SONICA_API_KEYS", value_delimiter = ',')]
+    api_keys: Option<Vec<String>>,
+    /// Require a key for reads and recognition too [default: false].
+    #[arg(long, env = "SONICA_PROTECT_READS", value_name = "BOOL")]
+    protect_reads: Option<bool>,
+    /// Recognitions/uploads per second per client; 0 = unlimited [default: 50].
+    #[arg(long, env = "SONICA_RATE_LIMIT")]
+    rate_limit: Option<u32>,
+    /// Burst allowance above the rate [default: 100].
+    #[arg(long, env = "SONICA_RATE_BURST")]
+    rate_burst: Option<u32>,
+    /// Watch the songs folder [default: true].
+    #[arg(long, env = "SONICA_WATCH", value_name = "BOOL")]
+    watch: Option<bool>,
+    /// Remove tracks whose file leaves the songs folder [default: true].
+    #[arg(long, env = "SONICA_WATCH_REMOVE", value_name = "BOOL")]
+    watch_remove: Option<bool>,
+    /// Quiet time before a changed file counts as complete, ms [default: 1000].
+    #[arg(long, env = "SONICA_SETTLE_MS")]
+    settle_ms: Option<u64>,
+    /// Log JSON lines instead of text [default: false].
+    #[arg(long, env = "SONICA_LOG_JSON", value_name = "BOOL")]
+    log_json: Option<bool>,
+}
+
+fn serve(data_dir: Option<PathBuf>, a: ServeArgs) -> ExitCode {
+    use sonica::service::config::{resolve, FileConfig};
+    let file = match &a.config {
+        Some(p) => match FileConfig::load(p) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("sonica: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => FileConfig::default(),
+    };
+    let over = FileConfig {
+        data_dir,
+        bind: a.bind,
+        songs_dir: a.songs_dir,
+        http_workers: a.http_workers,
+        job_workers: a.job_workers,
+        job_attempts: a.job_attempts,
+        job_backoff_ms: a.job_backoff_ms,
+        max_upload_mb: a.max_upload_mb,
+        max_clip_s: a.max_clip_s,
+        api_keys: a.api_keys,
+        protect_reads: a.protect_reads,
+        rate_limit: a.rate_limit,
+        rate_burst: a.rate_burst,
+        watch: a.watch,
+        watch_remove: a.watch_remove,
+        settle_ms: a.settle_ms,
+        log_json: a.log_json,
+    };
+    let config = match resolve(file, over) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sonica: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(config.log_json);
+    match sonica::service::serve(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "service stopped with an error");
+            eprintln!("sonica: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+/// Structured logs on stderr; `RUST_LOG` (or `SONICA_LOG`) sets the level.
+fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("SONICA_LOG")
+        .ok()
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let command = match cli.command {
+        None => return serve(cli.data_dir, ServeArgs::default()),
+        Some(Command::Serve(a)) => return serve(cli.data_dir, *a),
+        Some(c) => c,
+    };
+    let cli = Run {
+        data_dir: cli
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(sonica::library::DEFAULT_DATA_DIR)),
+        command,
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -83,7 +222,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// A non-service command with its data dir resolved.
+struct Run {
+    data_dir: PathBuf,
+    command: Command,
+}
+
+fn run(cli: Run) -> anyhow::Result<ExitCode> {
     let index = match open_library(&cli.data_dir) {
         Ok(i) => i,
         Err(e) => {
@@ -92,6 +237,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     match cli.command {
+        Command::Serve(_) => unreachable!("serve is dispatched before the library is opened here"),
         Command::Ingest { jobs, json, paths } => cmd_ingest(&index, jobs, json, &paths),
         Command::Identify {
             json,
@@ -127,7 +273,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Err(e) => {
                 let e = SonicaError::from(e);
                 eprintln!("sonica: {id}: {e}");
-                Ok(ExitCode::from(if e.code() == "unknown_track" { 1 } else { 3 }))
+                Ok(ExitCode::from(if e.code() == sonica::error::ErrorCode::UnknownTrack {
+                    1
+                } else {
+                    3
+                }))
             }
         },
         Command::Stats { json } => {

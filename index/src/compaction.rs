@@ -189,6 +189,8 @@ mod tests {
                 hashes: 0,
                 tier: Tier::Fresh,
                 created_at: 0,
+                file_len: None,
+                file_mtime_ms: None,
             },
             peaks,
             hashes,

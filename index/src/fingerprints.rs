@@ -145,13 +145,29 @@ impl FingerprintIndex {
 
     /// Stores a new track atomically and returns its final record. The track
     /// is durable once [`FingerprintIndex::flush`] returns.
-    pub fn add(&self, mut t: NewTrack) -> Result<TrackRecord, IndexError> {
+    pub fn add(&self, t: NewTrack) -> Result<TrackRecord, IndexError> {
         let _w = self.lock_writer();
+        let mut b = Batch::new();
+        let id = self.allocate_id(&mut b)?;
+        self.commit_track(id, t, b)
+    }
+
+    /// Reserves the next id into `b` (ids are never reused). Callers hold
+    /// the writer lock until `b` is committed.
+    pub(crate) fn allocate_id(&self, b: &mut Batch) -> Result<TrackId, IndexError> {
         let id = match self.store.get(Tree::Meta, META_NEXT_ID)? {
             Some(v) => layout::decode_version(&v).unwrap_or(1),
             None => 1,
         };
         let next = id.checked_add(1).ok_or(IndexError::IdsExhausted)?;
+        b.put(Tree::Meta, META_NEXT_ID, layout::encode_version(next));
+        Ok(id)
+    }
+
+    /// Writes track `id` (record, path, peaks) together with whatever `b`
+    /// already holds, in one atomic commit, then publishes it to the
+    /// in-memory tiers. Callers hold the writer lock.
+    pub(crate) fn commit_track(&self, id: TrackId, mut t: NewTrack, mut b: Batch) -> Result<TrackRecord, IndexError> {
         let mut ps: Vec<Posting> = t
             .hashes
             .iter()
@@ -165,8 +181,6 @@ impl FingerprintIndex {
         t.record.hashes = ps.len() as u32;
         t.record.peaks = t.peaks.len() as u32;
 
-        let mut b = Batch::new();
-        b.put(Tree::Meta, META_NEXT_ID, layout::encode_version(next));
         b.put(Tree::Tracks, track_key(id), t.record.encode());
         b.put(Tree::Paths, t.record.path.as_bytes(), track_key(id));
         b.put(Tree::Peaks, track_key(id), peaks::encode(&t.peaks));

@@ -11,6 +11,7 @@ pub mod compaction;
 pub mod error;
 pub mod fingerprints;
 pub mod fresh;
+pub mod jobs;
 pub mod mem_store;
 pub mod sled_store;
 pub mod store;

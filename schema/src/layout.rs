@@ -8,12 +8,18 @@
 //! | `peaks`      | track id, u32 BE            | peak list ([`crate::peaks`] codec)      |
 //! | `buckets`    | bucket id, u32 BE           | postings of all compacted tracks whose hash falls in the bucket, one block ([`crate::postings`] codec) |
 //! | `tombstones` | track id, u32 BE            | empty: a deleted track whose compacted postings still await purging |
+//! | `jobs`       | track id, u32 BE            | [`JobRecord`](crate::JobRecord) JSON: a track accepted but not yet fingerprinted (queued, processing or failed) |
 //!
 //! Big-endian ids make sled's byte order equal numeric order, so scans come
 //! back sorted. The peak list is the canonical fingerprint: both hash tiers
 //! are derived from it and can be rebuilt without decoding audio again. The
 //! fresh tier has no tree of its own: it is the tracks whose record says
 //! `fresh`, with postings derived from their peaks into memory at open.
+//!
+//! A track id lives in exactly one of `jobs` (not ready yet) and `tracks`
+//! (ready): the batch that stores a fingerprinted track also deletes its
+//! job. The `jobs` tree was added after version 1 shipped without changing
+//! any existing layout; a version-1 store simply has it empty.
 
 /// Bumped whenever any layout or value encoding here changes incompatibly.
 /// A store with another version is refused with a clear message.
@@ -37,16 +43,18 @@ pub enum Tree {
     Peaks,
     Buckets,
     Tombstones,
+    Jobs,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 6] = [
+    pub const ALL: [Tree; 7] = [
         Tree::Meta,
         Tree::Tracks,
         Tree::Paths,
         Tree::Peaks,
         Tree::Buckets,
         Tree::Tombstones,
+        Tree::Jobs,
     ];
 
     /// The tree's name on disk.
@@ -58,6 +66,7 @@ impl Tree {
             Tree::Peaks => "peaks",
             Tree::Buckets => "buckets",
             Tree::Tombstones => "tombstones",
+            Tree::Jobs => "jobs",
         }
     }
 

@@ -5,12 +5,14 @@
 //! the same place. The crate has no storage engine and no audio code: the
 //! index crate stores these values, the root crate produces them.
 
+pub mod job;
 pub mod layout;
 pub mod peaks;
 pub mod postings;
 pub mod track;
 pub mod varint;
 
+pub use job::{JobRecord, JobSource, JobStatus};
 pub use layout::{Tree, FORMAT_VERSION};
 pub use peaks::Peak;
 pub use postings::Posting;

@@ -49,6 +49,13 @@ pub struct TrackRecord {
     pub tier: Tier,
     /// Unix seconds when ingest finished.
     pub created_at: u64,
+    /// Size and modification time (Unix ms) of the source file when it was
+    /// fingerprinted: the watched folder compares them to spot a replaced
+    /// file. Absent for records written before the service existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_len: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_mtime_ms: Option<u64>,
 }
 
 impl TrackRecord {
@@ -81,6 +88,8 @@ mod tests {
             hashes: 25000,
             tier: Tier::Fresh,
             created_at: 1_700_000_000,
+            file_len: Some(123),
+            file_mtime_ms: None,
         }
     }
 
@@ -88,6 +97,14 @@ mod tests {
     fn round_trips() {
         let r = sample();
         assert_eq!(TrackRecord::decode(&r.encode()).unwrap(), r);
+    }
+
+    #[test]
+    fn records_without_the_newer_fields_still_read() {
+        let old = br#"{"id":1,"path":"a.ogg","title":"A","duration_s":1.0,"sample_rate":8000,"channels":1,"codec":"vorbis","peaks":1,"hashes":1,"tier":"fresh","created_at":5}"#;
+        let r = TrackRecord::decode(old).unwrap();
+        assert_eq!(r.file_len, None);
+        assert_eq!(r.artist, None);
     }
 
     #[test]

@@ -58,8 +58,8 @@ pub enum DecodeError {
     Unterminated { format: String, decoded_s: f64 },
     #[error("contains no audio samples")]
     NoAudio,
-    #[error("audio is longer than the {max_h} h limit")]
-    TooLong { max_h: f64 },
+    #[error("audio is longer than the {} limit", fmt_limit(*max_s))]
+    TooLong { max_s: f64 },
     #[error("ffmpeg failed: {0}")]
     Ffmpeg(String),
     #[error(transparent)]
@@ -106,8 +106,23 @@ pub fn decode_mono(
     }
 }
 
+fn fmt_limit(s: f64) -> String {
+    if s >= 3600.0 {
+        format!("{} h", s / 3600.0)
+    } else {
+        format!("{s} s")
+    }
+}
+
 /// Decodes `path` and streams mono samples at [`ANALYSIS_RATE`] into `sink`.
 pub fn decode_for_analysis(path: &Path, sink: &mut dyn FnMut(&[f32])) -> Result<AudioInfo, DecodeError> {
+    decode_limited(path, MAX_DURATION_S, sink)
+}
+
+/// [`decode_for_analysis`] with a caller's length limit in seconds: decoding
+/// stops with [`DecodeError::TooLong`] as soon as the limit is passed, so an
+/// over-long upload costs no more than the limit's worth of work.
+pub fn decode_limited(path: &Path, max_s: f64, sink: &mut dyn FnMut(&[f32])) -> Result<AudioInfo, DecodeError> {
     use std::cell::{Cell, RefCell};
     // Both decoder callbacks reach the resampler, so it lives in a RefCell.
     let resampler: RefCell<Option<ToAnalysisRate>> = RefCell::new(None);
@@ -117,7 +132,7 @@ pub fn decode_for_analysis(path: &Path, sink: &mut dyn FnMut(&[f32])) -> Result<
         produced.set(produced.get() + s.len());
         (sink.borrow_mut())(s);
     };
-    let max_samples = (MAX_DURATION_S * f64::from(ANALYSIS_RATE)) as usize;
+    let max_samples = (max_s * f64::from(ANALYSIS_RATE)) as usize;
     let info = decode_mono(
         path,
         &mut |rate| {
@@ -126,9 +141,7 @@ pub fn decode_for_analysis(path: &Path, sink: &mut dyn FnMut(&[f32])) -> Result<
         },
         &mut |s| {
             if produced.get() > max_samples {
-                return Err(DecodeError::TooLong {
-                    max_h: MAX_DURATION_S / 3600.0,
-                });
+                return Err(DecodeError::TooLong { max_s });
             }
             if let Some(r) = resampler.borrow_mut().as_mut() {
                 r.push(s, &mut |o| emit(o))?;
@@ -139,10 +152,8 @@ pub fn decode_for_analysis(path: &Path, sink: &mut dyn FnMut(&[f32])) -> Result<
     if let Some(r) = resampler.borrow_mut().as_mut() {
         r.finish(&mut |o| emit(o))?;
     }
-    if info.duration_s > MAX_DURATION_S || produced.get() > max_samples {
-        return Err(DecodeError::TooLong {
-            max_h: MAX_DURATION_S / 3600.0,
-        });
+    if info.duration_s > max_s || produced.get() > max_samples {
+        return Err(DecodeError::TooLong { max_s });
     }
     if produced.get() == 0 && info.duration_s <= 0.0 {
         return Err(DecodeError::NoAudio);
@@ -153,7 +164,24 @@ pub fn decode_for_analysis(path: &Path, sink: &mut dyn FnMut(&[f32])) -> Result<
 
 /// Decodes a whole file into memory at the analysis rate (for short clips).
 pub fn load_clip(path: &Path) -> Result<(Vec<f32>, AudioInfo), DecodeError> {
+    load_clip_limited(path, MAX_DURATION_S)
+}
+
+/// [`load_clip`] refusing audio longer than `max_s` seconds.
+pub fn load_clip_limited(path: &Path, max_s: f64) -> Result<(Vec<f32>, AudioInfo), DecodeError> {
     let mut pcm = Vec::new();
-    let info = decode_for_analysis(path, &mut |s| pcm.extend_from_slice(s))?;
+    let info = decode_limited(path, max_s, &mut |s| pcm.extend_from_slice(s))?;
     Ok((pcm, info))
+}
+
+/// Checks that `path` is audio Sonica can decode by decoding its first
+/// second, so an upload of the wrong kind is refused before it is queued.
+/// Damage further in is found by the full decode of the job.
+pub fn probe(path: &Path) -> Result<(), DecodeError> {
+    const PROBE_S: f64 = 1.0;
+    match decode_limited(path, PROBE_S, &mut |_| {}) {
+        Ok(_) | Err(DecodeError::TooLong { .. }) => Ok(()),
+        // The whole file was read: truncation was checked on all of it.
+        Err(e) => Err(e),
+    }
 }

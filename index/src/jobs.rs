@@ -1,0 +1,212 @@
+//! The durable job queue's storage: tracks accepted but not fingerprinted.
+//!
+//! A job is keyed by the track id it will become, and that id is reserved
+//! when the job is written, so a client can poll it at once. Finishing a job
+//! is one atomic batch that stores the track and deletes the job, so after a
+//! kill an id is either still a job (and queued again at start) or a ready
+//! track, never both and never neither. Scheduling (due times, workers)
+//! belongs to the service; this file only keeps the records consistent.
+
+use sonica_schema::layout::track_key;
+use sonica_schema::{JobRecord, JobStatus, TrackId, TrackRecord, Tree};
+
+use crate::fingerprints::{FingerprintIndex, NewTrack};
+use crate::store::Batch;
+use crate::IndexError;
+
+impl FingerprintIndex {
+    /// Reserves an id for `job` and stores it with its path claim. The
+    /// returned record carries the id. Durable after [`FingerprintIndex::flush`].
+    pub fn enqueue(&self, mut job: JobRecord) -> Result<JobRecord, IndexError> {
+        let _w = self.lock_writer();
+        let mut b = Batch::new();
+        job.id = self.allocate_id(&mut b)?;
+        b.put(Tree::Jobs, track_key(job.id), job.encode());
+        b.put(Tree::Paths, job.path.as_bytes(), track_key(job.id));
+        self.store.commit(b)?;
+        Ok(job)
+    }
+
+    pub fn job(&self, id: TrackId) -> Result<Option<JobRecord>, IndexError> {
+        match self.store.get(Tree::Jobs, &track_key(id))? {
+            Some(v) => Ok(Some(JobRecord::decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every job, by id.
+    pub fn jobs(&self) -> Result<Vec<JobRecord>, IndexError> {
+        self.store
+            .scan(Tree::Jobs)
+            .map(|e| Ok(JobRecord::decode(&e?.1)?))
+            .collect()
+    }
+
+    /// Rewrites a job's record, unless the job has meanwhile been finished
+    /// or cancelled (then `UnknownTrack`).
+    pub fn update_job(&self, job: &JobRecord) -> Result<(), IndexError> {
+        let _w = self.lock_writer();
+        if self.store.get(Tree::Jobs, &track_key(job.id))?.is_none() {
+            return Err(IndexError::UnknownTrack(job.id));
+        }
+        let mut b = Batch::new();
+        b.put(Tree::Jobs, track_key(job.id), job.encode());
+        self.store.commit(b)?;
+        Ok(())
+    }
+
+    /// Stores the fingerprinted track for job `id` and deletes the job, in
+    /// one batch. Fails with `UnknownTrack` when the job was cancelled while
+    /// it ran: the work is then dropped, as the client asked.
+    pub fn complete_job(&self, id: TrackId, track: NewTrack) -> Result<TrackRecord, IndexError> {
+        let _w = self.lock_writer();
+        if self.store.get(Tree::Jobs, &track_key(id))?.is_none() {
+            return Err(IndexError::UnknownTrack(id));
+        }
+        let mut b = Batch::new();
+        b.remove(Tree::Jobs, track_key(id));
+        self.commit_track(id, track, b)
+    }
+
+    /// Deletes a job (queued, running or failed) and its path claim.
+    pub fn cancel_job(&self, id: TrackId) -> Result<JobRecord, IndexError> {
+        let _w = self.lock_writer();
+        let job = self.job(id)?.ok_or(IndexError::UnknownTrack(id))?;
+        let mut b = Batch::new();
+        b.remove(Tree::Jobs, track_key(id));
+        if self.store.get(Tree::Paths, job.path.as_bytes())?.as_deref() == Some(&track_key(id)[..]) {
+            b.remove(Tree::Paths, job.path.as_bytes());
+        }
+        self.store.commit(b)?;
+        Ok(job)
+    }
+
+    /// Jobs that must run again after a restart: everything not failed,
+    /// with `processing` put back to `queued` (its worker died with the
+    /// process).
+    pub fn recover_jobs(&self) -> Result<Vec<JobRecord>, IndexError> {
+        let mut out = Vec::new();
+        for mut j in self.jobs()? {
+            match j.status {
+                JobStatus::Failed => continue,
+                JobStatus::Queued => {}
+                JobStatus::Processing => {
+                    j.status = JobStatus::Queued;
+                    self.update_job(&j)?;
+                }
+            }
+            out.push(j);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sonica_schema::{JobSource, Peak, Tier};
+
+    use super::*;
+    use crate::{Hasher, KvStore, MemStore};
+
+    fn hasher() -> Hasher {
+        Arc::new(|peaks: &[Peak]| peaks.iter().map(|p| (u32::from(p.freq16), p.time)).collect())
+    }
+
+    fn job(path: &str) -> JobRecord {
+        JobRecord {
+            id: 0,
+            path: path.into(),
+            source: JobSource::Upload,
+            status: JobStatus::Queued,
+            title: Some("Given".into()),
+            artist: None,
+            album: None,
+            genre: None,
+            attempts: 0,
+            error: None,
+            error_code: None,
+            created_at: 1,
+            file_len: None,
+            file_mtime_ms: None,
+        }
+    }
+
+    fn track(path: &str) -> NewTrack {
+        let peaks: Vec<Peak> = (0..20)
+            .map(|i| Peak {
+                time: i * 3,
+                freq16: 100 + i as u16,
+            })
+            .collect();
+        let hashes = peaks.iter().map(|p| (u32::from(p.freq16), p.time)).collect();
+        NewTrack {
+            record: TrackRecord {
+                id: 0,
+                path: path.into(),
+                title: "t".into(),
+                artist: None,
+                album: None,
+                genre: None,
+                duration_s: 1.0,
+                sample_rate: 8000,
+                channels: 1,
+                codec: "pcm".into(),
+                peaks: 0,
+                hashes: 0,
+                tier: Tier::Fresh,
+                created_at: 0,
+                file_len: None,
+                file_mtime_ms: None,
+            },
+            peaks,
+            hashes,
+        }
+    }
+
+    #[test]
+    fn a_job_becomes_a_track_atomically_and_ids_are_not_shared() {
+        let store: Arc<dyn KvStore> = Arc::new(MemStore::new());
+        let idx = FingerprintIndex::open(store.clone(), hasher()).unwrap();
+        let j = idx.enqueue(job("a.wav")).unwrap();
+        let direct = idx.add(track("b.wav")).unwrap();
+        assert_ne!(j.id, direct.id);
+        assert_eq!(idx.id_by_path("a.wav").unwrap(), Some(j.id));
+        assert_eq!(idx.job(j.id).unwrap().unwrap().status, JobStatus::Queued);
+
+        let rec = idx.complete_job(j.id, track("a.wav")).unwrap();
+        assert_eq!(rec.id, j.id);
+        assert!(idx.job(j.id).unwrap().is_none());
+        assert_eq!(idx.get(j.id).unwrap().unwrap().id, j.id);
+        // Finishing twice is refused rather than duplicating the track.
+        assert!(matches!(
+            idx.complete_job(j.id, track("a.wav")),
+            Err(IndexError::UnknownTrack(_))
+        ));
+    }
+
+    #[test]
+    fn cancelled_jobs_are_not_completed_and_processing_is_recovered() {
+        let store: Arc<dyn KvStore> = Arc::new(MemStore::new());
+        let idx = FingerprintIndex::open(store.clone(), hasher()).unwrap();
+        let a = idx.enqueue(job("a.wav")).unwrap();
+        let mut b = idx.enqueue(job("b.wav")).unwrap();
+        let mut c = idx.enqueue(job("c.wav")).unwrap();
+        b.status = JobStatus::Processing;
+        idx.update_job(&b).unwrap();
+        c.status = JobStatus::Failed;
+        idx.update_job(&c).unwrap();
+
+        idx.cancel_job(a.id).unwrap();
+        assert!(idx.id_by_path("a.wav").unwrap().is_none());
+        assert!(idx.complete_job(a.id, track("a.wav")).is_err());
+        assert!(idx.get(a.id).unwrap().is_none());
+
+        let reopened = FingerprintIndex::open(store, hasher()).unwrap();
+        let again = reopened.recover_jobs().unwrap();
+        assert_eq!(again.iter().map(|j| j.id).collect::<Vec<_>>(), vec![b.id]);
+        assert_eq!(reopened.job(b.id).unwrap().unwrap().status, JobStatus::Queued);
+        assert_eq!(reopened.job(c.id).unwrap().unwrap().status, JobStatus::Failed);
+    }
+}

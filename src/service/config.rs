@@ -1,0 +1,212 @@
+//! The service's settings, merged from three places: built-in defaults, an
+//! optional TOML file, then environment variables and flags (clap reads
+//! `SONICA_*` and the flags together; either beats the file).
+//!
+//! Every setting has a default that works on a fresh machine, so
+//! `sonica serve` (or `cargo run --release` with no arguments) needs nothing
+//! set up first.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Settings as the service uses them, every field resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub bind: SocketAddr,
+    pub songs_dir: PathBuf,
+    /// HTTP worker threads (actix workers).
+    pub http_workers: usize,
+    /// Fingerprinting workers. 0 accepts uploads but processes none (a
+    /// maintenance mode; jobs wait in the store).
+    pub job_workers: usize,
+    /// Attempts before a job is marked failed.
+    pub job_attempts: u32,
+    /// First retry delay; it doubles with every further attempt.
+    pub job_backoff_ms: u64,
+    pub max_upload_bytes: u64,
+    /// Longest clip `POST /recognize` and a stream's whole-file frame accept.
+    pub max_clip_s: f64,
+    /// Keys accepted for write routes (and reads when `protect_reads`).
+    /// Empty: no auth.
+    pub api_keys: Vec<String>,
+    pub protect_reads: bool,
+    /// Recognitions and uploads per second per client; 0 switches it off.
+    pub rate_limit: u32,
+    pub rate_burst: u32,
+    pub watch: bool,
+    /// Whether deleting a file from the songs folder removes its track.
+    pub watch_remove: bool,
+    /// How long a file must stay unchanged before it is taken as complete.
+    pub settle_ms: u64,
+    pub log_json: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Config {
+            data_dir: PathBuf::from(crate::library::DEFAULT_DATA_DIR),
+            bind: SocketAddr::from(([127, 0, 0, 1], 7700)),
+            songs_dir: PathBuf::from("songs"),
+            http_workers: cores,
+            job_workers: (cores / 2).max(1),
+            job_attempts: 3,
+            job_backoff_ms: 500,
+            max_upload_bytes: 50 * 1024 * 1024,
+            max_clip_s: 60.0,
+            api_keys: Vec::new(),
+            protect_reads: false,
+            rate_limit: 50,
+            rate_burst: 100,
+            watch: true,
+            watch_remove: true,
+            settle_ms: 1000,
+            log_json: false,
+        }
+    }
+}
+
+/// The optional TOML file: any subset of the settings, same names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub bind: Option<String>,
+    pub songs_dir: Option<PathBuf>,
+    pub http_workers: Option<usize>,
+    pub job_workers: Option<usize>,
+    pub job_attempts: Option<u32>,
+    pub job_backoff_ms: Option<u64>,
+    pub max_upload_mb: Option<f64>,
+    pub max_clip_s: Option<f64>,
+    pub api_keys: Option<Vec<String>>,
+    pub protect_reads: Option<bool>,
+    pub rate_limit: Option<u32>,
+    pub rate_burst: Option<u32>,
+    pub watch: Option<bool>,
+    pub watch_remove: Option<bool>,
+    pub settle_ms: Option<u64>,
+    pub log_json: Option<bool>,
+}
+
+/// A setting that could not be used; the message names it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("invalid {setting}: {message}")]
+    Invalid { setting: &'static str, message: String },
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.message().to_string(),
+        })
+    }
+}
+
+/// Layers `file` then `over` (flags and environment) onto the defaults.
+pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError> {
+    let d = Config::default();
+    macro_rules! pick {
+        ($f:ident, $default:expr) => {
+            over.$f.clone().or(file.$f.clone()).unwrap_or($default)
+        };
+    }
+    let bind_s = pick!(bind, d.bind.to_string());
+    let bind: SocketAddr = bind_s.parse().map_err(|_| ConfigError::Invalid {
+        setting: "bind",
+        message: format!("{bind_s:?} is not an address like 127.0.0.1:7700"),
+    })?;
+    let max_upload_mb = pick!(max_upload_mb, d.max_upload_bytes as f64 / (1024.0 * 1024.0));
+    if !(max_upload_mb > 0.0 && max_upload_mb <= 4096.0) {
+        return Err(ConfigError::Invalid {
+            setting: "max_upload_mb",
+            message: format!("{max_upload_mb} is not between 0 and 4096"),
+        });
+    }
+    let max_clip_s = pick!(max_clip_s, d.max_clip_s);
+    if !(1.0..=3600.0).contains(&max_clip_s) {
+        return Err(ConfigError::Invalid {
+            setting: "max_clip_s",
+            message: format!("{max_clip_s} is not between 1 and 3600"),
+        });
+    }
+    let http_workers = pick!(http_workers, d.http_workers);
+    if http_workers == 0 {
+        return Err(ConfigError::Invalid {
+            setting: "http_workers",
+            message: "must be at least 1".into(),
+        });
+    }
+    let api_keys: Vec<String> = pick!(api_keys, d.api_keys)
+        .into_iter()
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+        .collect();
+    let rate_limit = pick!(rate_limit, d.rate_limit);
+    Ok(Config {
+        data_dir: pick!(data_dir, d.data_dir),
+        bind,
+        songs_dir: pick!(songs_dir, d.songs_dir),
+        http_workers,
+        job_workers: pick!(job_workers, d.job_workers),
+        job_attempts: pick!(job_attempts, d.job_attempts).max(1),
+        job_backoff_ms: pick!(job_backoff_ms, d.job_backoff_ms),
+        max_upload_bytes: (max_upload_mb * 1024.0 * 1024.0) as u64,
+        max_clip_s,
+        api_keys,
+        protect_reads: pick!(protect_reads, d.protect_reads),
+        rate_limit,
+        rate_burst: pick!(rate_burst, d.rate_burst.max(rate_limit)).max(1),
+        watch: pick!(watch, d.watch),
+        watch_remove: pick!(watch_remove, d.watch_remove),
+        settle_ms: pick!(settle_ms, d.settle_ms),
+        log_json: pick!(log_json, d.log_json),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let file: FileConfig =
+            toml::from_str("bind = \"127.0.0.1:9000\"\nrate_limit = 5\napi_keys = [\"a\", \" \"]\nmax_upload_mb = 1")
+                .unwrap();
+        let over = FileConfig {
+            rate_limit: Some(7),
+            ..FileConfig::default()
+        };
+        let c = resolve(file, over).unwrap();
+        assert_eq!(c.bind.port(), 9000);
+        assert_eq!(c.rate_limit, 7);
+        assert_eq!(c.api_keys, vec!["a".to_string()]);
+        assert_eq!(c.max_upload_bytes, 1024 * 1024);
+        assert_eq!(c.songs_dir, PathBuf::from("songs"));
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let e = toml::from_str::<FileConfig>("bindd = 1").unwrap_err();
+        assert!(e.message().contains("bindd"), "{e}");
+        let bad = FileConfig {
+            bind: Some("nowhere".into()),
+            ..FileConfig::default()
+        };
+        let e = resolve(FileConfig::default(), bad).unwrap_err();
+        assert!(e.to_string().contains("bind"), "{e}");
+    }
+}

@@ -1,0 +1,155 @@
+//! The HTTP face of every error: one [`ApiError`] type, and one exhaustive
+//! table from [`ErrorCode`] to status. Bodies are always
+//! `{"error": {"code": …, "message": …}}`.
+//!
+//! The rule the table encodes: what the client sent wrong is a 4xx that says
+//! what to fix; only the server's own failures are 5xx.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::error::{index_code, ErrorCode};
+use crate::SonicaError;
+use sonica_index::IndexError;
+
+/// The status for each code. Exhaustive, with no catch-all arm: a new code
+/// does not compile until it is given a status here.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::EmptyFile => StatusCode::BAD_REQUEST,
+        ErrorCode::UnsupportedMedia => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::DecoderMissing => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::CorruptMedia => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::TruncatedMedia => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::NoAudio => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::AudioTooLong => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::AudioTooShort => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::AudioSilent => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::NoAudioFiles => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::MissingField => StatusCode::BAD_REQUEST,
+        ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::UnsupportedContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::UnknownTrack => StatusCode::NOT_FOUND,
+        ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::IoError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::StoreLocked => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::StoreError => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::StoreCorrupt => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::StoreIncompatible => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::StoreFull => StatusCode::INSUFFICIENT_STORAGE,
+        ErrorCode::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Everything a route can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Sonica(#[from] SonicaError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("missing field `{0}` in the multipart form")]
+    MissingField(&'static str),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    UnsupportedContentType(String),
+    #[error("upload is larger than the {limit_mb} MB limit")]
+    TooLarge { limit_mb: f64 },
+    #[error("a valid API key is required (Authorization: Bearer <key> or X-API-Key)")]
+    Unauthorized,
+    #[error("too many requests; retry in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
+    #[error("no track with id {0}")]
+    UnknownTrack(u32),
+    #[error("no route {method} {path}")]
+    RouteNotFound { method: String, path: String },
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::Sonica(e) => e.code(),
+            ApiError::Index(e) => index_code(e),
+            ApiError::MissingField(_) => ErrorCode::MissingField,
+            ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::UnsupportedContentType(_) => ErrorCode::UnsupportedContentType,
+            ApiError::TooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::Unauthorized => ErrorCode::Unauthorized,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::UnknownTrack(_) => ErrorCode::UnknownTrack,
+            ApiError::RouteNotFound { .. } => ErrorCode::RouteNotFound,
+            ApiError::ShuttingDown => ErrorCode::ShuttingDown,
+            ApiError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The JSON body, also used for WebSocket error frames.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({"error": {"code": self.code(), "message": self.to_string()}})
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        status_of(self.code())
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(code = %self.code(), error = %self, "request failed");
+        }
+        let mut r = HttpResponse::build(status);
+        if let ApiError::RateLimited { retry_after_s } = self {
+            r.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+        }
+        r.json(self.body())
+    }
+}
+
+/// Turns actix's own extractor failures (bad JSON, query or path) into our
+/// body, so no error leaves the service in another shape.
+pub fn extractor_error(message: String) -> actix_web::Error {
+    ApiError::BadRequest(message).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_mistakes_are_never_5xx() {
+        for code in [
+            ErrorCode::EmptyFile,
+            ErrorCode::UnsupportedMedia,
+            ErrorCode::CorruptMedia,
+            ErrorCode::TruncatedMedia,
+            ErrorCode::AudioTooLong,
+            ErrorCode::AudioTooShort,
+            ErrorCode::MissingField,
+            ErrorCode::BadRequest,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::UnknownTrack,
+        ] {
+            assert!(status_of(code).is_client_error(), "{code}");
+        }
+    }
+
+    #[test]
+    fn rate_limit_carries_retry_after() {
+        let r = ApiError::RateLimited { retry_after_s: 3 }.error_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers().get(header::RETRY_AFTER).unwrap(), "3");
+    }
+}

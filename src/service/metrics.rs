@@ -1,0 +1,141 @@
+//! Prometheus metrics: requests and latency per route, the job queue, and
+//! the library's size. Gauges that mirror state (queue depth, tracks,
+//! bytes) are read when scraped rather than kept in step on every change.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use sonica_index::FingerprintIndex;
+
+use crate::service::jobs::Scheduler;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    jobs: IntCounterVec,
+    recognitions: IntCounterVec,
+    queue_depth: IntGauge,
+    tracks: IntGauge,
+    jobs_pending: IntGaugeVec,
+    index_bytes: IntGaugeVec,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new_custom(Some("sonica".into()), None).expect("a static prefix is valid");
+        let requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests by route, method and status"),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route").buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["route"],
+        )
+        .expect("valid metric");
+        let jobs = IntCounterVec::new(
+            Opts::new("jobs_total", "Fingerprinting jobs by outcome (ready, retried, failed)"),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let recognitions = IntCounterVec::new(
+            Opts::new("recognitions_total", "Recognitions by result (match, no_match)"),
+            &["result"],
+        )
+        .expect("valid metric");
+        let queue_depth = IntGauge::new("jobs_queue_depth", "Jobs waiting or running").expect("valid metric");
+        let tracks = IntGauge::new("tracks", "Tracks ready in the library").expect("valid metric");
+        let jobs_pending = IntGaugeVec::new(
+            Opts::new("jobs_stored", "Jobs kept in the store by status"),
+            &["status"],
+        )
+        .expect("valid metric");
+        let index_bytes = IntGaugeVec::new(
+            Opts::new(
+                "index_bytes",
+                "Store size on disk (kind=disk); logical sizes are in `sonica stats`, too costly to scan per scrape",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(jobs.clone()),
+            Box::new(recognitions.clone()),
+            Box::new(queue_depth.clone()),
+            Box::new(tracks.clone()),
+            Box::new(jobs_pending.clone()),
+            Box::new(index_bytes.clone()),
+        ] {
+            registry.register(c).expect("metric names are distinct");
+        }
+        for outcome in ["ready", "retried", "failed"] {
+            jobs.with_label_values(&[outcome]);
+        }
+        for result in ["match", "no_match"] {
+            recognitions.with_label_values(&[result]);
+        }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            jobs,
+            recognitions,
+            queue_depth,
+            tracks,
+            jobs_pending,
+            index_bytes,
+        }
+    }
+
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        self.requests
+            .with_label_values(&[route, method, &status.to_string()])
+            .inc();
+        self.latency.with_label_values(&[route]).observe(seconds);
+    }
+
+    pub fn job_outcome(&self, outcome: &str) {
+        self.jobs.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn recognition(&self, matched: bool) {
+        self.recognitions
+            .with_label_values(&[if matched { "match" } else { "no_match" }])
+            .inc();
+    }
+
+    /// The text exposition, with state gauges read now.
+    pub fn render(&self, index: &FingerprintIndex, scheduler: &Scheduler) -> String {
+        self.queue_depth.set(scheduler.depth() as i64);
+        self.tracks.set(index.len() as i64);
+        if let Ok(jobs) = index.jobs() {
+            let mut counts = [0i64; 3];
+            for j in jobs {
+                counts[j.status as usize] += 1;
+            }
+            for (status, n) in ["queued", "processing", "failed"].iter().zip(counts) {
+                self.jobs_pending.with_label_values(&[status]).set(n);
+            }
+        }
+        let store = index.store();
+        if let Ok(disk) = store.disk_bytes() {
+            self.index_bytes.with_label_values(&["disk"]).set(disk as i64);
+        }
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metric families.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,174 @@
+//! `sonica serve`: the HTTP and WebSocket service over the library.
+//!
+//! One process owns the store (sled locks it). Requests run on actix's
+//! workers and push anything slow (decode, fingerprint, store reads) onto
+//! the blocking pool; uploads become durable jobs run by a bounded pool of
+//! worker threads; the songs folder is watched by a thread of its own.
+//! Shutdown (SIGINT/SIGTERM) stops accepting, lets requests and running
+//! jobs finish, and leaves unstarted jobs queued in the store.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod jobs;
+pub mod metrics;
+pub mod openapi;
+pub mod recognition;
+pub mod routes;
+pub mod state;
+pub mod stream;
+pub mod upload;
+pub mod watcher;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::dev::Service;
+use actix_web::{web, App, HttpServer};
+
+use crate::library::open_library;
+use crate::SonicaError;
+use config::Config;
+use jobs::{JobPool, RetryPolicy, Scheduler};
+use metrics::Metrics;
+use state::{AppState, INCOMING_DIR};
+use watcher::FolderWatcher;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the library: {0}")]
+    Library(#[from] SonicaError),
+    #[error("cannot prepare folder {path}: {source}")]
+    Folder { path: String, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("cannot watch the songs folder: {0}")]
+    Watch(String),
+    #[error("cannot start the job workers: {0}")]
+    Workers(std::io::Error),
+    #[error("server error: {0}")]
+    Server(std::io::Error),
+}
+
+fn prepare_dir(p: &Path, clear_prefix: Option<&str>) -> Result<PathBuf, ServeError> {
+    let folder = |source| ServeError::Folder {
+        path: p.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(p).map_err(folder)?;
+    if let Some(prefix) = clear_prefix {
+        // Leftovers of uploads cut off by a kill: never complete, never kept.
+        for e in std::fs::read_dir(p).map_err(folder)?.flatten() {
+            if e.file_name().to_string_lossy().starts_with(prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    p.canonicalize().map_err(folder)
+}
+
+/// Runs the service until it is told to stop.
+pub fn serve(config: Config) -> Result<(), ServeError> {
+    let data_dir = prepare_dir(&config.data_dir, None)?;
+    let tmp_dir = prepare_dir(&data_dir.join("tmp"), Some("."))?;
+    let songs_dir = prepare_dir(&config.songs_dir, None)?;
+    let incoming_dir = prepare_dir(&songs_dir.join(INCOMING_DIR), Some(".upload-"))?;
+
+    let index = Arc::new(open_library(&data_dir)?);
+    let scheduler = Arc::new(Scheduler::default());
+    let metrics = Arc::new(Metrics::new());
+    let recovered = jobs::recover(&index, &scheduler).map_err(SonicaError::from)?;
+    let state = Arc::new(AppState {
+        guard: auth::Guard::new(&config),
+        config: config.clone(),
+        index: index.clone(),
+        scheduler: scheduler.clone(),
+        metrics: metrics.clone(),
+        songs_dir: songs_dir.clone(),
+        incoming_dir,
+        tmp_dir,
+        claims: Mutex::new(Default::default()),
+    });
+    tracing::info!(
+        tracks = index.len(),
+        recovered_jobs = recovered,
+        data_dir = %data_dir.display(),
+        songs_dir = %songs_dir.display(),
+        "library open"
+    );
+
+    let retry = RetryPolicy {
+        attempts: config.job_attempts,
+        backoff: Duration::from_millis(config.job_backoff_ms),
+    };
+    let pool = JobPool::start(config.job_workers, index.clone(), scheduler, retry, metrics.clone())
+        .map_err(ServeError::Workers)?;
+    let watcher = if config.watch {
+        Some(FolderWatcher::start(state.clone()).map_err(|e| ServeError::Watch(e.to_string()))?)
+    } else {
+        None
+    };
+
+    let result = actix_web::rt::System::new().block_on(run_http(state.clone(), metrics));
+
+    tracing::info!("stopping: finishing running jobs");
+    if let Some(w) = watcher {
+        w.shutdown();
+    }
+    pool.shutdown();
+    if let Err(e) = index.flush() {
+        tracing::error!(error = %e, "final flush failed");
+    }
+    tracing::info!("stopped");
+    result
+}
+
+async fn run_http(state: Arc<AppState>, metrics: Arc<Metrics>) -> Result<(), ServeError> {
+    let config = state.config.clone();
+    let data = web::Data::from(state.clone());
+    let server = HttpServer::new(move || {
+        let metrics = metrics.clone();
+        App::new()
+            .app_data(data.clone())
+            .wrap_fn(move |req, srv| {
+                let started = Instant::now();
+                let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                let method = req.method().to_string();
+                let metrics = metrics.clone();
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await?;
+                    let status = res.status().as_u16();
+                    let secs = started.elapsed().as_secs_f64();
+                    metrics.observe_request(&route, &method, status, secs);
+                    tracing::debug!(%method, %route, status, ms = secs * 1e3, "request");
+                    Ok(res)
+                }
+            })
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .workers(config.http_workers)
+    .shutdown_timeout(30)
+    .bind(config.bind)
+    .map_err(|source| ServeError::Bind {
+        addr: config.bind.to_string(),
+        source,
+    })?;
+    for a in server.addrs() {
+        // Tests and scripts read the bound address (port 0 picks a free one).
+        println!("listening on http://{a}");
+        tracing::info!(addr = %a, "listening");
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let guard_state = state.clone();
+    actix_web::rt::spawn(async move {
+        loop {
+            actix_web::rt::time::sleep(Duration::from_secs(60)).await;
+            guard_state.guard.prune();
+        }
+    });
+    server.run().await.map_err(ServeError::Server)
+}

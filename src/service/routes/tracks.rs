@@ -1,0 +1,159 @@
+//! `POST /tracks` (and `/upload`), `GET /tracks/{id}`, `DELETE /tracks/{id}`.
+//!
+//! An upload is answered 201 only once its file is complete, synced and
+//! renamed into the songs folder and its job is durable in the store; the
+//! fingerprinting itself runs on the job queue. A refused upload leaves no
+//! file and no record.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use sonica_schema::{JobRecord, JobSource};
+
+use crate::decode::{self, sniff_format, DecodeError};
+use crate::service::auth::Access;
+use crate::service::error::ApiError;
+use crate::service::routes::{blocking, parse_id};
+use crate::service::state::{now_s, AppState, TrackView};
+use crate::service::upload::{read_form, safe_file_name, Received};
+use crate::SonicaError;
+
+#[utoipa::path(post, path = "/tracks", tag = "tracks",
+    request_body(content_type = "multipart/form-data", description = "`file` (or `audio`): the audio file; optional `title`, `artist`, `album`, `genre` override its tags"),
+    responses(
+        (status = 201, description = "Stored and queued", body = TrackView),
+        (status = 400, description = "Missing `file` part, empty file or malformed body", body = crate::service::openapi::ErrorBody),
+        (status = 401, body = crate::service::openapi::ErrorBody),
+        (status = 413, description = "Over the upload size limit", body = crate::service::openapi::ErrorBody),
+        (status = 415, description = "Not audio Sonica can decode", body = crate::service::openapi::ErrorBody),
+        (status = 422, description = "Corrupt or truncated audio", body = crate::service::openapi::ErrorBody),
+        (status = 429, body = crate::service::openapi::ErrorBody)))]
+pub async fn upload(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    state.guard.authorize(&req, Access::Write)?;
+    state.guard.limit(&req)?;
+    let mut form = read_form(&req, payload, &state.incoming_dir, state.config.max_upload_bytes).await?;
+    let audio = form.take_audio()?;
+    let meta: Vec<(String, String)> = form.text.into_iter().collect();
+    let st = state.clone();
+    let job = blocking(move || place(&st, audio, &meta)).await?;
+    let view = TrackView::pending(&job);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/tracks/{}", job.id)))
+        .json(view))
+}
+
+/// Checks the upload decodes, moves it into the songs folder under a free
+/// name, and stores its job.
+fn place(state: &AppState, audio: Received, meta: &[(String, String)]) -> Result<JobRecord, ApiError> {
+    if audio.bytes == 0 {
+        return Err(SonicaError::Decode(DecodeError::Empty).into());
+    }
+    decode::probe(audio.file.path()).map_err(SonicaError::from)?;
+    audio
+        .file
+        .as_file()
+        .sync_all()
+        .map_err(|e| ApiError::Internal(format!("cannot sync the upload: {e}")))?;
+    let ext = sniff_format(audio.file.path())
+        .map(|f| extension_for(&f))
+        .unwrap_or("bin");
+    let mut name = safe_file_name(audio.name.as_deref(), &format!("upload-{}.{ext}", now_s()));
+    if std::path::Path::new(&name).extension().is_none() {
+        name = format!("{name}.{ext}");
+    }
+    let (stem, suffix) = match name.rsplit_once('.') {
+        Some((s, e)) => (s.to_string(), format!(".{e}")),
+        None => (name.clone(), String::new()),
+    };
+    let mut file = audio.file;
+    let mut n = 0;
+    let dest = loop {
+        let candidate = if n == 0 {
+            state.songs_dir.join(&name)
+        } else {
+            state.songs_dir.join(format!("{stem}-{n}{suffix}"))
+        };
+        state.claim(&candidate);
+        match file.persist_noclobber(&candidate) {
+            Ok(_) => break candidate,
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists && n < 10_000 => {
+                state.release(&candidate);
+                file = e.file;
+                n += 1;
+            }
+            Err(e) => {
+                state.release(&candidate);
+                return Err(ApiError::Internal(format!("cannot store the upload: {}", e.error)));
+            }
+        }
+    };
+    if let Ok(dir) = std::fs::File::open(&state.songs_dir) {
+        let _ = dir.sync_all();
+    }
+    let result = state.accept(&dest, JobSource::Upload, meta);
+    if result.is_err() {
+        let _ = std::fs::remove_file(&dest);
+    }
+    state.release(&dest);
+    Ok(result?)
+}
+
+/// The file extension for a sniffed format name.
+fn extension_for(format: &str) -> &'static str {
+    match format {
+        "WAV" | "RIFF" => "wav",
+        "FLAC" => "flac",
+        "MP3" => "mp3",
+        "AAC (ADTS)" => "aac",
+        "MP4/M4A" => "m4a",
+        "AIFF" => "aiff",
+        "CAF" => "caf",
+        "Matroska/WebM" => "mka",
+        "WMA/ASF" => "wma",
+        "Opus" => "opus",
+        f if f.starts_with("OGG") => "ogg",
+        _ => "bin",
+    }
+}
+
+#[utoipa::path(get, path = "/tracks/{id}", tag = "tracks",
+    params(("id" = u32, Path, description = "Track id")),
+    responses((status = 200, body = TrackView), (status = 400, body = crate::service::openapi::ErrorBody),
+        (status = 404, body = crate::service::openapi::ErrorBody)))]
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.guard.authorize(&req, Access::Read)?;
+    let id = parse_id(&id)?;
+    let st = state.clone();
+    let view = blocking(move || st.view(id)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Deleted {
+    pub id: u32,
+    pub deleted: bool,
+}
+
+#[utoipa::path(delete, path = "/tracks/{id}", tag = "tracks",
+    params(("id" = u32, Path, description = "Track id")),
+    responses((status = 200, body = Deleted), (status = 401, body = crate::service::openapi::ErrorBody),
+        (status = 404, body = crate::service::openapi::ErrorBody)))]
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.guard.authorize(&req, Access::Write)?;
+    let id = parse_id(&id)?;
+    let st = state.clone();
+    blocking(move || st.delete(id)).await?;
+    Ok(HttpResponse::Ok().json(Deleted { id, deleted: true }))
+}

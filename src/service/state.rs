@@ -1,0 +1,217 @@
+//! What every route and background task shares, and the library operations
+//! they have in common (accept a file as a job, delete a track, describe a
+//! track), so that an upload and a file dropped into the songs folder take
+//! exactly the same path into the store.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use sonica_index::{FingerprintIndex, IndexError};
+use sonica_schema::{JobRecord, JobSource, JobStatus, TrackId, TrackRecord};
+
+use crate::ingest::file_stamp;
+use crate::service::auth::Guard;
+use crate::service::config::Config;
+use crate::service::error::ApiError;
+use crate::service::jobs::Scheduler;
+use crate::service::metrics::Metrics;
+
+/// Hidden folder inside the songs folder where uploads land before they are
+/// complete; the watcher ignores hidden folders.
+pub const INCOMING_DIR: &str = ".sonica-incoming";
+
+pub struct AppState {
+    pub config: Config,
+    pub index: Arc<FingerprintIndex>,
+    pub scheduler: Arc<Scheduler>,
+    pub metrics: Arc<Metrics>,
+    pub guard: Guard,
+    /// The songs folder, absolute, as watched paths are reported.
+    pub songs_dir: PathBuf,
+    pub incoming_dir: PathBuf,
+    /// Scratch space for recognition clips.
+    pub tmp_dir: PathBuf,
+    /// Paths an upload is placing right now: the watcher leaves them alone.
+    pub claims: Mutex<HashSet<PathBuf>>,
+}
+
+/// A track as the API shows it, ready or not.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TrackView {
+    pub id: TrackId,
+    pub title: String,
+    pub artist: Option<String>,
+    pub album: Option<String>,
+    pub genre: Option<String>,
+    pub path: String,
+    /// Known once the track is READY.
+    pub duration_s: Option<f64>,
+    /// QUEUED, PROCESSING, READY or FAILED.
+    pub status: &'static str,
+    /// Unix seconds.
+    pub created_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<TrackFailure>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TrackFailure {
+    pub code: String,
+    pub message: String,
+}
+
+impl TrackView {
+    pub fn ready(r: &TrackRecord) -> TrackView {
+        TrackView {
+            id: r.id,
+            title: r.title.clone(),
+            artist: r.artist.clone(),
+            album: r.album.clone(),
+            genre: r.genre.clone(),
+            path: r.path.clone(),
+            duration_s: Some(r.duration_s),
+            status: "READY",
+            created_at: r.created_at,
+            error: None,
+            attempts: None,
+        }
+    }
+
+    pub fn pending(j: &JobRecord) -> TrackView {
+        let title = j.title.clone().unwrap_or_else(|| {
+            Path::new(&j.path)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        let failed = j.status == JobStatus::Failed;
+        TrackView {
+            id: j.id,
+            title,
+            artist: j.artist.clone(),
+            album: j.album.clone(),
+            genre: j.genre.clone(),
+            path: j.path.clone(),
+            duration_s: None,
+            status: match j.status {
+                JobStatus::Queued => "QUEUED",
+                JobStatus::Processing => "PROCESSING",
+                JobStatus::Failed => "FAILED",
+            },
+            created_at: j.created_at,
+            // A retry's last error is shown only once the job has failed
+            // for good, so QUEUED means "nothing wrong yet" to a poller.
+            error: failed.then(|| TrackFailure {
+                code: j.error_code.clone().unwrap_or_else(|| "internal".into()),
+                message: j.error.clone().unwrap_or_default(),
+            }),
+            attempts: Some(j.attempts),
+        }
+    }
+}
+
+pub fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl AppState {
+    /// A track or job by id.
+    pub fn view(&self, id: TrackId) -> Result<TrackView, ApiError> {
+        if let Some(r) = self.index.get(id)? {
+            return Ok(TrackView::ready(&r));
+        }
+        match self.index.job(id)? {
+            Some(j) => Ok(TrackView::pending(&j)),
+            None => Err(ApiError::UnknownTrack(id)),
+        }
+    }
+
+    /// Every track and job, by id.
+    pub fn all_views(&self) -> Result<Vec<TrackView>, ApiError> {
+        let mut v: Vec<TrackView> = self.index.list()?.iter().map(TrackView::ready).collect();
+        v.extend(self.index.jobs()?.iter().map(TrackView::pending));
+        v.sort_by_key(|t| t.id);
+        Ok(v)
+    }
+
+    /// Stores a job for the file now at `path` (durably) and queues it.
+    pub fn accept(&self, path: &Path, source: JobSource, meta: &[(String, String)]) -> Result<JobRecord, IndexError> {
+        let (file_len, file_mtime_ms) = file_stamp(path);
+        let get = |k: &str| meta.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let job = JobRecord {
+            id: 0,
+            path: path.to_string_lossy().into_owned(),
+            source,
+            status: JobStatus::Queued,
+            title: get("title"),
+            artist: get("artist"),
+            album: get("album"),
+            genre: get("genre"),
+            attempts: 0,
+            error: None,
+            error_code: None,
+            created_at: now_s(),
+            file_len,
+            file_mtime_ms,
+        };
+        let job = self.index.enqueue(job)?;
+        self.index.flush()?;
+        self.scheduler.push(job.id);
+        Ok(job)
+    }
+
+    /// Removes a track or job by id, with its file when the file lives in
+    /// the songs folder (which mirrors the library: a file left there would
+    /// be ingested again). The file goes first, so a kill in between leaves
+    /// a record whose file is gone, which the next start's scan removes.
+    pub fn delete(&self, id: TrackId) -> Result<TrackView, ApiError> {
+        let view = self.view(id)?;
+        let path = PathBuf::from(&view.path);
+        if path.starts_with(&self.songs_dir) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(ApiError::Internal(format!("cannot delete {}: {e}", path.display()))),
+            }
+        }
+        self.forget(id)?;
+        Ok(view)
+    }
+
+    /// Removes a track or job from the store only.
+    pub fn forget(&self, id: TrackId) -> Result<(), ApiError> {
+        match self.index.remove(id) {
+            Ok(_) => {}
+            Err(IndexError::UnknownTrack(_)) => match self.index.cancel_job(id) {
+                Ok(_) => {}
+                Err(IndexError::UnknownTrack(_)) => return Err(ApiError::UnknownTrack(id)),
+                Err(e) => return Err(e.into()),
+            },
+            Err(e) => return Err(e.into()),
+        }
+        self.index.flush()?;
+        Ok(())
+    }
+
+    pub fn claim(&self, p: &Path) {
+        self.claims
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(p.to_path_buf());
+    }
+
+    pub fn release(&self, p: &Path) {
+        self.claims.lock().unwrap_or_else(|e| e.into_inner()).remove(p);
+    }
+
+    pub fn is_claimed(&self, p: &Path) -> bool {
+        self.claims.lock().unwrap_or_else(|e| e.into_inner()).contains(p)
+    }
+}

@@ -1,0 +1,161 @@
+//! Reading a multipart upload: the audio part streamed to a temporary file
+//! with the size limit enforced as bytes arrive, small text fields kept.
+//!
+//! The temporary file deletes itself when dropped, so any failure (too
+//! large, cut-off body, refused media) leaves nothing behind on disk.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use actix_multipart::{Multipart, MultipartError};
+use actix_web::{web, HttpRequest};
+use futures_util::StreamExt;
+use tempfile::NamedTempFile;
+
+use crate::service::error::ApiError;
+
+/// Names under which the audio part is accepted.
+pub const FILE_FIELDS: [&str; 2] = ["file", "audio"];
+/// Text fields an upload may carry.
+pub const META_FIELDS: [&str; 4] = ["title", "artist", "album", "genre"];
+const MAX_TEXT_FIELD: usize = 4096;
+
+/// The audio part, on disk.
+pub struct Received {
+    pub file: NamedTempFile,
+    /// The client's file name, if it sent one.
+    pub name: Option<String>,
+    pub bytes: u64,
+}
+
+pub struct Form {
+    pub audio: Option<Received>,
+    pub text: HashMap<String, String>,
+}
+
+impl Form {
+    /// The audio part, or the 400 that says it is missing.
+    pub fn take_audio(&mut self) -> Result<Received, ApiError> {
+        self.audio.take().ok_or(ApiError::MissingField("file"))
+    }
+}
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    match e {
+        MultipartError::ContentTypeMissing
+        | MultipartError::ContentTypeParse
+        | MultipartError::ContentTypeIncompatible
+        | MultipartError::BoundaryMissing => ApiError::UnsupportedContentType(
+            "expected a multipart/form-data body with a `file` (or `audio`) part".into(),
+        ),
+        other => ApiError::BadRequest(format!("malformed multipart body: {other}")),
+    }
+}
+
+/// Reads the whole form. The audio part goes to a temporary file in `dir`
+/// (which must be on the same file system as its final home, so that
+/// keeping it is a rename).
+pub async fn read_form(req: &HttpRequest, payload: web::Payload, dir: &Path, limit: u64) -> Result<Form, ApiError> {
+    let mut mp = Multipart::new(req.headers(), payload);
+    let mut form = Form {
+        audio: None,
+        text: HashMap::new(),
+    };
+    while let Some(field) = mp.next().await {
+        let mut field = field.map_err(multipart_error)?;
+        let name = field.name().unwrap_or_default().to_string();
+        if FILE_FIELDS.contains(&name.as_str()) {
+            if form.audio.is_some() {
+                return Err(ApiError::BadRequest(
+                    "more than one audio part; send one `file` (or `audio`)".into(),
+                ));
+            }
+            let client_name = field
+                .content_disposition()
+                .and_then(|cd| cd.get_filename())
+                .map(str::to_string);
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".upload-")
+                .tempfile_in(dir)
+                .map_err(|e| ApiError::Internal(format!("cannot create a temporary file: {e}")))?;
+            let mut bytes = 0u64;
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(multipart_error)?;
+                bytes += chunk.len() as u64;
+                if bytes > limit {
+                    return Err(ApiError::TooLarge {
+                        limit_mb: limit as f64 / (1024.0 * 1024.0),
+                    });
+                }
+                tmp.write_all(&chunk)
+                    .map_err(|e| ApiError::Internal(format!("cannot write the upload: {e}")))?;
+            }
+            tmp.flush()
+                .map_err(|e| ApiError::Internal(format!("cannot write the upload: {e}")))?;
+            form.audio = Some(Received {
+                file: tmp,
+                name: client_name,
+                bytes,
+            });
+        } else {
+            let mut value = Vec::new();
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(multipart_error)?;
+                if value.len() + chunk.len() > MAX_TEXT_FIELD {
+                    return Err(ApiError::BadRequest(format!(
+                        "field `{name}` is longer than {MAX_TEXT_FIELD} bytes"
+                    )));
+                }
+                value.extend_from_slice(&chunk);
+            }
+            if META_FIELDS.contains(&name.as_str()) {
+                let v = String::from_utf8(value)
+                    .map_err(|_| ApiError::BadRequest(format!("field `{name}` is not UTF-8 text")))?;
+                let v = v.trim();
+                if !v.is_empty() {
+                    form.text.insert(name, v.to_string());
+                }
+            }
+        }
+    }
+    Ok(form)
+}
+
+/// A safe file name for the songs folder from the client's name: no
+/// folders, no leading dot, only plain characters; `fallback` when nothing
+/// usable is left.
+pub fn safe_file_name(client: Option<&str>, fallback: &str) -> String {
+    let base = client.map(|n| n.rsplit(['/', '\\']).next().unwrap_or("")).unwrap_or("");
+    let cleaned: String = base
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || " ._-()".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').to_string();
+    if cleaned.is_empty() || cleaned.len() > 200 {
+        fallback.to_string()
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_names_cannot_escape_the_folder() {
+        assert_eq!(safe_file_name(Some("../../etc/passwd"), "x"), "passwd");
+        assert_eq!(safe_file_name(Some("C:\\music\\My Song.mp3"), "x"), "My Song.mp3");
+        assert_eq!(safe_file_name(Some(".hidden.wav"), "x"), "hidden.wav");
+        assert_eq!(safe_file_name(Some("a/b/"), "x"), "x");
+        assert_eq!(safe_file_name(None, "upload"), "upload");
+        assert_eq!(safe_file_name(Some("ça va?.ogg"), "x"), "ça va_.ogg");
+    }
+}

@@ -1,0 +1,241 @@
+//! The watched songs folder: files added or replaced there are ingested,
+//! files removed are removed from the library (unless configured off).
+//!
+//! A file is taken only once it has stopped changing for `settle_ms`
+//! (same size and modification time at both ends of the wait), so a file
+//! still being copied is not fingerprinted half-way. Events only say
+//! *which* paths to look at; what to do is decided by comparing the file
+//! with the store (`reconcile`), which is also what the scan at start does
+//! for changes made while the service was down.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{select, unbounded, Receiver, Sender};
+use notify::{RecursiveMode, Watcher};
+use sonica_schema::JobSource;
+
+use crate::ingest::{file_stamp, AUDIO_EXTENSIONS};
+use crate::service::state::AppState;
+
+type Stamp = (Option<u64>, Option<u64>);
+
+pub struct FolderWatcher {
+    _watcher: notify::RecommendedWatcher,
+    stop: Sender<()>,
+    handle: JoinHandle<()>,
+}
+
+impl FolderWatcher {
+    /// Starts watching `state.songs_dir` and scans it once.
+    pub fn start(state: Arc<AppState>) -> Result<FolderWatcher, notify::Error> {
+        let (tx, events) = unbounded::<PathBuf>();
+        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+            Ok(ev) => {
+                for p in ev.paths {
+                    let _ = tx.send(p);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "folder watch error"),
+        })?;
+        watcher.watch(&state.songs_dir, RecursiveMode::Recursive)?;
+        let (stop, stopped) = unbounded();
+        let handle = std::thread::Builder::new()
+            .name("sonica-watch".into())
+            .spawn(move || run(state, events, stopped))
+            .map_err(|e| notify::Error::generic(&e.to_string()))?;
+        Ok(FolderWatcher {
+            _watcher: watcher,
+            stop,
+            handle,
+        })
+    }
+
+    pub fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.handle.join();
+    }
+}
+
+struct Pending {
+    since: Instant,
+    stamp: Stamp,
+}
+
+fn run(state: Arc<AppState>, events: Receiver<PathBuf>, stop: Receiver<()>) {
+    scan(&state);
+    let settle = Duration::from_millis(state.config.settle_ms);
+    let tick = (settle / 4).clamp(Duration::from_millis(20), Duration::from_millis(250));
+    let mut pending: HashMap<PathBuf, Pending> = HashMap::new();
+    loop {
+        select! {
+            recv(stop) -> _ => return,
+            recv(events) -> p => match p {
+                Ok(p) => note(&state, &mut pending, p),
+                Err(_) => return,
+            },
+            default(tick) => {}
+        }
+        while let Ok(p) = events.try_recv() {
+            note(&state, &mut pending, p);
+        }
+        let now = Instant::now();
+        let mut ready = Vec::new();
+        for (p, pend) in pending.iter_mut() {
+            if now.duration_since(pend.since) < settle {
+                continue;
+            }
+            let stamp = file_stamp(p);
+            if stamp == pend.stamp {
+                ready.push(p.clone());
+            } else {
+                // Still changing: wait for a quiet spell from now.
+                pend.stamp = stamp;
+                pend.since = now;
+            }
+        }
+        for p in ready {
+            pending.remove(&p);
+            reconcile(&state, &p);
+        }
+    }
+}
+
+/// Marks a path (or every file of a folder moved in) as changed.
+fn note(state: &AppState, pending: &mut HashMap<PathBuf, Pending>, p: PathBuf) {
+    if is_hidden(&state.songs_dir, &p) {
+        return;
+    }
+    if p.is_dir() {
+        for f in walk(&p) {
+            note(state, pending, f);
+        }
+        return;
+    }
+    let stamp = file_stamp(&p);
+    pending.insert(
+        p,
+        Pending {
+            since: Instant::now(),
+            stamp,
+        },
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect()
+}
+
+/// True for paths inside a hidden folder (or hidden files) under `root`:
+/// uploads in progress and editors' temporary files.
+fn is_hidden(root: &Path, p: &Path) -> bool {
+    p.strip_prefix(root)
+        .map(|rel| {
+            rel.components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+        })
+        .unwrap_or(true)
+}
+
+fn is_audio(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The scan at start: every file against the store, then every stored
+/// track of the folder against the files.
+fn scan(state: &AppState) {
+    for f in walk(&state.songs_dir) {
+        if !is_hidden(&state.songs_dir, &f) {
+            reconcile(state, &f);
+        }
+    }
+    if !state.config.watch_remove {
+        return;
+    }
+    match state.all_views() {
+        Ok(views) => {
+            for v in views {
+                let p = PathBuf::from(&v.path);
+                if p.starts_with(&state.songs_dir) && !p.exists() {
+                    reconcile(state, &p);
+                }
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot list the library for the folder scan"),
+    }
+}
+
+/// Brings the store in line with the file at `p` (present or not).
+pub fn reconcile(state: &AppState, p: &Path) {
+    if is_hidden(&state.songs_dir, p) || !is_audio(p) || state.is_claimed(p) {
+        return;
+    }
+    let key = p.to_string_lossy();
+    let known = match state.index.id_by_path(&key) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!(error = %e, path = %key, "cannot look the file up");
+            return;
+        }
+    };
+    let stored_stamp = known.and_then(|id| match state.index.get(id) {
+        Ok(Some(r)) => Some((r.file_len, r.file_mtime_ms)),
+        _ => match state.index.job(id) {
+            Ok(Some(j)) => Some((j.file_len, j.file_mtime_ms)),
+            _ => None,
+        },
+    });
+    if !p.is_file() {
+        if let (Some(id), true) = (known, state.config.watch_remove) {
+            if stored_stamp.is_some() {
+                match state.forget(id) {
+                    Ok(()) => tracing::info!(id, path = %key, "file removed from the songs folder; track removed"),
+                    Err(e) => tracing::error!(id, error = %e, "cannot remove the track of a deleted file"),
+                }
+            }
+        }
+        return;
+    }
+    let now = file_stamp(p);
+    match (known, stored_stamp) {
+        (Some(_), Some(s)) if s == now => return, // unchanged (or our own upload)
+        (Some(id), Some(_)) => {
+            tracing::info!(id, path = %key, "file replaced; fingerprinting it again");
+            if let Err(e) = state.forget(id) {
+                tracing::error!(id, error = %e, "cannot remove the replaced track");
+                return;
+            }
+        }
+        _ => {}
+    }
+    match state.accept(p, JobSource::Watch, &[]) {
+        Ok(job) => tracing::info!(id = job.id, path = %key, "new file in the songs folder; queued"),
+        Err(e) => tracing::error!(error = %e, path = %key, "cannot queue a file of the songs folder"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_and_foreign_paths_are_ignored() {
+        let root = Path::new("/srv/songs");
+        assert!(!is_hidden(root, Path::new("/srv/songs/a/b.mp3")));
+        assert!(is_hidden(root, Path::new("/srv/songs/.sonica-incoming/x.mp3")));
+        assert!(is_hidden(root, Path::new("/srv/songs/a/.b.mp3.part")));
+        assert!(is_hidden(root, Path::new("/elsewhere/b.mp3")));
+        assert!(is_audio(Path::new("x.MP3")));
+        assert!(!is_audio(Path::new("x.txt")));
+    }
+}
