@@ -15,3 +15,17 @@ mod fixtures;
 mod kill;
 #[path = "integration/recognition.rs"]
 mod recognition;
+#[path = "integration/server.rs"]
+mod server;
+#[path = "integration/service_auth.rs"]
+mod service_auth;
+#[path = "integration/service_bad_input.rs"]
+mod service_bad_input;
+#[path = "integration/service_flow.rs"]
+mod service_flow;
+#[path = "integration/service_restart.rs"]
+mod service_restart;
+#[path = "integration/service_stream.rs"]
+mod service_stream;
+#[path = "integration/service_watch.rs"]
+mod service_watch;

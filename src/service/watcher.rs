@@ -34,7 +34,11 @@ impl FolderWatcher {
     pub fn start(state: Arc<AppState>) -> Result<FolderWatcher, notify::Error> {
         let (tx, events) = unbounded::<PathBuf>();
         let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+            // Access events (opens, reads) change nothing, and our own scans
+            // cause them: following them would loop.
+            Ok(ev) if matches!(ev.kind, notify::EventKind::Access(_)) => {}
             Ok(ev) => {
+                tracing::debug!(?ev, "folder event");
                 for p in ev.paths {
                     let _ = tx.send(p);
                 }

@@ -1,0 +1,73 @@
+//! API keys on write routes (and optionally reads), and the per-client rate
+//! limit with its 429 and Retry-After.
+
+use crate::audio;
+use crate::server::{wav_bytes, Part, Server};
+
+#[test]
+fn keys_guard_writes_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = wav_bytes(dir.path(), "a.wav", &audio::song(7700, 8.0, 8000), 8000);
+    let srv = Server::start(dir.path(), &["--api-keys", "k1,k2"]);
+    let part = [Part::file("file", "a.wav", &song)];
+    let no = srv.post_form("/tracks", &part, &[]);
+    assert_eq!(no.status, 401, "{}", no.text);
+    assert_eq!(no.json["error"]["code"], "unauthorized");
+    let wrong = srv.post_form("/tracks", &part, &[("Authorization", "Bearer nope")]);
+    assert_eq!(wrong.status, 401);
+    let bearer = srv.post_form("/tracks", &part, &[("Authorization", "Bearer k2")]);
+    assert_eq!(bearer.status, 201, "{}", bearer.text);
+    let id = bearer.json["id"].as_u64().unwrap();
+    // Reads and recognition stay open by default.
+    assert_eq!(srv.get(&format!("/tracks/{id}")).status, 200);
+    assert_eq!(srv.recognize("a.wav", &song).status, 200);
+    assert_eq!(srv.delete(&format!("/tracks/{id}"), &[]).status, 401);
+    assert_eq!(srv.delete(&format!("/tracks/{id}"), &[("X-API-Key", "k1")]).status, 200);
+    drop(srv);
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let strict = Server::start(dir2.path(), &["--api-keys", "k1", "--protect-reads", "true"]);
+    assert_eq!(strict.get("/songs").status, 401);
+    assert_eq!(strict.recognize("a.wav", &song).status, 401);
+    let ok = strict.post_form(
+        "/recognize",
+        &[Part::file("audio", "a.wav", &song)],
+        &[("X-API-Key", "k1")],
+    );
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    drop(strict);
+
+    // Without keys, writes are open.
+    let dir3 = tempfile::tempdir().unwrap();
+    let open = Server::start(dir3.path(), &[]);
+    assert_eq!(open.post_form("/tracks", &part, &[]).status, 201);
+}
+
+#[test]
+fn recognition_is_rate_limited_per_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = wav_bytes(dir.path(), "c.wav", &audio::song(7800, 3.0, 8000), 8000);
+    let srv = Server::start(dir.path(), &["--rate-limit", "1", "--rate-burst", "3"]);
+    let mut statuses = Vec::new();
+    let mut retry = None;
+    for _ in 0..6 {
+        let r = srv.recognize("c.wav", &clip);
+        if r.status == 429 {
+            assert_eq!(r.json["error"]["code"], "rate_limited");
+            retry = r.retry_after.clone();
+        }
+        statuses.push(r.status);
+    }
+    assert_eq!(&statuses[..3], &[200, 200, 200], "{statuses:?}");
+    assert!(statuses[3..].contains(&429), "{statuses:?}");
+    let secs: u64 = retry.expect("Retry-After on a 429").parse().unwrap();
+    assert!((1..=2).contains(&secs), "{secs}");
+    // Reads are not limited.
+    assert_eq!(srv.get("/health").status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(1100 * secs));
+    assert_eq!(
+        srv.recognize("c.wav", &clip).status,
+        200,
+        "allowed again after Retry-After"
+    );
+}
