@@ -14,9 +14,17 @@ use crate::SonicaError;
 /// is given (the CLI resolves the three in that order).
 pub const DEFAULT_DATA_DIR: &str = "sonica-data";
 
-/// Opens (creating if needed) the fingerprint index stored in `dir`.
+/// Opens (creating if needed) the fingerprint index stored in `dir`, with
+/// the store's default cache (sized for short CLI runs).
 pub fn open_library(dir: &Path) -> Result<FingerprintIndex, SonicaError> {
     let store: Arc<dyn KvStore> = Arc::new(SledStore::open(&dir.join("store"))?);
+    Ok(FingerprintIndex::open(store, index_hasher())?)
+}
+
+/// [`open_library`] with a page cache of `cache_bytes`: a long-running
+/// service answers most bucket reads from memory this way.
+pub fn open_library_with_cache(dir: &Path, cache_bytes: u64) -> Result<FingerprintIndex, SonicaError> {
+    let store: Arc<dyn KvStore> = Arc::new(SledStore::open_with_cache(&dir.join("store"), cache_bytes)?);
     Ok(FingerprintIndex::open(store, index_hasher())?)
 }
 

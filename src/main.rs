@@ -130,6 +130,9 @@ struct ServeArgs {
     /// Log JSON lines instead of text [default: false].
     #[arg(long, env = "SONICA_LOG_JSON", value_name = "BOOL")]
     log_json: Option<bool>,
+    /// Cache memory in MB (store pages and parsed index blocks) [default: 256].
+    #[arg(long, env = "SONICA_CACHE_MB")]
+    cache_mb: Option<u64>,
 }
 
 fn serve(data_dir: Option<PathBuf>, a: ServeArgs) -> ExitCode {
@@ -162,6 +165,7 @@ fn serve(data_dir: Option<PathBuf>, a: ServeArgs) -> ExitCode {
         watch_remove: a.watch_remove,
         settle_ms: a.settle_ms,
         log_json: a.log_json,
+        cache_mb: a.cache_mb,
     };
     let config = match resolve(file, over) {
         Ok(c) => c,
@@ -237,7 +241,9 @@ fn run(cli: Run) -> anyhow::Result<ExitCode> {
         }
     };
     match cli.command {
-        Command::Serve(_) => unreachable!("serve is dispatched before the library is opened here"),
+        // Dispatched in `main` before any library is opened (the service
+        // opens its own); kept here only to keep this match exhaustive.
+        Command::Serve(_) => Ok(ExitCode::from(2)),
         Command::Ingest { jobs, json, paths } => cmd_ingest(&index, jobs, json, &paths),
         Command::Identify {
             json,

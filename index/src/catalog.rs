@@ -1,53 +1,129 @@
 //! The in-memory catalog: which tracks are live and which tier answers for
-//! each. Lookups consult it for every hit, so it must be a plain map, not a
-//! store read; it is rebuilt from the `tracks` tree at open.
-
-use std::collections::HashMap;
+//! each. Lookups consult it for every posting they touch, so it is a dense
+//! array indexed by track id (ids are small and never reused), not a hash
+//! map and never a store read; it is rebuilt from the `tracks` tree at open.
 
 use sonica_schema::{Tier, TrackId, TrackRecord};
 
+const ABSENT: u8 = 0;
+const FRESH: u8 = 1;
+const COMPACTED: u8 = 2;
+
 #[derive(Debug, Default, Clone)]
 pub struct Catalog {
-    tiers: HashMap<TrackId, Tier>,
+    /// One byte per id: [`ABSENT`], [`FRESH`] or [`COMPACTED`].
+    tiers: Vec<u8>,
+    live: usize,
+}
+
+fn code(t: Tier) -> u8 {
+    match t {
+        Tier::Fresh => FRESH,
+        Tier::Compacted => COMPACTED,
+    }
 }
 
 impl Catalog {
     pub fn insert(&mut self, r: &TrackRecord) {
-        self.tiers.insert(r.id, r.tier);
+        let i = r.id as usize;
+        if i >= self.tiers.len() {
+            self.tiers.resize(i + 1, ABSENT);
+        }
+        if self.tiers[i] == ABSENT {
+            self.live += 1;
+        }
+        self.tiers[i] = code(r.tier);
     }
 
     pub fn remove(&mut self, r: &TrackRecord) {
-        self.tiers.remove(&r.id);
+        if let Some(t) = self.tiers.get_mut(r.id as usize) {
+            if *t != ABSENT {
+                *t = ABSENT;
+                self.live -= 1;
+            }
+        }
     }
 
     pub fn set_tier(&mut self, id: TrackId, tier: Tier) {
-        if let Some(t) = self.tiers.get_mut(&id) {
-            *t = tier;
+        if let Some(t) = self.tiers.get_mut(id as usize) {
+            if *t != ABSENT {
+                *t = code(tier);
+            }
         }
     }
 
     /// The tier answering for `id`, or `None` when the track is not live.
+    #[inline]
     pub fn tier(&self, id: TrackId) -> Option<Tier> {
-        self.tiers.get(&id).copied()
+        match self.tiers.get(id as usize) {
+            Some(&FRESH) => Some(Tier::Fresh),
+            Some(&COMPACTED) => Some(Tier::Compacted),
+            _ => None,
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.tiers.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tiers.is_empty()
+        self.live == 0
     }
 
-    /// Ids of tracks whose postings are still in the fresh tier.
+    /// Ids of tracks whose postings are still in the fresh tier, ascending.
     pub fn fresh_ids(&self) -> Vec<TrackId> {
-        let mut v: Vec<TrackId> = self
-            .tiers
+        self.tiers
             .iter()
-            .filter(|(_, t)| **t == Tier::Fresh)
-            .map(|(id, _)| *id)
-            .collect();
-        v.sort_unstable();
-        v
+            .enumerate()
+            .filter(|(_, &t)| t == FRESH)
+            .map(|(id, _)| id as TrackId)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: TrackId, tier: Tier) -> TrackRecord {
+        TrackRecord {
+            id,
+            path: String::new(),
+            title: String::new(),
+            artist: None,
+            album: None,
+            genre: None,
+            duration_s: 1.0,
+            sample_rate: 8000,
+            channels: 1,
+            codec: String::new(),
+            peaks: 0,
+            hashes: 0,
+            tier,
+            created_at: 0,
+            file_len: None,
+            file_mtime_ms: None,
+        }
+    }
+
+    #[test]
+    fn tracks_tiers_and_counts() {
+        let mut c = Catalog::default();
+        c.insert(&rec(5, Tier::Fresh));
+        c.insert(&rec(2, Tier::Compacted));
+        c.insert(&rec(5, Tier::Fresh));
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.tier(5), Some(Tier::Fresh));
+        assert_eq!(c.tier(3), None);
+        assert_eq!(c.tier(1_000_000), None);
+        assert_eq!(c.fresh_ids(), vec![5]);
+        c.set_tier(5, Tier::Compacted);
+        c.set_tier(9, Tier::Compacted);
+        assert_eq!(c.tier(9), None, "set_tier does not create tracks");
+        assert!(c.fresh_ids().is_empty());
+        c.remove(&rec(2, Tier::Compacted));
+        c.remove(&rec(2, Tier::Compacted));
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.tier(2), None);
     }
 }

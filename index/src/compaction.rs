@@ -103,6 +103,8 @@ impl FingerprintIndex {
                 report.buckets_rewritten += 1;
             }
             self.store.commit(batch)?;
+            // Before any track reads these buckets as its tier (see block_cache).
+            self.blocks.invalidate();
         }
         self.store.flush()?;
 

@@ -72,6 +72,8 @@ pub struct FingerprintIndex {
     /// Serialises writers (add, remove, compact); readers never take it.
     pub(crate) writer: Mutex<()>,
     pub(crate) hasher: Hasher,
+    /// Parsed compacted blocks kept in memory (off unless configured).
+    pub(crate) blocks: crate::block_cache::BlockCache,
 }
 
 impl FingerprintIndex {
@@ -106,6 +108,7 @@ impl FingerprintIndex {
             fresh: RwLock::new(FreshTier::default()),
             writer: Mutex::new(()),
             hasher,
+            blocks: crate::block_cache::BlockCache::new(0),
         };
         let mut fresh = FreshTier::default();
         for id in idx.catalog().fresh_ids() {
@@ -125,6 +128,18 @@ impl FingerprintIndex {
         ps.sort_unstable();
         ps.dedup();
         Ok(ps)
+    }
+
+    /// Keeps up to `bytes` of parsed compacted blocks in memory, for
+    /// processes that answer many queries (see [`crate::block_cache`]).
+    pub fn with_block_cache(mut self, bytes: usize) -> Self {
+        self.blocks = crate::block_cache::BlockCache::new(bytes);
+        self
+    }
+
+    /// Bytes of parsed blocks held in memory.
+    pub fn block_cache_bytes(&self) -> usize {
+        self.blocks.bytes()
     }
 
     pub fn store(&self) -> &Arc<dyn KvStore> {
@@ -314,15 +329,36 @@ impl FingerprintIndex {
             while j < hashes.len() && bucket_of(hashes[j]) == bucket {
                 j += 1;
             }
-            if let Some(bytes) = self.store.get(Tree::Buckets, &bucket_key(bucket))? {
-                block.load(&bytes)?;
-                for (qi, &h) in hashes.iter().enumerate().take(j).skip(i) {
-                    group.clear();
-                    block.postings_of(h, &mut group)?;
-                    for &(track, time) in &group {
-                        if catalog.tier(track) == Some(Tier::Compacted) {
-                            on_hit(qi, track, time);
-                        }
+            let cached;
+            let reader: &postings::BlockReader = if let Some(c) = self.blocks.get(bucket) {
+                cached = c;
+                &cached
+            } else {
+                let generation = self.blocks.generation();
+                match self.store.get(Tree::Buckets, &bucket_key(bucket))? {
+                    Some(bytes) if self.blocks.enabled() => {
+                        let mut r = postings::BlockReader::new();
+                        r.load(&bytes)?;
+                        cached = Arc::new(r);
+                        self.blocks.insert(bucket, cached.clone(), generation);
+                        &cached
+                    }
+                    Some(bytes) => {
+                        block.load(&bytes)?;
+                        &block
+                    }
+                    None => {
+                        i = j;
+                        continue;
+                    }
+                }
+            };
+            for (qi, &h) in hashes.iter().enumerate().take(j).skip(i) {
+                group.clear();
+                reader.postings_of(h, &mut group)?;
+                for &(track, time) in &group {
+                    if catalog.tier(track) == Some(Tier::Compacted) {
+                        on_hit(qi, track, time);
                     }
                 }
             }

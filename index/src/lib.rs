@@ -6,6 +6,7 @@
 //! with. Storage goes through the small [`KvStore`] trait so the sled backend
 //! can be swapped (an in-memory backend proves the seam and serves tests).
 
+pub mod block_cache;
 pub mod catalog;
 pub mod compaction;
 pub mod error;

@@ -168,7 +168,7 @@ struct Group {
 /// demand. It owns its buffers and is meant to be reused from block to
 /// block ([`BlockReader::load`]), so a lookup touching a thousand buckets
 /// allocates nothing per bucket.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct BlockReader {
     body: Vec<u8>,
     dir: Vec<Group>,
@@ -242,6 +242,11 @@ impl BlockReader {
             return Err(SchemaError::corrupt("posting block", "trailing bytes"));
         }
         Ok(())
+    }
+
+    /// Heap bytes held, for caches that budget memory.
+    pub fn heap_bytes(&self) -> usize {
+        self.body.capacity() + self.dir.capacity() * std::mem::size_of::<Group>() + self.lens.capacity() * 8
     }
 
     /// Number of distinct hashes in the block.

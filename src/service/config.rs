@@ -42,6 +42,9 @@ pub struct Config {
     /// How long a file must stay unchanged before it is taken as complete.
     pub settle_ms: u64,
     pub log_json: bool,
+    /// Memory for caches, in MB: a quarter for the store's pages, the rest
+    /// for parsed compacted blocks.
+    pub cache_mb: u64,
 }
 
 impl Default for Config {
@@ -65,6 +68,7 @@ impl Default for Config {
             watch_remove: true,
             settle_ms: 1000,
             log_json: false,
+            cache_mb: 256,
         }
     }
 }
@@ -90,6 +94,7 @@ pub struct FileConfig {
     pub watch_remove: Option<bool>,
     pub settle_ms: Option<u64>,
     pub log_json: Option<bool>,
+    pub cache_mb: Option<u64>,
 }
 
 /// A setting that could not be used; the message names it.
@@ -174,6 +179,7 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
         watch_remove: pick!(watch_remove, d.watch_remove),
         settle_ms: pick!(settle_ms, d.settle_ms),
         log_json: pick!(log_json, d.log_json),
+        cache_mb: pick!(cache_mb, d.cache_mb).max(1),
     })
 }
 

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use actix_web::dev::Service;
 use actix_web::{web, App, HttpServer};
 
-use crate::library::open_library;
+use crate::library::open_library_with_cache;
 use crate::SonicaError;
 use config::Config;
 use jobs::{JobPool, RetryPolicy, Scheduler};
@@ -75,7 +75,10 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     let songs_dir = prepare_dir(&config.songs_dir, None)?;
     let incoming_dir = prepare_dir(&songs_dir.join(INCOMING_DIR), Some(".upload-"))?;
 
-    let index = Arc::new(open_library(&data_dir)?);
+    // A quarter of the cache budget to sled's pages, the rest to parsed
+    // compacted blocks, which are what recognition reads.
+    let cache = config.cache_mb * 1024 * 1024;
+    let index = Arc::new(open_library_with_cache(&data_dir, cache / 4)?.with_block_cache((cache - cache / 4) as usize));
     let scheduler = Arc::new(Scheduler::default());
     let metrics = Arc::new(Metrics::new());
     let recovered = jobs::recover(&index, &scheduler).map_err(SonicaError::from)?;
@@ -89,6 +92,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         incoming_dir,
         tmp_dir,
         claims: Mutex::new(Default::default()),
+        recognizers: tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
     });
     tracing::info!(
         tracks = index.len(),

@@ -35,6 +35,10 @@ pub struct AppState {
     pub tmp_dir: PathBuf,
     /// Paths an upload is placing right now: the watcher leaves them alone.
     pub claims: Mutex<HashSet<PathBuf>>,
+    /// Recognitions running at once (one per core): more only time-slice
+    /// the same cores, so each waits its turn instead, which keeps latency
+    /// first-come-first-served and memory flat under a burst.
+    pub recognizers: tokio::sync::Semaphore,
 }
 
 /// A track as the API shows it, ready or not.

@@ -27,6 +27,7 @@ pub async fn recognize(
     state.guard.limit(&req)?;
     let mut form = read_form(&req, payload, &state.tmp_dir, state.config.max_upload_bytes).await?;
     let audio = form.take_audio()?;
+    let _turn = state.recognizers.acquire().await.map_err(|_| ApiError::ShuttingDown)?;
     let st = state.clone();
     let matched = blocking(move || {
         if audio.bytes == 0 {

@@ -140,6 +140,9 @@ async fn attempt(
 ) -> Result<(), ()> {
     let (window, start_s) = p.take_window();
     let received = p.received_s();
+    let Ok(_turn) = state.recognizers.acquire().await else {
+        return Err(());
+    };
     let st = state.clone();
     let result = blocking(move || recognize_pcm(&st, &window)).await;
     let matched = match result {
@@ -198,6 +201,9 @@ async fn send(session: &mut Session, v: &serde_json::Value) -> Result<(), ()> {
 }
 
 async fn whole_file(state: Arc<AppState>, mut session: Session, bytes: Vec<u8>) {
+    let Ok(_turn) = state.recognizers.acquire().await else {
+        return;
+    };
     let st = state.clone();
     let result = blocking(move || {
         if bytes.is_empty() {
