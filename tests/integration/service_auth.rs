@@ -71,3 +71,34 @@ fn recognition_is_rate_limited_per_client() {
         "allowed again after Retry-After"
     );
 }
+
+#[test]
+fn settings_come_from_a_toml_file_and_flags_beat_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = wav_bytes(dir.path(), "a.wav", &audio::song(7850, 8.0, 8000), 8000);
+    let cfg = dir.path().join("sonica.toml");
+    std::fs::write(&cfg, "api_keys = [\"from-file\"]\nmax_upload_mb = 0.01\n").unwrap();
+    let srv = Server::start(dir.path(), &["--config", cfg.to_str().unwrap(), "--max-upload-mb", "5"]);
+    let part = [Part::file("file", "a.wav", &song)];
+    assert_eq!(
+        srv.post_form("/tracks", &part, &[]).status,
+        401,
+        "the file's key is required"
+    );
+    let ok = srv.post_form("/tracks", &part, &[("X-API-Key", "from-file")]);
+    assert_eq!(
+        ok.status, 201,
+        "the flag's 5 MB limit beats the file's 10 kB: {}",
+        ok.text
+    );
+    drop(srv);
+
+    // A setting the file gets wrong stops the start with a message naming it.
+    std::fs::write(&cfg, "max_uplod_mb = 3\n").unwrap();
+    let out = std::process::Command::new(crate::common::bin())
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_uplod_mb"));
+}
