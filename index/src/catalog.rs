@@ -86,24 +86,7 @@ mod tests {
     use super::*;
 
     fn rec(id: TrackId, tier: Tier) -> TrackRecord {
-        TrackRecord {
-            id,
-            path: String::new(),
-            title: String::new(),
-            artist: None,
-            album: None,
-            genre: None,
-            duration_s: 1.0,
-            sample_rate: 8000,
-            channels: 1,
-            codec: String::new(),
-            peaks: 0,
-            hashes: 0,
-            tier,
-            created_at: 0,
-            file_len: None,
-            file_mtime_ms: None,
-        }
+        crate::test_support::record(id, "", tier)
     }
 
     #[test]

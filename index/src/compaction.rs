@@ -143,7 +143,7 @@ impl FingerprintIndex {
 mod tests {
     use std::sync::Arc;
 
-    use sonica_schema::{Peak, Tier, TrackRecord};
+    use sonica_schema::{Peak, Tier};
 
     use crate::{FingerprintIndex, Hasher, KvStore, MemStore, NewTrack, QueryHash, SledStore, Votes};
 
@@ -176,24 +176,7 @@ mod tests {
             .collect();
         let hashes = (hasher())(&peaks);
         NewTrack {
-            record: TrackRecord {
-                id: 0,
-                path: path.into(),
-                title: path.into(),
-                artist: None,
-                album: None,
-                genre: None,
-                duration_s: 10.0,
-                sample_rate: 8000,
-                channels: 1,
-                codec: "pcm".into(),
-                peaks: 0,
-                hashes: 0,
-                tier: Tier::Fresh,
-                created_at: 0,
-                file_len: None,
-                file_mtime_ms: None,
-            },
+            record: crate::test_support::record(0, path, Tier::Fresh),
             peaks,
             hashes,
         }

@@ -142,24 +142,7 @@ mod tests {
             .collect();
         let hashes = peaks.iter().map(|p| (u32::from(p.freq16), p.time)).collect();
         NewTrack {
-            record: TrackRecord {
-                id: 0,
-                path: path.into(),
-                title: "t".into(),
-                artist: None,
-                album: None,
-                genre: None,
-                duration_s: 1.0,
-                sample_rate: 8000,
-                channels: 1,
-                codec: "pcm".into(),
-                peaks: 0,
-                hashes: 0,
-                tier: Tier::Fresh,
-                created_at: 0,
-                file_len: None,
-                file_mtime_ms: None,
-            },
+            record: crate::test_support::record(0, path, Tier::Fresh),
             peaks,
             hashes,
         }

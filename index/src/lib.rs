@@ -25,3 +25,31 @@ pub use mem_store::MemStore;
 pub use sled_store::SledStore;
 pub use store::{Batch, KvStore};
 pub use vote::{Candidate, QueryHash, Votes};
+
+/// Helpers shared by this crate's unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use sonica_schema::{Tier, TrackId, TrackRecord};
+
+    /// A record with only what the index looks at filled in.
+    pub fn record(id: TrackId, path: &str, tier: Tier) -> TrackRecord {
+        TrackRecord {
+            id,
+            path: path.into(),
+            title: path.into(),
+            artist: None,
+            album: None,
+            genre: None,
+            duration_s: 10.0,
+            sample_rate: 8000,
+            channels: 1,
+            codec: "pcm".into(),
+            peaks: 0,
+            hashes: 0,
+            tier,
+            created_at: 0,
+            file_len: None,
+            file_mtime_ms: None,
+        }
+    }
+}
