@@ -127,22 +127,32 @@ pub fn now_s() -> u64 {
 
 impl AppState {
     /// A track or job by id.
+    ///
+    /// The job is read before the track: an id only ever moves from job to
+    /// track (atomically), so this order cannot miss one caught mid-move.
     pub fn view(&self, id: TrackId) -> Result<TrackView, ApiError> {
-        if let Some(r) = self.index.get(id)? {
-            return Ok(TrackView::ready(&r));
+        if let Some(j) = self.index.job(id)? {
+            return Ok(TrackView::pending(&j));
         }
-        match self.index.job(id)? {
-            Some(j) => Ok(TrackView::pending(&j)),
+        match self.index.get(id)? {
+            Some(r) => Ok(TrackView::ready(&r)),
             None => Err(ApiError::UnknownTrack(id)),
         }
     }
 
     /// Every track and job, by id.
     pub fn all_views(&self) -> Result<Vec<TrackView>, ApiError> {
-        let mut v: Vec<TrackView> = self.index.list()?.iter().map(TrackView::ready).collect();
-        v.extend(self.index.jobs()?.iter().map(TrackView::pending));
-        v.sort_by_key(|t| t.id);
-        Ok(v)
+        // Jobs first, as in `view`; a job finished meanwhile shows as READY.
+        let mut by_id: std::collections::BTreeMap<TrackId, TrackView> = self
+            .index
+            .jobs()?
+            .iter()
+            .map(|j| (j.id, TrackView::pending(j)))
+            .collect();
+        for r in self.index.list()? {
+            by_id.insert(r.id, TrackView::ready(&r));
+        }
+        Ok(by_id.into_values().collect())
     }
 
     /// Stores a job for the file now at `path` (durably) and queues it.
@@ -191,9 +201,11 @@ impl AppState {
 
     /// Removes a track or job from the store only.
     pub fn forget(&self, id: TrackId) -> Result<(), ApiError> {
-        match self.index.remove(id) {
+        // The job first: cancelling one that a worker is finishing makes the
+        // worker drop its result; a finished one is then a track.
+        match self.index.cancel_job(id) {
             Ok(_) => {}
-            Err(IndexError::UnknownTrack(_)) => match self.index.cancel_job(id) {
+            Err(IndexError::UnknownTrack(_)) => match self.index.remove(id) {
                 Ok(_) => {}
                 Err(IndexError::UnknownTrack(_)) => return Err(ApiError::UnknownTrack(id)),
                 Err(e) => return Err(e.into()),

@@ -192,10 +192,12 @@ pub fn reconcile(state: &AppState, p: &Path) {
             return;
         }
     };
-    let stored_stamp = known.and_then(|id| match state.index.get(id) {
-        Ok(Some(r)) => Some((r.file_len, r.file_mtime_ms)),
-        _ => match state.index.job(id) {
-            Ok(Some(j)) => Some((j.file_len, j.file_mtime_ms)),
+    // Job before track: an id moves only from job to track, so this order
+    // cannot miss one that a worker finishes meanwhile.
+    let stored_stamp = known.and_then(|id| match state.index.job(id) {
+        Ok(Some(j)) => Some((j.file_len, j.file_mtime_ms)),
+        _ => match state.index.get(id) {
+            Ok(Some(r)) => Some((r.file_len, r.file_mtime_ms)),
             _ => None,
         },
     });
