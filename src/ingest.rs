@@ -105,10 +105,19 @@ pub fn collect_inputs(args: &[String]) -> (Vec<String>, Vec<Outcome>) {
     (files, errors)
 }
 
-fn is_audio_name(p: &Path) -> bool {
+/// Whether a file name has one of [`AUDIO_EXTENSIONS`].
+pub fn is_audio_name(p: &Path) -> bool {
     p.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Now, in Unix seconds (0 if the clock is before 1970).
+pub fn unix_now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// A file's size and modification time (Unix ms), the watched folder's test
@@ -130,10 +139,7 @@ pub fn file_stamp(path: &Path) -> (Option<u64>, Option<u64>) {
 /// Builds the record for an analysed file (id and tier are set by the index).
 pub fn new_track(path: &str, a: Analysed) -> NewTrack {
     let p = PathBuf::from(path);
-    let created_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let (file_len, file_mtime_ms) = file_stamp(&p);
     let record = TrackRecord {
         id: 0,
         path: path.to_string(),
@@ -148,15 +154,9 @@ pub fn new_track(path: &str, a: Analysed) -> NewTrack {
         peaks: 0,
         hashes: 0,
         tier: Tier::Fresh,
-        created_at,
-        file_len: None,
-        file_mtime_ms: None,
-    };
-    let (file_len, file_mtime_ms) = file_stamp(&p);
-    let record = TrackRecord {
+        created_at: unix_now_s(),
         file_len,
         file_mtime_ms,
-        ..record
     };
     NewTrack {
         record,

@@ -60,7 +60,8 @@ pub fn view(m: &Match, v: Option<&Verdict>) -> MatchView {
     }
 }
 
-fn round3(x: f64) -> f64 {
+/// Rounds to the millisecond for answers.
+pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sonica_index::{FingerprintIndex, IndexError};
 use sonica_schema::{JobRecord, JobSource, JobStatus, TrackId, TrackRecord};
 
-use crate::ingest::file_stamp;
+use crate::ingest::{file_stamp, unix_now_s};
 use crate::service::auth::Guard;
 use crate::service::config::Config;
 use crate::service::error::ApiError;
@@ -118,13 +118,6 @@ impl TrackView {
     }
 }
 
-pub fn now_s() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 impl AppState {
     /// A track or job by id.
     ///
@@ -171,7 +164,7 @@ impl AppState {
             attempts: 0,
             error: None,
             error_code: None,
-            created_at: now_s(),
+            created_at: unix_now_s(),
             file_len,
             file_mtime_ms,
         };

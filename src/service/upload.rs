@@ -26,7 +26,6 @@ pub struct Received {
     pub file: NamedTempFile,
     /// The client's file name, if it sent one.
     pub name: Option<String>,
-    pub bytes: u64,
 }
 
 pub struct Form {
@@ -96,7 +95,6 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload, dir: &Path, lim
             form.audio = Some(Received {
                 file: tmp,
                 name: client_name,
-                bytes,
             });
         } else {
             let mut value = Vec::new();

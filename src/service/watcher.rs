@@ -18,7 +18,7 @@ use crossbeam_channel::{select, unbounded, Receiver, Sender};
 use notify::{RecursiveMode, Watcher};
 use sonica_schema::JobSource;
 
-use crate::ingest::{file_stamp, AUDIO_EXTENSIONS};
+use crate::ingest::{file_stamp, is_audio_name};
 use crate::service::state::AppState;
 
 type Stamp = (Option<u64>, Option<u64>);
@@ -149,12 +149,6 @@ fn is_hidden(root: &Path, p: &Path) -> bool {
         .unwrap_or(true)
 }
 
-fn is_audio(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-}
-
 /// The scan at start: every file against the store, then every stored
 /// track of the folder against the files.
 fn scan(state: &AppState) {
@@ -181,7 +175,7 @@ fn scan(state: &AppState) {
 
 /// Brings the store in line with the file at `p` (present or not).
 pub fn reconcile(state: &AppState, p: &Path) {
-    if is_hidden(&state.songs_dir, p) || !is_audio(p) || state.is_claimed(p) {
+    if is_hidden(&state.songs_dir, p) || !is_audio_name(p) || state.is_claimed(p) {
         return;
     }
     let key = p.to_string_lossy();
@@ -241,7 +235,7 @@ mod tests {
         assert!(is_hidden(root, Path::new("/srv/songs/.sonica-incoming/x.mp3")));
         assert!(is_hidden(root, Path::new("/srv/songs/a/.b.mp3.part")));
         assert!(is_hidden(root, Path::new("/elsewhere/b.mp3")));
-        assert!(is_audio(Path::new("x.MP3")));
-        assert!(!is_audio(Path::new("x.txt")));
+        assert!(is_audio_name(Path::new("x.MP3")));
+        assert!(!is_audio_name(Path::new("x.txt")));
     }
 }

@@ -29,12 +29,7 @@ pub async fn recognize(
     let audio = form.take_audio()?;
     let _turn = state.recognizers.acquire().await.map_err(|_| ApiError::ShuttingDown)?;
     let st = state.clone();
-    let matched = blocking(move || {
-        if audio.bytes == 0 {
-            return Err(crate::SonicaError::Decode(crate::decode::DecodeError::Empty).into());
-        }
-        recognize_file(&st, audio.file.path())
-    })
-    .await?;
+    // An empty file is refused by the decoder (empty_file).
+    let matched = blocking(move || recognize_file(&st, audio.file.path())).await?;
     Ok(HttpResponse::Ok().json(RecognizeAnswer { matched }))
 }

@@ -19,7 +19,7 @@ use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReaso
 
 use crate::service::auth::Access;
 use crate::service::error::ApiError;
-use crate::service::recognition::{recognize_file, recognize_pcm, MatchView};
+use crate::service::recognition::{recognize_file, recognize_pcm, round3, MatchView};
 use crate::service::routes::blocking;
 use crate::service::state::AppState;
 use crate::service::stream::{parse_header, PcmStream};
@@ -49,7 +49,6 @@ pub async fn stream(
 /// What has been told to the client, to send only changes.
 #[derive(Default)]
 struct Told {
-    sent_any: bool,
     /// The last answer sent, repeated as the final one when no audio came
     /// after it.
     last_frame: Option<serde_json::Value>,
@@ -111,7 +110,9 @@ async fn run(state: Arc<AppState>, mut session: Session, mut msgs: AggregatedMes
         }
     }
     if let Some(mut p) = pcm {
-        if p.finish().is_ok() && (p.has_untried() || !told.sent_any) && p.received_s() >= crate::analyse::MIN_DURATION_S
+        if p.finish().is_ok()
+            && (p.has_untried() || told.last_frame.is_none())
+            && p.received_s() >= crate::analyse::MIN_DURATION_S
         {
             let _ = attempt(&state, &mut p, &mut told, &mut session, true).await;
         } else if let Some(mut f) = told.last_frame.take() {
@@ -170,7 +171,6 @@ async fn attempt(
         return Ok(());
     }
     told.last = id;
-    told.sent_any = true;
     let msg = answer(matched.map(|m| to_stream_frame(m, start_s)), received, last);
     let sent = send(session, &msg).await;
     told.last_frame = Some(msg);
@@ -179,19 +179,17 @@ async fn attempt(
 
 /// Re-anchors a window's match on the stream's start.
 fn to_stream_frame(mut m: MatchView, window_start_s: f64) -> MatchView {
-    m.offset_s = ((m.offset_s - window_start_s) * 1000.0).round() / 1000.0;
+    m.offset_s = round3(m.offset_s - window_start_s);
     m
 }
 
 fn answer(m: Option<MatchView>, received_s: f64, last: bool) -> serde_json::Value {
-    let now = m
-        .as_ref()
-        .map(|m| ((m.offset_s + received_s) * 1000.0).round() / 1000.0);
+    let now = m.as_ref().map(|m| round3(m.offset_s + received_s));
     serde_json::json!({
         "confidence": m.as_ref().map(|m| m.confidence),
         "offset_s": now,
         "match": m,
-        "stream_s": (received_s * 1000.0).round() / 1000.0,
+        "stream_s": round3(received_s),
         "final": last,
     })
 }
@@ -206,9 +204,6 @@ async fn whole_file(state: Arc<AppState>, mut session: Session, bytes: Vec<u8>) 
     };
     let st = state.clone();
     let result = blocking(move || {
-        if bytes.is_empty() {
-            return Err(crate::SonicaError::Decode(crate::decode::DecodeError::Empty).into());
-        }
         let mut tmp = tempfile::Builder::new()
             .prefix(".stream-")
             .tempfile_in(&st.tmp_dir)

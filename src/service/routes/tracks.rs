@@ -10,11 +10,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use sonica_schema::{JobRecord, JobSource};
 
-use crate::decode::{self, sniff_format, DecodeError};
+use crate::decode::{self, sniff_format};
+use crate::ingest::unix_now_s;
 use crate::service::auth::Access;
 use crate::service::error::ApiError;
 use crate::service::routes::{blocking, parse_id};
-use crate::service::state::{now_s, AppState, TrackView};
+use crate::service::state::{AppState, TrackView};
 use crate::service::upload::{read_form, safe_file_name, Received};
 use crate::SonicaError;
 
@@ -49,9 +50,7 @@ pub async fn upload(
 /// Checks the upload decodes, moves it into the songs folder under a free
 /// name, and stores its job.
 fn place(state: &AppState, audio: Received, meta: &[(String, String)]) -> Result<JobRecord, ApiError> {
-    if audio.bytes == 0 {
-        return Err(SonicaError::Decode(DecodeError::Empty).into());
-    }
+    // An empty file is refused by the probe (DecodeError::Empty).
     decode::probe(audio.file.path()).map_err(SonicaError::from)?;
     audio
         .file
@@ -61,7 +60,7 @@ fn place(state: &AppState, audio: Received, meta: &[(String, String)]) -> Result
     let ext = sniff_format(audio.file.path())
         .map(|f| extension_for(&f))
         .unwrap_or("bin");
-    let mut name = safe_file_name(audio.name.as_deref(), &format!("upload-{}.{ext}", now_s()));
+    let mut name = safe_file_name(audio.name.as_deref(), &format!("upload-{}.{ext}", unix_now_s()));
     if std::path::Path::new(&name).extension().is_none() {
         name = format!("{name}.{ext}");
     }
