@@ -16,9 +16,10 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use sonica_schema::layout::{self, bucket_key, bucket_of, track_key, META_FORMAT_VERSION};
-use sonica_schema::{peaks, postings, Peak, Posting, Tier, TrackId, TrackRecord, Tree, FORMAT_VERSION};
+use sonica_schema::{peaks, postings, Peak, Posting, Tier, TrackAnalysis, TrackId, TrackRecord, Tree, FORMAT_VERSION};
 
 use crate::catalog::Catalog;
+use crate::music::TrackObserver;
 use crate::fresh::FreshTier;
 use crate::store::{Batch, KvStore};
 use crate::vote::{QueryHash, Votes};
@@ -40,6 +41,10 @@ pub struct NewTrack {
     /// (hash, frame) pairs, in any order: must equal the [`Hasher`]'s
     /// output for `peaks` (workers compute it so the writer need not).
     pub hashes: Vec<(u32, u32)>,
+    /// The music analysis, stored in the same batch so a track is never
+    /// visible without it. `None` when the audio could not be analysed
+    /// (too short for tempo, say): the track is still recognisable.
+    pub analysis: Option<TrackAnalysis>,
 }
 
 /// Bytes and entries held by one tier or tree.
@@ -74,6 +79,8 @@ pub struct FingerprintIndex {
     pub(crate) hasher: Hasher,
     /// Parsed compacted blocks kept in memory (off unless configured).
     pub(crate) blocks: crate::block_cache::BlockCache,
+    /// Told of every add and remove after it commits (the music indexes).
+    pub(crate) observer: RwLock<Option<Arc<dyn TrackObserver>>>,
 }
 
 impl FingerprintIndex {
@@ -109,6 +116,7 @@ impl FingerprintIndex {
             writer: Mutex::new(()),
             hasher,
             blocks: crate::block_cache::BlockCache::new(0),
+            observer: RwLock::new(None),
         };
         let mut fresh = FreshTier::default();
         for id in idx.catalog().fresh_ids() {
@@ -199,6 +207,9 @@ impl FingerprintIndex {
         b.put(Tree::Tracks, track_key(id), t.record.encode());
         b.put(Tree::Paths, t.record.path.as_bytes(), track_key(id));
         b.put(Tree::Peaks, track_key(id), peaks::encode(&t.peaks));
+        if let Some(a) = &t.analysis {
+            b.put(Tree::Analysis, track_key(id), a.encode());
+        }
         self.store.commit(b)?;
 
         self.fresh.write().unwrap_or_else(|p| p.into_inner()).add(&ps);
@@ -206,6 +217,9 @@ impl FingerprintIndex {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(&t.record);
+        if let Some(o) = self.observer() {
+            o.track_added(&t.record, t.analysis.as_ref());
+        }
         Ok(t.record)
     }
 
@@ -218,6 +232,7 @@ impl FingerprintIndex {
         let mut b = Batch::new();
         b.remove(Tree::Tracks, track_key(id));
         b.remove(Tree::Peaks, track_key(id));
+        b.remove(Tree::Analysis, track_key(id));
         // Only drop the path entry if it still points at this track.
         if self.store.get(Tree::Paths, rec.path.as_bytes())?.as_deref() == Some(&track_key(id)[..]) {
             b.remove(Tree::Paths, rec.path.as_bytes());
@@ -229,6 +244,9 @@ impl FingerprintIndex {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove_tracks(&[id]);
+        if let Some(o) = self.observer() {
+            o.track_removed(id);
+        }
         Ok(rec)
     }
 
@@ -257,6 +275,55 @@ impl FingerprintIndex {
             .scan(Tree::Tracks)
             .map(|e| Ok(TrackRecord::decode(&e?.1)?))
             .collect()
+    }
+
+    /// Registers the one observer told of every add and remove from now on
+    /// (the music indexes, which open after the store).
+    pub fn set_observer(&self, o: Arc<dyn TrackObserver>) {
+        *self.observer.write().unwrap_or_else(|p| p.into_inner()) = Some(o);
+    }
+
+    fn observer(&self) -> Option<Arc<dyn TrackObserver>> {
+        self.observer.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A track's stored music analysis, if it has one.
+    pub fn analysis(&self, id: TrackId) -> Result<Option<TrackAnalysis>, IndexError> {
+        match self.store.get(Tree::Analysis, &track_key(id))? {
+            Some(v) => Ok(Some(TrackAnalysis::decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores (or replaces) the analysis of a live track: what a re-analysis
+    /// with a newer analyser writes.
+    pub fn set_analysis(&self, id: TrackId, a: &TrackAnalysis) -> Result<(), IndexError> {
+        let _w = self.lock_writer();
+        let Some(rec) = self.store.get(Tree::Tracks, &track_key(id))? else {
+            return Err(IndexError::UnknownTrack(id));
+        };
+        let rec = TrackRecord::decode(&rec)?;
+        let mut b = Batch::new();
+        b.put(Tree::Analysis, track_key(id), a.encode());
+        self.store.commit(b)?;
+        if let Some(o) = self.observer() {
+            o.track_added(&rec, Some(a));
+        }
+        Ok(())
+    }
+
+    /// Every stored analysis, by track id. An unreadable record is skipped
+    /// rather than failing the scan: it is derived data that re-analysis
+    /// can rebuild, and one bad value must not stop the service starting.
+    pub fn analyses(&self) -> Result<Vec<(TrackId, TrackAnalysis)>, IndexError> {
+        let mut out = Vec::new();
+        for e in self.store.scan(Tree::Analysis) {
+            let (k, v) = e?;
+            if let (Some(id), Ok(a)) = (layout::parse_track_key(&k), TrackAnalysis::decode(&v)) {
+                out.push((id, a));
+            }
+        }
+        Ok(out)
     }
 
     /// The canonical peaks of a track.

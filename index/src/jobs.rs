@@ -145,6 +145,7 @@ mod tests {
             record: crate::test_support::record(0, path, Tier::Fresh),
             peaks,
             hashes,
+            analysis: None,
         }
     }
 

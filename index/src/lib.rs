@@ -14,14 +14,18 @@ pub mod fingerprints;
 pub mod fresh;
 pub mod jobs;
 pub mod mem_store;
+pub mod music;
 pub mod sled_store;
 pub mod store;
+pub mod text;
+pub mod vectors;
 pub mod vote;
 
 pub use compaction::CompactReport;
 pub use error::{IndexError, StoreError};
 pub use fingerprints::{FingerprintIndex, Hasher, NewTrack, Stats, TierStats};
 pub use mem_store::MemStore;
+pub use music::{MusicError, MusicIndex, TrackObserver, VectorKind};
 pub use sled_store::SledStore;
 pub use store::{Batch, KvStore};
 pub use vote::{Candidate, QueryHash, Votes};

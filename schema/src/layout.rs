@@ -9,6 +9,7 @@
 //! | `buckets`    | bucket id, u32 BE           | postings of all compacted tracks whose hash falls in the bucket, one block ([`crate::postings`] codec) |
 //! | `tombstones` | track id, u32 BE            | empty: a deleted track whose compacted postings still await purging |
 //! | `jobs`       | track id, u32 BE            | [`JobRecord`](crate::JobRecord) JSON: a track accepted but not yet fingerprinted (queued, processing or failed) |
+//! | `analysis`   | track id, u32 BE            | [`TrackAnalysis`](crate::TrackAnalysis) JSON, with its own analysis version |
 //!
 //! Big-endian ids make sled's byte order equal numeric order, so scans come
 //! back sorted. The peak list is the canonical fingerprint: both hash tiers
@@ -19,7 +20,13 @@
 //! A track id lives in exactly one of `jobs` (not ready yet) and `tracks`
 //! (ready): the batch that stores a fingerprinted track also deletes its
 //! job. The `jobs` tree was added after version 1 shipped without changing
-//! any existing layout; a version-1 store simply has it empty.
+//! any existing layout; a version-1 store simply has it empty. The same goes
+//! for `analysis`: a track without a record there is one ingested before
+//! analysis existed, and `sonica-reindex` fills it in.
+//!
+//! The vector (HNSW) and text (tantivy) indexes are not trees: they live in
+//! folders beside the store (`vectors/`, `text/`) and are derived from the
+//! `tracks` and `analysis` trees, so they can always be rebuilt from them.
 
 /// Bumped whenever any layout or value encoding here changes incompatibly.
 /// A store with another version is refused with a clear message.
@@ -44,10 +51,11 @@ pub enum Tree {
     Buckets,
     Tombstones,
     Jobs,
+    Analysis,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 7] = [
+    pub const ALL: [Tree; 8] = [
         Tree::Meta,
         Tree::Tracks,
         Tree::Paths,
@@ -55,6 +63,7 @@ impl Tree {
         Tree::Buckets,
         Tree::Tombstones,
         Tree::Jobs,
+        Tree::Analysis,
     ];
 
     /// The tree's name on disk.
@@ -67,6 +76,7 @@ impl Tree {
             Tree::Buckets => "buckets",
             Tree::Tombstones => "tombstones",
             Tree::Jobs => "jobs",
+            Tree::Analysis => "analysis",
         }
     }
 

@@ -5,6 +5,7 @@
 //! the same place. The crate has no storage engine and no audio code: the
 //! index crate stores these values, the root crate produces them.
 
+pub mod analysis;
 pub mod job;
 pub mod layout;
 pub mod peaks;
@@ -12,6 +13,10 @@ pub mod postings;
 pub mod track;
 pub mod varint;
 
+pub use analysis::{
+    Band, Bands, Drum, DrumHit, DrumPattern, Dynamics, Key, KeyEstimate, Loudness, Mode, Rhythm, Stereo, Tempo,
+    TimeSignature, TrackAnalysis, ANALYSIS_VERSION, RHYTHM_DIM, TIMBRE_DIM,
+};
 pub use job::{JobRecord, JobSource, JobStatus};
 pub use layout::{Tree, FORMAT_VERSION};
 pub use peaks::Peak;
