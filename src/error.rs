@@ -5,8 +5,11 @@
 //! table of machine-readable codes: the CLI prints them in JSON, and the
 //! HTTP service maps the same codes to statuses.
 
+use crate::analysis::AnalysisError;
 use crate::decode::DecodeError;
-use sonica_index::{IndexError, StoreError};
+use crate::search::ParamError;
+use sonica_index::{IndexError, MusicError, StoreError};
+use sonica_schema::TrackId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SonicaError {
@@ -22,6 +25,18 @@ pub enum SonicaError {
     Missing,
     #[error("folder contains no audio files")]
     EmptyFolder,
+    #[error(transparent)]
+    Analysis(#[from] AnalysisError),
+    #[error("bad time range: start {start} s, end {end} s (need 0 <= start < end, and start inside the audio)")]
+    BadRange { start: f64, end: f64 },
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    #[error(transparent)]
+    Music(#[from] MusicError),
+    #[error("track {0} is not ready yet (still queued or processing, or failed)")]
+    NotReady(TrackId),
+    #[error("track {0} has no music analysis (it was added before analysis existed); run `sonica-reindex --rebuild` to analyse it")]
+    NotAnalysed(TrackId),
 }
 
 impl From<StoreError> for SonicaError {
@@ -54,6 +69,15 @@ impl SonicaError {
             SonicaError::Silent => ErrorCode::AudioSilent,
             SonicaError::Missing => ErrorCode::NotFound,
             SonicaError::EmptyFolder => ErrorCode::NoAudioFiles,
+            SonicaError::Analysis(_) => ErrorCode::AnalysisFailed,
+            SonicaError::BadRange { .. } => ErrorCode::BadRange,
+            SonicaError::Param(_) => ErrorCode::InvalidParameter,
+            SonicaError::Music(MusicError::Index(i)) => index_code(i),
+            SonicaError::Music(MusicError::Vector(_)) | SonicaError::Music(MusicError::Text(_)) => {
+                ErrorCode::SearchIndexError
+            }
+            SonicaError::NotReady(_) => ErrorCode::TrackNotReady,
+            SonicaError::NotAnalysed(_) => ErrorCode::AnalysisMissing,
         }
     }
 }
@@ -89,6 +113,7 @@ pub enum ErrorCode {
     AudioTooShort,
     AudioSilent,
     NoAudioFiles,
+    AnalysisFailed,
     // Requests: how the user sent it.
     MissingField,
     BadRequest,
@@ -99,6 +124,10 @@ pub enum ErrorCode {
     UnknownTrack,
     RouteNotFound,
     MethodNotAllowed,
+    BadRange,
+    InvalidParameter,
+    AnalysisMissing,
+    TrackNotReady,
     // The server's side.
     IoError,
     StoreLocked,
@@ -106,6 +135,7 @@ pub enum ErrorCode {
     StoreCorrupt,
     StoreIncompatible,
     StoreFull,
+    SearchIndexError,
     ShuttingDown,
     Internal,
 }
@@ -124,6 +154,12 @@ impl ErrorCode {
             ErrorCode::AudioTooShort => "audio_too_short",
             ErrorCode::AudioSilent => "audio_silent",
             ErrorCode::NoAudioFiles => "no_audio_files",
+            ErrorCode::AnalysisFailed => "analysis_failed",
+            ErrorCode::BadRange => "bad_range",
+            ErrorCode::InvalidParameter => "invalid_parameter",
+            ErrorCode::AnalysisMissing => "analysis_missing",
+            ErrorCode::TrackNotReady => "track_not_ready",
+            ErrorCode::SearchIndexError => "search_index_error",
             ErrorCode::MissingField => "missing_field",
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::PayloadTooLarge => "payload_too_large",

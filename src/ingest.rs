@@ -162,6 +162,7 @@ pub fn new_track(path: &str, a: Analysed) -> NewTrack {
         record,
         peaks: a.peaks,
         hashes: a.hashes,
+        analysis: a.analysis,
     }
 }
 

@@ -6,6 +6,7 @@
 //! `sonica-index`, and every on-disk layout in `sonica-schema`.
 
 pub mod analyse;
+pub mod analysis;
 pub mod decode;
 pub mod error;
 pub mod fingerprint;
@@ -13,6 +14,7 @@ pub mod identify;
 pub mod ingest;
 pub mod library;
 pub mod resample;
+pub mod search;
 pub mod service;
 
 pub use error::{ErrorCode, SonicaError};

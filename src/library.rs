@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use sonica_index::{FingerprintIndex, Hasher, KvStore, SledStore};
+use sonica_index::music::Mixer;
+use sonica_index::{FingerprintIndex, Hasher, KvStore, MusicIndex, SledStore};
 
 use crate::fingerprint::hashes::index_hashes;
 use crate::fingerprint::FingerprintParams;
@@ -32,4 +33,27 @@ pub fn open_library_with_cache(dir: &Path, cache_bytes: u64) -> Result<Fingerpri
 pub fn index_hasher() -> Hasher {
     let pairs = FingerprintParams::index().pairs;
     Arc::new(move |peaks| index_hashes(peaks, &pairs))
+}
+
+/// Opens the music indexes (vector graphs and text) beside the store in
+/// `dir`, repairs them from the store, and registers them so that every
+/// later add and remove reaches them.
+pub fn open_music(dir: &Path, index: &FingerprintIndex) -> Result<Arc<MusicIndex>, SonicaError> {
+    let (music, report) = MusicIndex::open(dir, index, mixer())?;
+    if report.vectors_repaired > 0 || report.text_repaired > 0 {
+        tracing::info!(
+            vectors_loaded = report.vectors_loaded,
+            vectors_repaired = report.vectors_repaired,
+            text_repaired = report.text_repaired,
+            "music indexes repaired from the store"
+        );
+    }
+    let music = Arc::new(music);
+    index.set_observer(music.clone());
+    Ok(music)
+}
+
+/// The rule that builds the mixed vector from an analysis.
+pub fn mixer() -> Mixer {
+    Arc::new(crate::analysis::mixed_vector)
 }

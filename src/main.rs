@@ -5,6 +5,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cli;
+
 use clap::{Parser, Subcommand};
 
 /// mimalloc pools the many short-lived buffers of decoding and querying
@@ -14,6 +16,7 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use sonica::ingest::{self, IngestOptions, Outcome};
+use sonica::library::open_music;
 use sonica::{open_library, Identifier, Match, SonicaError, Verdict};
 
 #[derive(Parser)]
@@ -73,6 +76,54 @@ enum Command {
     },
     /// Merge the fresh tier into the compacted buckets and purge deletions.
     Compact,
+    /// Measure tempo, key, loudness, bands and more of audio files (no library needed).
+    Analyze {
+        /// One JSON line per file.
+        #[arg(long)]
+        json: bool,
+        /// Include the timbre and rhythm vectors in the JSON.
+        #[arg(long)]
+        vectors: bool,
+        /// Analyse from this second on.
+        #[arg(long)]
+        start_s: Option<f64>,
+        /// Analyse up to this second.
+        #[arg(long)]
+        end_s: Option<f64>,
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// Tracks that sound like a library track (by id) or an audio file.
+    Similar {
+        #[arg(long)]
+        json: bool,
+        /// A track id, or an audio file to analyse and compare.
+        target: String,
+        /// How many results (1–1000).
+        #[arg(long, default_value = "10")]
+        top_k: String,
+        /// timbre, rhythm or mixed.
+        #[arg(long, default_value = "mixed")]
+        kind: String,
+        /// Drop results less similar than this (−1 to 1).
+        #[arg(long)]
+        min_similarity: Option<String>,
+        #[command(flatten)]
+        filter: cli::similar::FilterArgs,
+    },
+    /// Search titles, artists, albums and genres, with filters.
+    Search {
+        #[arg(long)]
+        json: bool,
+        /// Words to find (prefix and typo tolerant); "" lists by filters alone.
+        text: String,
+        #[arg(long)]
+        limit: Option<String>,
+        #[arg(long)]
+        offset: Option<String>,
+        #[command(flatten)]
+        filter: cli::similar::FilterArgs,
+    },
 }
 
 /// `sonica serve` settings. Each also reads `SONICA_<NAME>` and the
@@ -209,6 +260,13 @@ fn main() -> ExitCode {
     let command = match cli.command {
         None => return serve(cli.data_dir, ServeArgs::default()),
         Some(Command::Serve(a)) => return serve(cli.data_dir, *a),
+        Some(Command::Analyze {
+            json,
+            vectors,
+            start_s,
+            end_s,
+            files,
+        }) => return cli::analyze::run(&files, json, vectors, start_s, end_s),
         Some(c) => c,
     };
     let cli = Run {
@@ -240,17 +298,71 @@ fn run(cli: Run) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(3));
         }
     };
-    match cli.command {
+    // The vector and text indexes: opened for the commands that change the
+    // library (so they stay in step) or query them.
+    let music = match &cli.command {
+        Command::Ingest { .. } | Command::Remove { .. } | Command::Similar { .. } | Command::Search { .. } => {
+            match open_music(&cli.data_dir, &index) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    eprintln!("sonica: cannot open the search indexes in {}: {e}", cli.data_dir.display());
+                    return Ok(ExitCode::from(3));
+                }
+            }
+        }
+        _ => None,
+    };
+    let code = dispatch(&index, music.as_deref(), cli.command)?;
+    if let Some(m) = &music {
+        m.sync()?;
+    }
+    Ok(code)
+}
+
+fn dispatch(
+    index: &sonica_index::FingerprintIndex,
+    music: Option<&sonica_index::MusicIndex>,
+    command: Command,
+) -> anyhow::Result<ExitCode> {
+    let music = || music.ok_or_else(|| anyhow::anyhow!("search indexes not open"));
+    match command {
+        Command::Similar {
+            json,
+            target,
+            top_k,
+            kind,
+            min_similarity,
+            filter,
+        } => {
+            let raw = sonica::search::RawSimilar {
+                genre: filter.genre,
+                key: filter.key,
+                tempo_min: filter.tempo_min,
+                tempo_max: filter.tempo_max,
+                top_k: Some(top_k),
+                min_similarity,
+                kind: Some(kind),
+            };
+            Ok(cli::similar::run_similar(index, music()?, &target, raw, json))
+        }
+        Command::Search {
+            json,
+            text,
+            limit,
+            offset,
+            filter,
+        } => Ok(cli::similar::run_search(index, music()?, &text, &filter, limit, offset, json)),
         // Dispatched in `main` before any library is opened (the service
-        // opens its own); kept here only to keep this match exhaustive.
-        Command::Serve(_) => Ok(ExitCode::from(2)),
-        Command::Ingest { jobs, json, paths } => cmd_ingest(&index, jobs, json, &paths),
+        // opens its own, analysis needs none); kept here only to keep this
+        // match exhaustive.
+        Command::Serve(_) | Command::Analyze { .. } => Ok(ExitCode::from(2)),
+        Command::Ingest { jobs, json, paths } => cmd_ingest(index, jobs, json, &paths),
         Command::Identify {
             json,
             explain,
             jobs,
             files,
-        } => cmd_identify(&index, json, explain, jobs, &files),
+        } => cmd_identify(index, json, explain, jobs, &files),
         Command::List { json } => {
             let mut out = std::io::stdout().lock();
             for r in index.list()? {

@@ -1,12 +1,14 @@
 //! Fallback decoding through an `ffmpeg` executable, for formats symphonia
-//! has no decoder for (Opus, WMA, AC-3, …). ffmpeg does the downmix and the
-//! resampling to the analysis rate itself, so its output skips rubato.
+//! has no decoder for (Opus, WMA, AC-3, …). For fingerprinting alone ffmpeg
+//! does the downmix and the resampling to the analysis rate itself, so its
+//! output skips rubato; for music analysis it keeps the source rate and up
+//! to two channels, like the native path.
 
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{AudioInfo, DecodeError, Tags};
+use super::{AudioInfo, DecodeError, Frames, Tags};
 use crate::resample::ANALYSIS_RATE;
 
 /// True when `ffmpeg` can be run.
@@ -23,22 +25,32 @@ pub(super) fn available() -> bool {
     })
 }
 
+/// Source rate used when ffprobe cannot tell it and the source rate is wanted.
+const FALLBACK_RATE: u32 = 44_100;
+
 pub(super) fn decode(
     path: &Path,
-    on_start: &mut dyn FnMut(u32) -> Result<(), DecodeError>,
-    sink: &mut dyn FnMut(&[f32]) -> Result<(), DecodeError>,
+    want_stereo: bool,
+    on_start: &mut dyn FnMut(u32, u16) -> Result<(), DecodeError>,
+    sink: &mut dyn FnMut(&Frames) -> Result<(), DecodeError>,
 ) -> Result<AudioInfo, DecodeError> {
     let (tags, codec, sample_rate, channels) = probe(path);
+    let (out_rate, out_ch) = if want_stereo {
+        let ch = if channels.unwrap_or(2) >= 2 { 2u16 } else { 1 };
+        (sample_rate.unwrap_or(FALLBACK_RATE), ch)
+    } else {
+        (ANALYSIS_RATE, 1)
+    };
     let mut child = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(path)
-        .args(["-vn", "-f", "f32le", "-ac", "1", "-ar", &ANALYSIS_RATE.to_string(), "-"])
+        .args(["-vn", "-f", "f32le", "-ac", &out_ch.to_string(), "-ar", &out_rate.to_string(), "-"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| DecodeError::Ffmpeg(format!("cannot start ffmpeg: {e}")))?;
-    on_start(ANALYSIS_RATE)?;
+    on_start(out_rate, out_ch)?;
     let mut out = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let err_reader = std::thread::spawn(move || {
@@ -49,14 +61,16 @@ pub(super) fn decode(
     let mut bytes = vec![0u8; 64 * 1024];
     let mut carry: Vec<u8> = Vec::new();
     let mut samples: Vec<f32> = Vec::new();
+    let mut mono: Vec<f32> = Vec::new();
     let mut total = 0u64;
+    let step = usize::from(out_ch) * 4;
     loop {
         let n = out.read(&mut bytes).map_err(DecodeError::Io)?;
         if n == 0 {
             break;
         }
         carry.extend_from_slice(&bytes[..n]);
-        let whole = carry.len() / 4 * 4;
+        let whole = carry.len() / step * step;
         samples.clear();
         samples.extend(carry[..whole].chunks_exact(4).map(|b| {
             let v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
@@ -67,8 +81,21 @@ pub(super) fn decode(
             }
         }));
         carry.drain(..whole);
-        total += samples.len() as u64;
-        if let Err(e) = sink(&samples) {
+        let frames = if out_ch == 2 {
+            mono.clear();
+            mono.extend(samples.chunks_exact(2).map(|f| (f[0] + f[1]) * 0.5));
+            Frames {
+                mono: &mono,
+                stereo: Some(&samples),
+            }
+        } else {
+            Frames {
+                mono: &samples,
+                stereo: None,
+            }
+        };
+        total += frames.mono.len() as u64;
+        if let Err(e) = sink(&frames) {
             let _ = child.kill();
             let _ = child.wait();
             return Err(e);
@@ -87,7 +114,7 @@ pub(super) fn decode(
         sample_rate: sample_rate.unwrap_or(ANALYSIS_RATE),
         channels: channels.unwrap_or(1),
         codec,
-        duration_s: total as f64 / f64::from(ANALYSIS_RATE),
+        duration_s: total as f64 / f64::from(out_rate),
         tags,
         decoder: "ffmpeg",
     })

@@ -66,6 +66,17 @@ pub enum DecodeError {
     Resample(#[from] crate::resample::ResampleError),
 }
 
+/// One decoded chunk at the source rate.
+#[derive(Debug, Clone, Copy)]
+pub struct Frames<'a> {
+    /// The average of every channel: what fingerprinting hears.
+    pub mono: &'a [f32],
+    /// The first two channels interleaved (front left/right), when asked
+    /// for and the source has two or more; music analysis measures stereo
+    /// width and loudness on these.
+    pub stereo: Option<&'a [f32]>,
+}
+
 /// Decodes `path` to mono samples at the source rate, calling `sink(samples)`
 /// for each chunk. The sample rate is fixed for the stream and reported in
 /// the returned [`AudioInfo`], but also passed to `on_start` before any
@@ -75,6 +86,19 @@ pub fn decode_mono(
     on_start: &mut dyn FnMut(u32) -> Result<(), DecodeError>,
     sink: &mut dyn FnMut(&[f32]) -> Result<(), DecodeError>,
 ) -> Result<AudioInfo, DecodeError> {
+    decode_frames(path, false, &mut |rate, _| on_start(rate), &mut |f| sink(f.mono))
+}
+
+/// Decodes `path` at the source rate, giving each chunk as mono and, when
+/// `want_stereo`, as two interleaved channels too. `on_start(rate,
+/// channels)` comes before any samples; `channels` is 2 when stereo chunks
+/// will follow, else 1.
+pub fn decode_frames(
+    path: &Path,
+    want_stereo: bool,
+    on_start: &mut dyn FnMut(u32, u16) -> Result<(), DecodeError>,
+    sink: &mut dyn FnMut(&Frames) -> Result<(), DecodeError>,
+) -> Result<AudioInfo, DecodeError> {
     let meta = std::fs::metadata(path)?;
     if meta.is_dir() {
         return Err(DecodeError::Io(std::io::Error::other("is a directory")));
@@ -83,11 +107,11 @@ pub fn decode_mono(
         return Err(DecodeError::Empty);
     }
     let format = sniff_format(path)?;
-    match native::decode(path, &format, on_start, sink) {
+    match native::decode(path, &format, want_stereo, on_start, sink) {
         Ok(info) => Ok(info),
         Err(native::Failure::Unsupported) => {
             if ffmpeg::available() {
-                ffmpeg::decode(path, on_start, sink)
+                ffmpeg::decode(path, want_stereo, on_start, sink)
             } else {
                 Err(DecodeError::NeedsFfmpeg { format })
             }
@@ -96,7 +120,7 @@ pub fn decode_mono(
             // Unknown to symphonia: ffmpeg may still know it (WMA, AC-3, …).
             if sniff::looks_like_known_media(&format) {
                 if ffmpeg::available() {
-                    return ffmpeg::decode(path, on_start, sink);
+                    return ffmpeg::decode(path, want_stereo, on_start, sink);
                 }
                 return Err(DecodeError::NeedsFfmpeg { format });
             }

@@ -13,7 +13,7 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
-use super::{AudioInfo, DecodeError, Tags};
+use super::{AudioInfo, DecodeError, Frames, Tags};
 
 /// Averages channel planes into `out`, replacing NaN and infinities by 0.
 fn downmix_planes<'a>(out: &mut Vec<f32>, mut planes: impl Iterator<Item = &'a [f32]>, n: usize) {
@@ -61,11 +61,21 @@ const MAX_BAD_PACKETS: usize = 32;
 /// A decoded length this far short of the declared one means truncation.
 const TRUNCATION_TOLERANCE: f64 = 0.9;
 
+/// Appends the first two channels of `n` frames, interleaved.
+fn interleave_two(out: &mut Vec<f32>, left: &[f32], right: &[f32], n: usize) {
+    out.reserve(n * 2);
+    for (l, r) in left[..n].iter().zip(&right[..n]) {
+        out.push(finite(*l));
+        out.push(finite(*r));
+    }
+}
+
 pub(super) fn decode(
     path: &Path,
     format_name: &str,
-    on_start: &mut dyn FnMut(u32) -> Result<(), DecodeError>,
-    sink: &mut dyn FnMut(&[f32]) -> Result<(), DecodeError>,
+    want_stereo: bool,
+    on_start: &mut dyn FnMut(u32, u16) -> Result<(), DecodeError>,
+    sink: &mut dyn FnMut(&Frames) -> Result<(), DecodeError>,
 ) -> Result<AudioInfo, Failure> {
     let corrupt = |why: String| {
         Failure::Error(DecodeError::Corrupt {
@@ -132,6 +142,7 @@ pub(super) fn decode(
     let mut started = false;
     let mut frames: u64 = 0;
     let mut mono: Vec<f32> = Vec::new();
+    let mut stereo: Vec<f32> = Vec::new();
     let mut sbuf: Option<SampleBuffer<f32>> = None;
     let mut sbuf_frames = 0usize;
     let mut sbuf_spec = None;
@@ -188,7 +199,8 @@ pub(super) fn decode(
             if rate == 0 || channels == 0 {
                 return Err(corrupt("stream declares no sample rate or channels".into()));
             }
-            on_start(rate)?;
+            let out_channels = if want_stereo && channels >= 2 { 2 } else { 1 };
+            on_start(rate, out_channels)?;
             started = true;
         } else if spec.rate != rate {
             return Err(corrupt(format!(
@@ -197,11 +209,16 @@ pub(super) fn decode(
             )));
         }
         mono.clear();
+        stereo.clear();
         let ch = spec.channels.count().max(1);
+        let two = want_stereo && ch >= 2;
         if let AudioBufferRef::F32(planar) = &decoded {
             // Float decoders (Vorbis, MP3, AAC): downmix straight from the
             // planes, skipping the interleaving copy.
             downmix_planes(&mut mono, (0..ch).map(|c| planar.chan(c)), n);
+            if two {
+                interleave_two(&mut stereo, planar.chan(0), planar.chan(1), n);
+            }
         } else {
             if sbuf.is_none() || sbuf_frames < n || sbuf_spec != Some(spec) {
                 sbuf = Some(SampleBuffer::<f32>::new(n as u64, spec));
@@ -217,9 +234,15 @@ pub(super) fn decode(
                     .chunks_exact(ch)
                     .map(|fr| finite(fr.iter().sum::<f32>() * scale)),
             );
+            if two {
+                stereo.extend(samples.chunks_exact(ch).flat_map(|fr| [finite(fr[0]), finite(fr[1])]));
+            }
         }
         frames += mono.len() as u64;
-        sink(&mono)?;
+        sink(&Frames {
+            mono: &mono,
+            stereo: two.then_some(stereo.as_slice()),
+        })?;
     }
 
     if !started || frames == 0 {

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod recognition;
 pub mod routes;
+pub mod saver;
 pub mod state;
 pub mod stream;
 pub mod upload;
@@ -27,11 +28,12 @@ use std::time::{Duration, Instant};
 use actix_web::dev::Service;
 use actix_web::{web, App, HttpServer};
 
-use crate::library::open_library_with_cache;
+use crate::library::{open_library_with_cache, open_music};
 use crate::SonicaError;
 use config::Config;
 use jobs::{JobPool, RetryPolicy, Scheduler};
 use metrics::Metrics;
+use saver::VectorSaver;
 use state::{AppState, INCOMING_DIR};
 use watcher::FolderWatcher;
 
@@ -82,10 +84,12 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     let scheduler = Arc::new(Scheduler::default());
     let metrics = Arc::new(Metrics::new());
     let recovered = jobs::recover(&index, &scheduler).map_err(SonicaError::from)?;
+    let music = open_music(&data_dir, &index)?;
     let state = Arc::new(AppState {
         guard: auth::Guard::new(&config),
         config: config.clone(),
         index: index.clone(),
+        music: music.clone(),
         scheduler: scheduler.clone(),
         metrics: metrics.clone(),
         songs_dir: songs_dir.clone(),
@@ -114,6 +118,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         None
     };
 
+    let saver = VectorSaver::start(music.clone());
     let result = actix_web::rt::System::new().block_on(run_http(state.clone(), metrics));
 
     tracing::info!("stopping: finishing running jobs");
@@ -121,6 +126,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         w.shutdown();
     }
     pool.shutdown();
+    saver.shutdown();
     if let Err(e) = index.flush() {
         tracing::error!(error = %e, "final flush failed");
     }

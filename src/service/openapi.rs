@@ -28,7 +28,8 @@ pub struct ErrorDetail {
 #[openapi(
     info(
         title = "Sonica",
-        description = "Self-hosted audio search: upload tracks, recognise clips and live streams. \
+        description = "Self-hosted audio search: upload tracks, recognise clips and live streams, analyse music \
+(tempo, key, loudness, bands, drum pattern), find tracks that sound alike and search text with filters. \
 Errors are always `{\"error\": {\"code\", \"message\"}}`. When API keys are configured, POST and DELETE \
 need `Authorization: Bearer <key>` or `X-API-Key: <key>`."
     ),
@@ -39,6 +40,13 @@ need `Authorization: Bearer <key>` or `X-API-Key: <key>`."
         routes::tracks::get,
         routes::tracks::delete,
         routes::recognize::recognize,
+        routes::analysis::get,
+        routes::analysis::analyze,
+        routes::analysis::pattern,
+        routes::similar::by_track,
+        routes::similar::by_body,
+        routes::search::text,
+        routes::search::mixed,
         routes::stream::stream,
         routes::metrics::metrics,
     ),
@@ -51,7 +59,15 @@ need `Authorization: Bearer <key>` or `X-API-Key: <key>`."
         RecognizeAnswer,
         routes::health::Health,
         routes::songs::SongList,
-        routes::tracks::Deleted
+        routes::tracks::Deleted,
+        routes::similar::SimilarAnswer,
+        crate::search::TrackHit,
+        crate::search::TextAnswer,
+        crate::search::Facets,
+        crate::search::FacetCount,
+        crate::search::combined::CombinedAnswer,
+        crate::search::combined::RankedHit,
+        crate::search::combined::Reason
     ))
 )]
 struct ApiDoc;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use sonica_index::{FingerprintIndex, IndexError};
+use sonica_index::{FingerprintIndex, IndexError, MusicIndex};
 use sonica_schema::{JobRecord, JobSource, JobStatus, TrackId, TrackRecord};
 
 use crate::ingest::{file_stamp, unix_now_s};
@@ -25,6 +25,8 @@ pub const INCOMING_DIR: &str = ".sonica-incoming";
 pub struct AppState {
     pub config: Config,
     pub index: Arc<FingerprintIndex>,
+    /// Vector graphs and text index, kept in step with `index`.
+    pub music: Arc<MusicIndex>,
     pub scheduler: Arc<Scheduler>,
     pub metrics: Arc<Metrics>,
     pub guard: Guard,

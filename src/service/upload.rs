@@ -17,7 +17,8 @@ use crate::service::error::ApiError;
 
 /// Names under which the audio part is accepted.
 pub const FILE_FIELDS: [&str; 2] = ["file", "audio"];
-/// Text fields an upload may carry.
+/// Text fields an upload stores as the track's tags (other routes read
+/// their own text fields from the same form).
 pub const META_FIELDS: [&str; 4] = ["title", "artist", "album", "genre"];
 const MAX_TEXT_FIELD: usize = 4096;
 
@@ -107,13 +108,11 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload, dir: &Path, lim
                 }
                 value.extend_from_slice(&chunk);
             }
-            if META_FIELDS.contains(&name.as_str()) {
-                let v = String::from_utf8(value)
-                    .map_err(|_| ApiError::BadRequest(format!("field `{name}` is not UTF-8 text")))?;
-                let v = v.trim();
-                if !v.is_empty() {
-                    form.text.insert(name, v.to_string());
-                }
+            let v = String::from_utf8(value)
+                .map_err(|_| ApiError::BadRequest(format!("field `{name}` is not UTF-8 text")))?;
+            let v = v.trim();
+            if !v.is_empty() {
+                form.text.insert(name, v.to_string());
             }
         }
     }

@@ -2,10 +2,13 @@
 //! fallbacks that keep every answer in the one error shape: unknown routes,
 //! wrong methods and malformed query strings.
 
+pub mod analysis;
 pub mod docs;
 pub mod health;
 pub mod metrics;
 pub mod recognize;
+pub mod search;
+pub mod similar;
 pub mod songs;
 pub mod stream;
 pub mod tracks;
@@ -27,6 +30,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/tracks/{id}")
                 .route(web::get().to(tracks::get))
                 .route(web::delete().to(tracks::delete)),
+        )
+        .service(resource("/tracks/{id}/analysis").route(web::get().to(analysis::get)))
+        .service(resource("/tracks/{id}/pattern.mid").route(web::get().to(analysis::pattern)))
+        .service(resource("/tracks/{id}/similar").route(web::get().to(similar::by_track)))
+        .service(resource("/analyze").route(web::post().to(analysis::analyze)))
+        .service(resource("/search/similar").route(web::post().to(similar::by_body)))
+        .service(
+            resource("/search")
+                .route(web::get().to(search::text))
+                .route(web::post().to(search::mixed)),
         )
         .service(resource("/recognize").route(web::post().to(recognize::recognize)))
         .service(resource("/ws/stream").route(web::get().to(stream::stream)))

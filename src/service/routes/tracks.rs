@@ -16,7 +16,7 @@ use crate::service::auth::Access;
 use crate::service::error::ApiError;
 use crate::service::routes::{blocking, parse_id};
 use crate::service::state::{AppState, TrackView};
-use crate::service::upload::{read_form, safe_file_name, Received};
+use crate::service::upload::{read_form, safe_file_name, Received, META_FIELDS};
 use crate::SonicaError;
 
 #[utoipa::path(post, path = "/tracks", tag = "tracks",
@@ -38,7 +38,11 @@ pub async fn upload(
     state.guard.limit(&req)?;
     let mut form = read_form(&req, payload, &state.incoming_dir, state.config.max_upload_bytes).await?;
     let audio = form.take_audio()?;
-    let meta: Vec<(String, String)> = form.text.into_iter().collect();
+    let meta: Vec<(String, String)> = form
+        .text
+        .into_iter()
+        .filter(|(k, _)| META_FIELDS.contains(&k.as_str()))
+        .collect();
     let st = state.clone();
     let job = blocking(move || place(&st, audio, &meta)).await?;
     let view = TrackView::pending(&job);

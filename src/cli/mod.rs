@@ -1,0 +1,4 @@
+//! Command-line subcommands that have grown past a few lines, one file each.
+
+pub mod analyze;
+pub mod similar;

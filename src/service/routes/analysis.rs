@@ -1,0 +1,139 @@
+//! `GET /tracks/{id}/analysis`, `POST /analyze` and
+//! `GET /tracks/{id}/pattern.mid`: a track's tempo, key, loudness, bands
+//! and drum pattern, stored or measured on the spot.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::analyse::analyse_music;
+use crate::analysis::{pattern_midi, summary_json};
+use crate::search::params::parse_number;
+use crate::search::{track_analysis, ParamError};
+use crate::service::auth::Access;
+use crate::service::error::ApiError;
+use crate::service::routes::{blocking, parse_id};
+use crate::service::state::AppState;
+use crate::service::upload::read_form;
+use crate::SonicaError;
+
+/// Longest stretch of an upload `POST /analyze` measures, in seconds.
+pub const MAX_ANALYZE_S: f64 = 20.0 * 60.0;
+
+/// A start/end pair in seconds, checked.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RawRange {
+    /// Start of the section, seconds from the start of the track.
+    pub start_s: Option<String>,
+    /// End of the section, seconds.
+    pub end_s: Option<String>,
+}
+
+impl RawRange {
+    pub fn parse(&self) -> Result<(Option<f64>, Option<f64>), ParamError> {
+        let start = parse_number("start_s", &self.start_s)?;
+        let end = parse_number("end_s", &self.end_s)?;
+        if let Some(s) = start {
+            if s < 0.0 {
+                return Err(ParamError(format!("start_s must not be negative, not {s}")));
+            }
+        }
+        if let (Some(s), Some(e)) = (start, end) {
+            if e <= s {
+                return Err(ParamError(format!("end_s ({e}) must be greater than start_s ({s})")));
+            }
+        }
+        if let Some(e) = end {
+            if e <= 0.0 {
+                return Err(ParamError(format!("end_s must be greater than 0, not {e}")));
+            }
+        }
+        Ok((start, end))
+    }
+}
+
+#[utoipa::path(get, path = "/tracks/{id}/analysis", tag = "analysis",
+    params(("id" = u32, Path, description = "Track id")),
+    responses(
+        (status = 200, description = "Tempo, key, loudness, dynamics, stereo, bands, drum pattern"),
+        (status = 400, body = crate::service::openapi::ErrorBody),
+        (status = 404, description = "Unknown track, or a track without analysis", body = crate::service::openapi::ErrorBody),
+        (status = 409, description = "The track is not READY yet", body = crate::service::openapi::ErrorBody)))]
+pub async fn get(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    state.guard.authorize(&req, Access::Read)?;
+    let id = parse_id(&id)?;
+    let st = state.clone();
+    let body = blocking(move || {
+        let a = track_analysis(&st.index, id)?;
+        let path = st.index.get(id)?.map(|r| r.path).unwrap_or_default();
+        let mut v = summary_json(&path, &a, false);
+        v["id"] = serde_json::json!(id);
+        Ok(v)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[utoipa::path(post, path = "/analyze", tag = "analysis",
+    request_body(content_type = "multipart/form-data", description = "`file` (or `audio`): audio in any supported format; optional `start_s` and `end_s` (seconds) pick a section. Nothing is stored."),
+    responses(
+        (status = 200, description = "The same figures as GET /tracks/{id}/analysis"),
+        (status = 400, description = "Missing file, bad start_s/end_s", body = crate::service::openapi::ErrorBody),
+        (status = 413, body = crate::service::openapi::ErrorBody),
+        (status = 415, body = crate::service::openapi::ErrorBody),
+        (status = 422, description = "Corrupt audio, or too short to analyse", body = crate::service::openapi::ErrorBody),
+        (status = 429, body = crate::service::openapi::ErrorBody)))]
+pub async fn analyze(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    state.guard.authorize(&req, Access::Recognize)?;
+    state.guard.limit(&req)?;
+    let mut form = read_form(&req, payload, &state.tmp_dir, state.config.max_upload_bytes).await?;
+    let audio = form.take_audio()?;
+    let range = RawRange {
+        start_s: form.text.remove("start_s"),
+        end_s: form.text.remove("end_s"),
+    };
+    let (start, end) = range.parse().map_err(SonicaError::from)?;
+    let _turn = state.recognizers.acquire().await.map_err(|_| ApiError::ShuttingDown)?;
+    let name = audio.name.clone().unwrap_or_else(|| "upload".into());
+    let body = blocking(move || {
+        let a = analyse_music(audio.file.path(), start, end, MAX_ANALYZE_S)?;
+        Ok(summary_json(&name, &a, false))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[utoipa::path(get, path = "/tracks/{id}/pattern.mid", tag = "analysis",
+    params(("id" = u32, Path, description = "Track id"), RawRange),
+    responses(
+        (status = 200, description = "Standard MIDI file: kick (36), snare (38) and hi-hat (42) on channel 10, at the track's tempo", content_type = "audio/midi"),
+        (status = 400, body = crate::service::openapi::ErrorBody),
+        (status = 404, body = crate::service::openapi::ErrorBody),
+        (status = 409, body = crate::service::openapi::ErrorBody)))]
+pub async fn pattern(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    range: web::Query<RawRange>,
+) -> Result<HttpResponse, ApiError> {
+    state.guard.authorize(&req, Access::Read)?;
+    let id = parse_id(&id)?;
+    let (start, end) = range.parse().map_err(SonicaError::from)?;
+    let st = state.clone();
+    let bytes = blocking(move || {
+        let a = track_analysis(&st.index, id)?;
+        Ok(pattern_midi(&a, start, end).map_err(SonicaError::from)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("audio/midi")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"track-{id}-pattern.mid\""),
+        ))
+        .body(bytes))
+}

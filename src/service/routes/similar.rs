@@ -1,0 +1,172 @@
+//! `GET /tracks/{id}/similar` and `POST /search/similar`: tracks that sound
+//! alike, filtered by genre, key and tempo.
+//!
+//! `POST /search/similar` takes either a multipart form (an audio clip in
+//! `file`/`audio`, or a `track_id` field, plus the filters as fields) or a
+//! JSON object with `track_id` (or `id`) and the filters at the top level or
+//! inside `filters`, numbers or strings alike.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::analyse::analyse_music;
+use crate::search::params::{json_fields, Fields};
+use crate::search::{similar, ParamError, RawSimilar, SimilarTo, TrackHit};
+use crate::service::auth::Access;
+use crate::service::error::ApiError;
+use crate::service::routes::analysis::MAX_ANALYZE_S;
+use crate::service::routes::{blocking, parse_id};
+use crate::service::state::AppState;
+use crate::service::upload::read_form;
+use crate::SonicaError;
+
+/// Largest JSON body accepted.
+const MAX_JSON: usize = 64 * 1024;
+
+/// `{"query": …, "results": […]}`, as the CLI prints it too.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SimilarAnswer {
+    /// `{"id": N}` or `{"file": NAME}`.
+    #[schema(value_type = Object)]
+    pub query: serde_json::Value,
+    pub results: Vec<TrackHit>,
+}
+
+#[utoipa::path(get, path = "/tracks/{id}/similar", tag = "similarity",
+    params(("id" = u32, Path, description = "Track id"), RawSimilar),
+    responses(
+        (status = 200, body = SimilarAnswer),
+        (status = 400, description = "Bad parameter (tempo_min > tempo_max, unknown key, top_k out of 1–1000, …)", body = crate::service::openapi::ErrorBody),
+        (status = 404, body = crate::service::openapi::ErrorBody),
+        (status = 409, body = crate::service::openapi::ErrorBody)))]
+pub async fn by_track(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    raw: web::Query<RawSimilar>,
+) -> Result<HttpResponse, ApiError> {
+    state.guard.authorize(&req, Access::Read)?;
+    let id = parse_id(&id)?;
+    let p = raw.parse().map_err(SonicaError::from)?;
+    let st = state.clone();
+    let results = blocking(move || Ok(similar(&st.index, &st.music, &SimilarTo::Track(id), &p)?)).await?;
+    Ok(HttpResponse::Ok().json(SimilarAnswer {
+        query: serde_json::json!({"id": id}),
+        results,
+    }))
+}
+
+/// The parts of a request body that a search route may read.
+pub struct Body {
+    pub fields: Fields,
+    pub audio: Option<crate::service::upload::Received>,
+}
+
+/// Reads a multipart form or a JSON object; anything else is a 415.
+pub async fn read_body(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<Body, ApiError> {
+    let ctype = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ctype.starts_with("application/json") {
+        let mut payload = payload;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
+            if bytes.len() + chunk.len() > MAX_JSON {
+                return Err(ApiError::TooLarge {
+                    limit_mb: MAX_JSON as f64 / (1024.0 * 1024.0),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))?;
+        let fields = json_fields(&v).map_err(SonicaError::from)?;
+        return Ok(Body { fields, audio: None });
+    }
+    if ctype.starts_with("multipart/form-data") {
+        let mut form = read_form(req, payload, &state.tmp_dir, state.config.max_upload_bytes).await?;
+        return Ok(Body {
+            fields: std::mem::take(&mut form.text),
+            audio: form.audio.take(),
+        });
+    }
+    Err(ApiError::UnsupportedContentType(
+        "send multipart/form-data (with an audio `file`) or application/json".into(),
+    ))
+}
+
+/// `track_id` (or `id`) from the fields, if given.
+pub fn track_id_field(f: &mut Fields) -> Result<Option<u32>, ApiError> {
+    match f.remove("track_id").or_else(|| f.remove("id")) {
+        Some(raw) => Ok(Some(parse_id(raw.trim())?)),
+        None => Ok(None),
+    }
+}
+
+#[utoipa::path(post, path = "/search/similar", tag = "similarity",
+    request_body(description = "multipart/form-data with an audio `file` (or `audio`) or a `track_id`, plus the filters as fields; or JSON `{\"track_id\": N, \"top_k\": 10, \"kind\": \"mixed\", \"filters\": {\"genre\", \"key\", \"tempo_min\", \"tempo_max\"}, \"min_similarity\"}`"),
+    responses(
+        (status = 200, body = SimilarAnswer),
+        (status = 400, body = crate::service::openapi::ErrorBody),
+        (status = 404, body = crate::service::openapi::ErrorBody),
+        (status = 413, body = crate::service::openapi::ErrorBody),
+        (status = 415, body = crate::service::openapi::ErrorBody),
+        (status = 422, body = crate::service::openapi::ErrorBody),
+        (status = 429, body = crate::service::openapi::ErrorBody)))]
+pub async fn by_body(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.guard.authorize(&req, Access::Recognize)?;
+    state.guard.limit(&req)?;
+    let mut body = read_body(&req, payload, &state).await?;
+    let track = track_id_field(&mut body.fields)?;
+    let p = RawSimilar::from_fields(&mut body.fields)
+        .parse()
+        .map_err(SonicaError::from)?;
+    let st = state.clone();
+    let answer = match (track, body.audio) {
+        (Some(_), Some(_)) => {
+            return Err(SonicaError::from(ParamError(
+                "send either an audio clip or a track_id, not both".into(),
+            ))
+            .into())
+        }
+        (Some(id), None) => {
+            let results = blocking(move || Ok(similar(&st.index, &st.music, &SimilarTo::Track(id), &p)?)).await?;
+            SimilarAnswer {
+                query: serde_json::json!({"id": id}),
+                results,
+            }
+        }
+        (None, Some(audio)) => {
+            let _turn = state.recognizers.acquire().await.map_err(|_| ApiError::ShuttingDown)?;
+            let name = audio.name.clone().unwrap_or_else(|| "upload".into());
+            let results = blocking(move || {
+                let a = analyse_music(audio.file.path(), None, None, MAX_ANALYZE_S).or_else(|e| match e {
+                    // A long upload: its first stretch is plenty to compare.
+                    SonicaError::Decode(crate::decode::DecodeError::TooLong { .. }) => {
+                        analyse_music(audio.file.path(), None, Some(MAX_ANALYZE_S), MAX_ANALYZE_S)
+                    }
+                    e => Err(e),
+                })?;
+                Ok(similar(&st.index, &st.music, &SimilarTo::Clip(Box::new(a)), &p)?)
+            })
+            .await?;
+            SimilarAnswer {
+                query: serde_json::json!({"file": name}),
+                results,
+            }
+        }
+        (None, None) => {
+            return Err(SonicaError::from(ParamError(
+                "send an audio clip (multipart field `file` or `audio`) or a `track_id`".into(),
+            ))
+            .into())
+        }
+    };
+    Ok(HttpResponse::Ok().json(answer))
+}
