@@ -7,6 +7,8 @@ mod audio;
 mod bad_input;
 #[path = "integration/cli.rs"]
 mod cli;
+#[path = "integration/cli_music.rs"]
+mod cli_music;
 #[path = "integration/common.rs"]
 mod common;
 #[path = "integration/fixtures.rs"]
@@ -21,6 +23,8 @@ mod server;
 mod service_auth;
 #[path = "integration/service_bad_input.rs"]
 mod service_bad_input;
+#[path = "integration/service_music.rs"]
+mod service_music;
 #[path = "integration/service_flow.rs"]
 mod service_flow;
 #[path = "integration/service_restart.rs"]
@@ -29,3 +33,5 @@ mod service_restart;
 mod service_stream;
 #[path = "integration/service_watch.rs"]
 mod service_watch;
+#[path = "integration/styles.rs"]
+mod styles;

@@ -49,9 +49,9 @@ pub enum Reason {
     /// The clip is a recording of this track.
     Identified { confidence: f64, offset_s: f64 },
     /// The text matched, with this relevance (tantivy score).
-    Text { score: f32 },
+    Text { score: f64 },
     /// It sounds like the clip: cosine similarity of the chosen vectors.
-    Similarity { similarity: f32 },
+    Similarity { similarity: f64 },
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -59,7 +59,7 @@ pub struct RankedHit {
     #[serde(flatten)]
     pub track: TrackHit,
     /// The value the list is sorted by (higher first).
-    pub score: f32,
+    pub score: f64,
     pub reasons: Vec<Reason>,
 }
 

@@ -30,10 +30,10 @@ pub struct TrackHit {
     pub genre: Option<String>,
     /// Cosine similarity of the compared vectors, −1 to 1 (1 = the same).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub similarity: Option<f32>,
+    pub similarity: Option<f64>,
     /// Relevance of the text match (tantivy's score).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub text_score: Option<f32>,
+    pub text_score: Option<f64>,
 }
 
 impl TrackHit {
@@ -146,6 +146,7 @@ pub fn text_search(index: &FingerprintIndex, music: &MusicIndex, q: &TextQuery) 
     })
 }
 
-pub(crate) fn round4(x: f32) -> f32 {
-    (x * 10_000.0).round() / 10_000.0
+/// Four decimals, in f64 so JSON shows 0.9982 and not 0.998199999332428.
+pub(crate) fn round4(x: f32) -> f64 {
+    (f64::from(x) * 10_000.0).round() / 10_000.0
 }

@@ -90,6 +90,19 @@ impl Server {
         send(ureq::get(&self.url(path)), None)
     }
 
+    /// A GET whose body is not JSON: status and raw bytes.
+    pub fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
+        let r = match ureq::get(&self.url(path)).call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("GET {path}: {e}"),
+        };
+        let status = r.status();
+        let mut body = Vec::new();
+        r.into_reader().read_to_end(&mut body).unwrap();
+        (status, body)
+    }
+
     pub fn delete(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
         send(with(ureq::delete(&self.url(path)), headers), None)
     }
