@@ -35,7 +35,7 @@ pub enum SonicaError {
     Music(#[from] MusicError),
     #[error("track {0} is not ready yet (still queued or processing, or failed)")]
     NotReady(TrackId),
-    #[error("track {0} has no music analysis (it was added before analysis existed); run `sonica-reindex --rebuild` to analyse it")]
+    #[error("track {0} has no music analysis: it is shorter than analysis needs, or was added before analysis existed (re-add it to analyse it)")]
     NotAnalysed(TrackId),
 }
 

@@ -232,6 +232,10 @@ fn fingerprint(
 ) -> Result<bool, (String, String)> {
     let fail = |code: crate::ErrorCode, m: String| (code.as_str().to_string(), m);
     let analysed = analyse_file(Path::new(&job.path), params).map_err(|e| fail(e.code(), e.to_string()))?;
+    if let Some(e) = &analysed.analysis_error {
+        // Still recognisable; only similarity and filters will miss it.
+        tracing::warn!(id = job.id, path = %job.path, error = %e, "stored without music analysis");
+    }
     let mut t = new_track(&job.path, analysed);
     let r = &mut t.record;
     for (field, given) in [
