@@ -10,7 +10,7 @@ use std::path::Path;
 
 use sonica_schema::{Peak, TrackAnalysis};
 
-use crate::analysis::{AnalysisError, Analyser};
+use crate::analysis::{Analyser, AnalysisError};
 use crate::decode::{self, AudioInfo, DecodeError, Frames, MAX_DURATION_S};
 use crate::fingerprint::{hashes::index_hashes, FingerprintParams, PeakExtractor};
 use crate::resample::{ToAnalysisRate, ANALYSIS_RATE};

@@ -305,7 +305,10 @@ fn run(cli: Run) -> anyhow::Result<ExitCode> {
             match open_music(&cli.data_dir, &index) {
                 Ok(m) => Some(m),
                 Err(e) => {
-                    eprintln!("sonica: cannot open the search indexes in {}: {e}", cli.data_dir.display());
+                    eprintln!(
+                        "sonica: cannot open the search indexes in {}: {e}",
+                        cli.data_dir.display()
+                    );
                     return Ok(ExitCode::from(3));
                 }
             }
@@ -351,7 +354,15 @@ fn dispatch(
             limit,
             offset,
             filter,
-        } => Ok(cli::similar::run_search(index, music()?, &text, &filter, limit, offset, json)),
+        } => Ok(cli::similar::run_search(
+            index,
+            music()?,
+            &text,
+            &filter,
+            limit,
+            offset,
+            json,
+        )),
         // Dispatched in `main` before any library is opened (the service
         // opens its own, analysis needs none); kept here only to keep this
         // match exhaustive.

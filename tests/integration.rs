@@ -23,10 +23,10 @@ mod server;
 mod service_auth;
 #[path = "integration/service_bad_input.rs"]
 mod service_bad_input;
-#[path = "integration/service_music.rs"]
-mod service_music;
 #[path = "integration/service_flow.rs"]
 mod service_flow;
+#[path = "integration/service_music.rs"]
+mod service_music;
 #[path = "integration/service_restart.rs"]
 mod service_restart;
 #[path = "integration/service_stream.rs"]

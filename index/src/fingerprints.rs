@@ -19,8 +19,8 @@ use sonica_schema::layout::{self, bucket_key, bucket_of, track_key, META_FORMAT_
 use sonica_schema::{peaks, postings, Peak, Posting, Tier, TrackAnalysis, TrackId, TrackRecord, Tree, FORMAT_VERSION};
 
 use crate::catalog::Catalog;
-use crate::music::TrackObserver;
 use crate::fresh::FreshTier;
+use crate::music::TrackObserver;
 use crate::store::{Batch, KvStore};
 use crate::vote::{QueryHash, Votes};
 use crate::IndexError;

@@ -151,11 +151,8 @@ impl MusicIndex {
             ..Default::default()
         };
         let records = store.list()?;
-        let analyses: std::collections::HashMap<TrackId, TrackAnalysis> = store
-            .analyses()?
-            .into_iter()
-            .filter(|(_, a)| a.is_current())
-            .collect();
+        let analyses: std::collections::HashMap<TrackId, TrackAnalysis> =
+            store.analyses()?.into_iter().filter(|(_, a)| a.is_current()).collect();
         let live: std::collections::BTreeSet<TrackId> = records.iter().map(|r| r.id).collect();
         // Vectors: every live, analysed track in all three graphs.
         for idx in [&self.timbre, &self.rhythm, &self.mixed] {

@@ -276,7 +276,13 @@ mod tests {
         assert_eq!(Key::parse("Am"), Some(a_min));
         assert_eq!(Key::parse("A min"), Some(a_min));
         assert_eq!(Key::parse("D# major"), Key::parse("Eb major"));
-        assert_eq!(Key::parse("C"), Some(Key { tonic: 0, mode: Mode::Major }));
+        assert_eq!(
+            Key::parse("C"),
+            Some(Key {
+                tonic: 0,
+                mode: Mode::Major
+            })
+        );
         assert_eq!(Key::parse("H minor"), None);
         assert_eq!(Key::parse("A dorian"), None);
         assert_eq!(Key::parse(""), None);

@@ -136,7 +136,10 @@ pub fn run_search(
     match text_search(index, music, &q) {
         Ok(answer) => {
             if json {
-                println!("{}", serde_json::json!({"query": text, "total": answer.total, "results": answer.results, "facets": answer.facets}));
+                println!(
+                    "{}",
+                    serde_json::json!({"query": text, "total": answer.total, "results": answer.results, "facets": answer.facets})
+                );
             } else {
                 print_hits(&answer.results, |h| format!("{:.2}", h.text_score.unwrap_or(0.0)));
             }

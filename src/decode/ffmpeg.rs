@@ -44,7 +44,16 @@ pub(super) fn decode(
     let mut child = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(path)
-        .args(["-vn", "-f", "f32le", "-ac", &out_ch.to_string(), "-ar", &out_rate.to_string(), "-"])
+        .args([
+            "-vn",
+            "-f",
+            "f32le",
+            "-ac",
+            &out_ch.to_string(),
+            "-ar",
+            &out_rate.to_string(),
+            "-",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

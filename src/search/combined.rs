@@ -132,7 +132,11 @@ pub fn combined(
         None => {
             for (id, s) in &text_scores {
                 if Some(*id) != skip {
-                    ranked.push((*id, text_norm(*id).unwrap_or(0.0), vec![Reason::Text { score: round4(*s) }]));
+                    ranked.push((
+                        *id,
+                        text_norm(*id).unwrap_or(0.0),
+                        vec![Reason::Text { score: round4(*s) }],
+                    ));
                 }
             }
         }

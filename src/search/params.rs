@@ -63,7 +63,9 @@ pub fn parse_count(name: &str, v: &Option<String>, lo: usize, hi: usize) -> Resu
     let Some(s) = given(v) else { return Ok(None) };
     match s.parse::<u64>() {
         Ok(n) if (lo as u64..=hi as u64).contains(&n) => Ok(Some(n as usize)),
-        _ => Err(bad(format!("{name} must be a whole number from {lo} to {hi}, not {s:?}"))),
+        _ => Err(bad(format!(
+            "{name} must be a whole number from {lo} to {hi}, not {s:?}"
+        ))),
     }
 }
 
@@ -157,8 +159,9 @@ impl RawSimilar {
             None => -1.0,
         };
         let kind = match given(&self.kind) {
-            Some(k) => VectorKind::parse(k)
-                .ok_or_else(|| bad(format!("kind must be timbre, rhythm or mixed, not {k:?}")))?,
+            Some(k) => {
+                VectorKind::parse(k).ok_or_else(|| bad(format!("kind must be timbre, rhythm or mixed, not {k:?}")))?
+            }
             None => VectorKind::Mixed,
         };
         Ok(SimilarParams {

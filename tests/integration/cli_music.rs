@@ -45,13 +45,23 @@ fn analyze_click_track_and_sine_level() {
         .map(|i| 0.1 * (std::f32::consts::TAU * 997.0 * i as f32 / RATE as f32).sin())
         .collect();
     write_wav(&sine, &s, RATE, 1, Fmt::F32);
-    let out = sonica(&dir.path().join("unused"), &["analyze", "--json", click.to_str().unwrap(), sine.to_str().unwrap()]);
+    let out = sonica(
+        &dir.path().join("unused"),
+        &["analyze", "--json", click.to_str().unwrap(), sine.to_str().unwrap()],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let lines = json_lines(&stdout(&out));
     assert_eq!(lines.len(), 2);
     let tempo = lines[0]["tempo_bpm"].as_f64().unwrap();
     assert!((tempo - 100.0).abs() <= 2.0, "click track at 100 BPM read as {tempo}");
-    for field in ["file", "key", "key_strength", "loudness_range_lu", "duration_s", "bands"] {
+    for field in [
+        "file",
+        "key",
+        "key_strength",
+        "loudness_range_lu",
+        "duration_s",
+        "bands",
+    ] {
         assert!(!lines[0][field].is_null(), "{field} missing");
     }
     // A −20 dBFS 997 Hz sine in one channel reads −23.0 LUFS (EBU R128:
@@ -67,7 +77,10 @@ fn analyze_click_track_and_sine_level() {
     let out = sonica(dir.path(), &["analyze", "--json", "/nonexistent.wav"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json_lines(&stdout(&out))[0]["error"]["code"], "not_found");
-    let out = sonica(dir.path(), &["analyze", "--start-s", "10", "--end-s", "5", click.to_str().unwrap()]);
+    let out = sonica(
+        dir.path(),
+        &["analyze", "--start-s", "10", "--end-s", "5", click.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("bad time range"), "{}", stderr(&out));
 }
@@ -103,10 +116,18 @@ fn similar_and_search_from_the_command_line() {
     }
     // By file: a new recording of the calm style finds the calm tracks.
     let probe = write_track(dir.path(), "probe.wav", Style::Calm, 49);
-    let out = sonica(&data, &["similar", "--json", &probe, "--top-k", "2", "--kind", "timbre"]);
+    let out = sonica(
+        &data,
+        &["similar", "--json", &probe, "--top-k", "2", "--kind", "timbre"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let v = &json_lines(&stdout(&out))[0];
-    let got: Vec<u64> = v["results"].as_array().unwrap().iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    let got: Vec<u64> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
     assert_eq!(got.len(), 2);
     assert!(got.iter().all(|id| [3, 4].contains(id)), "{v}");
 

@@ -75,7 +75,14 @@ fn analysis_similarity_and_search_flow() {
         assert_eq!(srv.wait_final(id)["status"], "READY");
         let a = srv.get(&format!("/tracks/{id}/analysis"));
         assert_eq!(a.status, 200, "{}", a.json);
-        for field in ["tempo_bpm", "key", "key_strength", "loudness_lufs", "loudness_range_lu", "true_peak_dbtp"] {
+        for field in [
+            "tempo_bpm",
+            "key",
+            "key_strength",
+            "loudness_lufs",
+            "loudness_range_lu",
+            "true_peak_dbtp",
+        ] {
             assert!(!a.json[field].is_null(), "{field} missing in {}", a.json);
         }
         assert!(a.json["bands"]["low"].is_object() && a.json["bands"]["high"].is_object());
@@ -144,7 +151,11 @@ fn analysis_similarity_and_search_flow() {
     assert_eq!((r.status, r.json["total"].as_u64()), (200, Some(0)), "{}", r.json);
 
     // Unknown ids.
-    for path in ["/tracks/9999/similar", "/tracks/9999/analysis", "/tracks/9999/pattern.mid"] {
+    for path in [
+        "/tracks/9999/similar",
+        "/tracks/9999/analysis",
+        "/tracks/9999/pattern.mid",
+    ] {
         let r = srv.get(path);
         assert_eq!(r.status, 404, "{path}: {}", r.json);
         assert_eq!(r.json["error"]["code"], "unknown_track");
@@ -162,7 +173,11 @@ fn analysis_similarity_and_search_flow() {
         let r = srv.get(&format!("/tracks/{beat1}/similar?{q}"));
         assert_eq!(r.status, 400, "{q}: {}", r.json);
         assert_eq!(r.json["error"]["code"], "invalid_parameter", "{q}");
-        assert!(r.json["error"]["message"].as_str().unwrap().contains(want), "{q}: {}", r.json);
+        assert!(
+            r.json["error"]["message"].as_str().unwrap().contains(want),
+            "{q}: {}",
+            r.json
+        );
     }
     let r = srv.get("/search?q=neon&limit=0");
     assert_eq!(r.status, 400, "{}", r.json);
@@ -170,9 +185,17 @@ fn analysis_similarity_and_search_flow() {
     // Text search: prefix, typo, filters and facets.
     let r = srv.get("/search?q=neo");
     assert_eq!(r.status, 200, "{}", r.json);
-    assert_eq!(ids(&r.json).into_iter().collect::<BTreeSet<_>>(), BTreeSet::from([tracks[0].id, tracks[1].id]));
+    assert_eq!(
+        ids(&r.json).into_iter().collect::<BTreeSet<_>>(),
+        BTreeSet::from([tracks[0].id, tracks[1].id])
+    );
     let r = srv.get("/search?q=quiett");
-    assert_eq!(ids(&r.json).len(), 2, "one typo still finds both Quiet tracks: {}", r.json);
+    assert_eq!(
+        ids(&r.json).len(),
+        2,
+        "one typo still finds both Quiet tracks: {}",
+        r.json
+    );
     let r = srv.get("/search?genre=ambient");
     assert_eq!(r.json["total"], 3, "{}", r.json);
     let facets = &r.json["facets"]["genre"];
@@ -231,7 +254,11 @@ fn analysis_similarity_and_search_flow() {
     let r = srv.get_bytes(&format!("/tracks/{beat1}/pattern.mid?start_s=0&end_s=8"));
     assert_eq!(r.0, 200);
     assert!(r.1.starts_with(b"MThd"), "a Standard MIDI File");
-    assert_eq!(srv.get(&format!("/tracks/{beat1}/pattern.mid?start_s=5&end_s=2")).status, 400);
+    assert_eq!(
+        srv.get(&format!("/tracks/{beat1}/pattern.mid?start_s=5&end_s=2"))
+            .status,
+        400
+    );
 
     // Deleting a track removes it from similar and search results.
     let gone = tracks[1].id;
@@ -245,7 +272,10 @@ fn analysis_similarity_and_search_flow() {
     let before_txt = srv.get("/search?q=quiet").json;
     assert!(srv.stop().success());
     let srv = Server::start(dir.path(), &[]);
-    assert_eq!(ids(&srv.get(&format!("/tracks/{beat1}/similar?top_k=10")).json), before_sim);
+    assert_eq!(
+        ids(&srv.get(&format!("/tracks/{beat1}/similar?top_k=10")).json),
+        before_sim
+    );
     assert_eq!(srv.get("/search?q=quiet").json, before_txt);
     assert!(!ids(&srv.get("/search?q=neon").json).contains(&gone));
 }
@@ -272,7 +302,11 @@ fn analyze_route_measures_without_storing() {
         &[],
     );
     assert_eq!(r.status, 200, "{}", r.json);
-    assert!((r.json["duration_s"].as_f64().unwrap() - 10.0).abs() < 0.2, "{}", r.json);
+    assert!(
+        (r.json["duration_s"].as_f64().unwrap() - 10.0).abs() < 0.2,
+        "{}",
+        r.json
+    );
     // Bad ranges and bad media.
     for (s, e) in [("15", "5"), ("-1", "5"), ("x", "5")] {
         let r = srv.post_form(

@@ -16,9 +16,17 @@ fn midi_hz(m: f32) -> f32 {
     440.0 * 2f32.powf((m - 69.0) / 12.0)
 }
 
-/// A note with `harmonics` partials (1/k amplitudes: saw-like when many)
-/// and an exponential decay.
-fn note(out: &mut [f32], rate: u32, t0: f32, dur: f32, hz: f32, amp: f32, harmonics: usize, decay: f32) {
+/// How a note sounds: `harmonics` partials (1/k amplitudes: saw-like when
+/// many) and an exponential decay.
+#[derive(Clone, Copy)]
+struct Tone {
+    amp: f32,
+    harmonics: usize,
+    decay: f32,
+}
+
+fn note(out: &mut [f32], rate: u32, t0: f32, dur: f32, hz: f32, tone: Tone) {
+    let Tone { amp, harmonics, decay } = tone;
     let start = (t0 * rate as f32) as usize;
     let len = (dur * rate as f32) as usize;
     for i in 0..len {
@@ -87,21 +95,39 @@ pub fn track(style: Style, seed: u32, secs: f32, rate: u32) -> Vec<f32> {
         let t = bar as f32 * 4.0 * beat;
         let deg = prog[bar % 4];
         let triad = [deg, deg + 2, deg + 4].map(|d| tonic + scale[d % 7] + 12.0 * (d / 7) as f32);
-        let (harm, amp, decay) = match style {
-            Style::Beat => (12, 0.10, 0.8),
-            Style::Calm => (2, 0.12, 0.3),
+        let chord = match style {
+            Style::Beat => Tone {
+                amp: 0.10,
+                harmonics: 12,
+                decay: 0.8,
+            },
+            Style::Calm => Tone {
+                amp: 0.12,
+                harmonics: 2,
+                decay: 0.3,
+            },
         };
         for m in triad {
-            note(&mut out, rate, t, 4.0 * beat, midi_hz(m), amp, harm, decay);
+            note(&mut out, rate, t, 4.0 * beat, midi_hz(m), chord);
         }
-        note(&mut out, rate, t, 2.0 * beat, midi_hz(tonic - 24.0 + scale[deg]), 0.25, 3, 1.0);
+        let bass = Tone {
+            amp: 0.25,
+            harmonics: 3,
+            decay: 1.0,
+        };
+        note(&mut out, rate, t, 2.0 * beat, midi_hz(tonic - 24.0 + scale[deg]), bass);
         // Melody: eighths (beat) or quarters (calm) from the scale.
         let step = if style == Style::Beat { 0.5 } else { 1.0 };
         let mut b = 0.0;
         while b < 4.0 {
             let d = (rng.next_u32() % 7) as usize;
             let m = tonic + 12.0 + scale[d];
-            note(&mut out, rate, t + b * beat, step * beat, midi_hz(m), 0.08, 4, 2.0);
+            let lead = Tone {
+                amp: 0.08,
+                harmonics: 4,
+                decay: 2.0,
+            };
+            note(&mut out, rate, t + b * beat, step * beat, midi_hz(m), lead);
             b += step;
         }
         if style == Style::Beat {

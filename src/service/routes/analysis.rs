@@ -59,7 +59,11 @@ impl RawRange {
         (status = 400, body = crate::service::openapi::ErrorBody),
         (status = 404, description = "Unknown track, or a track without analysis", body = crate::service::openapi::ErrorBody),
         (status = 409, description = "The track is not READY yet", body = crate::service::openapi::ErrorBody)))]
-pub async fn get(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     state.guard.authorize(&req, Access::Read)?;
     let id = parse_id(&id)?;
     let st = state.clone();

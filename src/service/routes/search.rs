@@ -73,7 +73,11 @@ impl RawSearch {
     responses(
         (status = 200, body = TextAnswer),
         (status = 400, body = crate::service::openapi::ErrorBody)))]
-pub async fn text(req: HttpRequest, state: web::Data<AppState>, raw: web::Query<RawSearch>) -> Result<HttpResponse, ApiError> {
+pub async fn text(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    raw: web::Query<RawSearch>,
+) -> Result<HttpResponse, ApiError> {
     state.guard.authorize(&req, Access::Read)?;
     let q = raw.into_inner().parse().map_err(SonicaError::from)?;
     let st = state.clone();
@@ -114,7 +118,11 @@ fn combined_query(f: &mut Fields) -> Result<CombinedQuery, ParamError> {
         (status = 415, body = crate::service::openapi::ErrorBody),
         (status = 422, body = crate::service::openapi::ErrorBody),
         (status = 429, body = crate::service::openapi::ErrorBody)))]
-pub async fn mixed(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn mixed(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     state.guard.authorize(&req, Access::Recognize)?;
     state.guard.limit(&req)?;
     let mut body = read_body(&req, payload, &state).await?;

@@ -84,8 +84,8 @@ pub async fn read_body(req: &HttpRequest, payload: web::Payload, state: &AppStat
             }
             bytes.extend_from_slice(&chunk);
         }
-        let v: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))?;
         let fields = json_fields(&v).map_err(SonicaError::from)?;
         return Ok(Body { fields, audio: None });
     }
@@ -119,7 +119,11 @@ pub fn track_id_field(f: &mut Fields) -> Result<Option<u32>, ApiError> {
         (status = 415, body = crate::service::openapi::ErrorBody),
         (status = 422, body = crate::service::openapi::ErrorBody),
         (status = 429, body = crate::service::openapi::ErrorBody)))]
-pub async fn by_body(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn by_body(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     state.guard.authorize(&req, Access::Recognize)?;
     state.guard.limit(&req)?;
     let mut body = read_body(&req, payload, &state).await?;
@@ -130,10 +134,9 @@ pub async fn by_body(req: HttpRequest, payload: web::Payload, state: web::Data<A
     let st = state.clone();
     let answer = match (track, body.audio) {
         (Some(_), Some(_)) => {
-            return Err(SonicaError::from(ParamError(
-                "send either an audio clip or a track_id, not both".into(),
-            ))
-            .into())
+            return Err(
+                SonicaError::from(ParamError("send either an audio clip or a track_id, not both".into())).into(),
+            )
         }
         (Some(id), None) => {
             let results = blocking(move || Ok(similar(&st.index, &st.music, &SimilarTo::Track(id), &p)?)).await?;
