@@ -140,7 +140,8 @@ fn analysis_similarity_and_search_flow() {
         assert_eq!(r.status, 200, "{}", r.json);
         let got: BTreeSet<u32> = ids(&r.json).into_iter().collect();
         let seen: Vec<(u32, f64, &str)> = tracks.iter().map(|t| (t.id, t.tempo, t.key.as_str())).collect();
-        assert_eq!(got, expect, "filters {params:?}; tracks {seen:?}");
+        let text_side = ids(&srv.get(&format!("/search?limit=100&{}", query(&params[1..]))).json);
+        assert_eq!(got, expect, "filters {params:?}; tracks {seen:?}; text allows {text_side:?}");
     }
 
     // An empty result set is an empty list, not an error.

@@ -81,11 +81,10 @@ impl Fields {
         // Raw (one term per value): exact filtering and facet ordinals.
         b.add_text_field(GENRE_EXACT, STRING | FAST);
         b.add_text_field(KEY, STRING | FAST);
-        // Fast: range filters scan the column. Indexed as well, a safeguard
-        // kept since a service test saw a range filter miss tracks of
-        // one-document segments with fast-only fields (not reproduced by
-        // `range_filters_agree_with_a_scan_in_every_segment_layout`).
-        let number = NumericOptions::default().set_fast().set_indexed();
+        // Range filters scan the column. A service test once saw a range
+        // miss a track (fast-only, fast+indexed and indexed-only alike; see
+        // README), so similarity filters apply numeric ranges from memory.
+        let number = NumericOptions::default().set_fast();
         for name in ["tempo_bpm", "duration_s", "loudness_lufs"] {
             b.add_f64_field(name, number.clone());
         }
