@@ -210,6 +210,13 @@ impl FingerprintIndex {
         if let Some(a) = &t.analysis {
             b.put(Tree::Analysis, track_key(id), a.encode());
         }
+        // The search indexes learn of the track before the store commits,
+        // so that once anyone can see it READY, similarity and text search
+        // find it too. A failed commit leaves an id there with no record,
+        // which searches skip and the next open removes.
+        if let Some(o) = self.observer() {
+            o.track_added(&t.record, t.analysis.as_ref());
+        }
         self.store.commit(b)?;
 
         self.fresh.write().unwrap_or_else(|p| p.into_inner()).add(&ps);
@@ -217,9 +224,6 @@ impl FingerprintIndex {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(&t.record);
-        if let Some(o) = self.observer() {
-            o.track_added(&t.record, t.analysis.as_ref());
-        }
         Ok(t.record)
     }
 

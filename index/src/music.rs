@@ -98,43 +98,12 @@ pub struct OpenReport {
     pub text_repaired: usize,
 }
 
-/// The numbers a filter ranges over, per track, kept in memory so that
-/// similarity filters never depend on tantivy's numeric range queries
-/// (which missed a track now and then in the service test; see README).
-#[derive(Debug, Clone, Copy)]
-struct Numbers {
-    tempo: Option<f64>,
-    duration: f64,
-    loudness: Option<f64>,
-}
-
-impl Numbers {
-    fn of(r: &TrackRecord, a: Option<&TrackAnalysis>) -> Numbers {
-        Numbers {
-            tempo: a.map(|a| a.tempo.bpm),
-            duration: r.duration_s,
-            loudness: a.map(|a| a.loudness.integrated_lufs),
-        }
-    }
-
-    fn pass(&self, f: &Filter) -> bool {
-        let within = |v: Option<f64>, lo: Option<f64>, hi: Option<f64>| match (lo, hi) {
-            (None, None) => true,
-            _ => v.is_some_and(|v| lo.is_none_or(|lo| v >= lo) && hi.is_none_or(|hi| v <= hi)),
-        };
-        within(self.tempo, f.tempo_min, f.tempo_max)
-            && within(Some(self.duration), f.duration_min, f.duration_max)
-            && within(self.loudness, f.loudness_min, f.loudness_max)
-    }
-}
-
 pub struct MusicIndex {
     timbre: VectorIndex,
     rhythm: VectorIndex,
     mixed: VectorIndex,
     text: TextIndex,
     mixer: Mixer,
-    numbers: std::sync::RwLock<std::collections::HashMap<TrackId, Numbers>>,
 }
 
 impl MusicIndex {
@@ -158,7 +127,6 @@ impl MusicIndex {
             mixed,
             text,
             mixer,
-            numbers: Default::default(),
         };
         let report = m.reconcile(store)?;
         Ok((m, report))
@@ -172,7 +140,6 @@ impl MusicIndex {
             mixed: VectorIndex::in_memory(TIMBRE_DIM + RHYTHM_DIM)?,
             text: TextIndex::in_memory()?,
             mixer,
-            numbers: Default::default(),
         })
     }
 
@@ -204,11 +171,6 @@ impl MusicIndex {
                 self.insert_vectors(*id, a)?;
                 report.vectors_repaired += 1;
             }
-        }
-        {
-            let mut nums = self.numbers.write().unwrap_or_else(|p| p.into_inner());
-            nums.clear();
-            nums.extend(records.iter().map(|r| (r.id, Numbers::of(r, analyses.get(&r.id)))));
         }
         // Text: every live track.
         let in_text: std::collections::BTreeSet<TrackId> = self.text.ids()?.into_iter().collect();
@@ -250,10 +212,6 @@ impl MusicIndex {
         }
         self.text.upsert(&text_doc(r, a))?;
         self.text.commit()?;
-        self.numbers
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(r.id, Numbers::of(r, a));
         Ok(())
     }
 
@@ -264,7 +222,6 @@ impl MusicIndex {
         }
         self.text.remove(id)?;
         self.text.commit()?;
-        self.numbers.write().unwrap_or_else(|p| p.into_inner()).remove(&id);
         Ok(())
     }
 
@@ -297,24 +254,7 @@ impl MusicIndex {
         if filter.is_empty() && text.is_none() {
             return Ok(None);
         }
-        // Genre, key and text from tantivy; the numeric ranges from memory.
-        let terms = Filter {
-            tempo_min: None,
-            tempo_max: None,
-            duration_min: None,
-            duration_max: None,
-            loudness_min: None,
-            loudness_max: None,
-            ..filter.clone()
-        };
-        let nums = self.numbers.read().unwrap_or_else(|p| p.into_inner());
-        let mut ids = if terms.is_empty() && text.is_none() {
-            nums.keys().copied().collect()
-        } else {
-            self.text.matching_ids(&terms, text)?
-        };
-        ids.retain(|id| nums.get(id).is_some_and(|n| n.pass(filter)));
-        Ok(Some(AllowList::new(ids)))
+        Ok(Some(AllowList::new(self.text.matching_ids(filter, text)?)))
     }
 
     /// The `top_k` nearest tracks to `query` by `kind`, within `allow`,

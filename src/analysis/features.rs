@@ -25,8 +25,9 @@ const MEL_FMAX: f64 = 11000.0;
 pub const FLUX_LAG: usize = 2;
 /// Log power floor, dB re a full-scale sine.
 pub const DB_FLOOR: f32 = -80.0;
-/// Timbre statistics are taken on every this-many frames (46 ms apart: timbre
-/// is a whole-track average, and denser frames changed it by well under 1%).
+/// Timbre statistics are taken on every this-many frames (46 ms apart, still
+/// over 20 a second: timbre is a whole-range average, and every frame cost a
+/// visible share of the analysis time).
 const TIMBRE_EVERY: usize = 4;
 
 /// Bins per group in the drum-band flux (at least; a band narrower than this is one group).

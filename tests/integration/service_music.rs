@@ -141,7 +141,10 @@ fn analysis_similarity_and_search_flow() {
         let got: BTreeSet<u32> = ids(&r.json).into_iter().collect();
         let seen: Vec<(u32, f64, &str)> = tracks.iter().map(|t| (t.id, t.tempo, t.key.as_str())).collect();
         let text_side = ids(&srv.get(&format!("/search?limit=100&{}", query(&params[1..]))).json);
-        assert_eq!(got, expect, "filters {params:?}; tracks {seen:?}; text allows {text_side:?}");
+        assert_eq!(
+            got, expect,
+            "filters {params:?}; tracks {seen:?}; text allows {text_side:?}"
+        );
     }
 
     // An empty result set is an empty list, not an error.

@@ -81,9 +81,7 @@ impl Fields {
         // Raw (one term per value): exact filtering and facet ordinals.
         b.add_text_field(GENRE_EXACT, STRING | FAST);
         b.add_text_field(KEY, STRING | FAST);
-        // Range filters scan the column. A service test once saw a range
-        // miss a track (fast-only, fast+indexed and indexed-only alike; see
-        // README), so similarity filters apply numeric ranges from memory.
+        // Range filters scan the column; no inverted index is needed.
         let number = NumericOptions::default().set_fast();
         for name in ["tempo_bpm", "duration_s", "loudness_lufs"] {
             b.add_f64_field(name, number.clone());

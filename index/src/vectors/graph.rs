@@ -1,7 +1,7 @@
 //! The HNSW graph (hnsw_rs), behind a small wrapper.
 //!
 //! Everything that touches hnsw_rs lives here so the rest of the index sees
-//! slots in, slots out. Three hnsw_rs traits shape this file:
+//! slots in, slots out. Three quirks of hnsw_rs 0.3 shape this file:
 //! - its `DistDot` asserts `1 - dot >= 0`, which rounding breaks for unit
 //!   vectors (dot = 1.0000001 panics), so the graph uses [`UnitDot`], the
 //!   same distance clamped at 0 and computed with the vectorised `dot`;
@@ -14,6 +14,9 @@
 //!   bytes once per `open`, which gives `Hnsw<'static>` and lets the graph
 //!   live in the index like a built one. Compactions build in memory and
 //!   leak nothing.
+//!
+//! A fourth, its single greedy hop per upper layer during search, is
+//! handled outside, by the pivots of `router.rs`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;

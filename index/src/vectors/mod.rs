@@ -9,16 +9,22 @@
 //! re-inserts; the index only has to never lie and never panic.
 //!
 //! The pieces: `store.rs` holds the raw vectors in slots, `graph.rs` the
-//! hnsw_rs graph over those slots, `planner.rs` picks exact scan or graph per
-//! query (`brute.rs` is the scan), `compact.rs` rebuilds the graph when too
-//! many slots are tombstones, `persist.rs` saves and loads kill-safely, and
-//! `tuning.rs` holds every parameter with the measurements behind it.
+//! hnsw_rs graph over those slots, `mutate.rs` inserts and removes,
+//! `search.rs` runs a query on the plan `planner.rs` picks (exact scan in
+//! `brute.rs`, or the graph, checked by the pivots of `router.rs`),
+//! `compact.rs` rebuilds the graph when too many slots are tombstones,
+//! `open.rs`, `persist.rs` and `format.rs` open and save kill-safely,
+//! `allow.rs` is the allow-list, and `tuning.rs` holds every parameter with
+//! the measurements behind it.
 
 mod allow;
 mod brute;
 mod compact;
 mod error;
+mod format;
 mod graph;
+mod mutate;
+mod open;
 mod persist;
 mod planner;
 mod router;
@@ -26,7 +32,7 @@ mod search;
 mod store;
 mod tuning;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
@@ -39,7 +45,6 @@ pub use planner::{Plan, Strategy};
 pub use tuning::Tuning;
 
 use graph::Graph;
-use persist::Loaded;
 use router::Router;
 use store::SlotStore;
 
@@ -156,135 +161,6 @@ fn lock(mutex: &Mutex<()>) -> MutexGuard<'_, ()> {
 }
 
 impl VectorIndex {
-    /// Opens (or creates) the index saved in `dir`, with default tuning.
-    pub fn open(dir: &Path, dim: usize) -> Result<VectorIndex, VectorError> {
-        Self::open_tuned(dir, dim, Tuning::default())
-    }
-
-    /// Opens with explicit tuning. A save of another dim or format, or a
-    /// damaged one, yields an empty index ([`LoadOutcome::Discarded`]); only
-    /// a folder that cannot be created is an error.
-    pub fn open_tuned(dir: &Path, dim: usize, tuning: Tuning) -> Result<VectorIndex, VectorError> {
-        check_dim(dim)?;
-        let tuning = tuning.sanitised();
-        std::fs::create_dir_all(dir).map_err(|e| VectorError::io(dir, e))?;
-        let (store, graph, outcome, generation, dirty, builds) = match persist::load(dir, dim) {
-            Loaded::Absent => {
-                persist::clean(dir, None);
-                (
-                    SlotStore::new(dim),
-                    Graph::new(&tuning, 0),
-                    LoadOutcome::Created,
-                    0,
-                    false,
-                    0,
-                )
-            }
-            Loaded::Found {
-                store,
-                graph: Ok(graph),
-                generation,
-            } => {
-                persist::clean(dir, Some(&persist::gen_folder(generation)));
-                let graph = graph.map_or_else(|| Graph::new(&tuning, 0), |g| *g);
-                (store, graph, LoadOutcome::Loaded, generation, false, 0)
-            }
-            Loaded::Found {
-                store,
-                graph: Err(e),
-                generation,
-            } => {
-                persist::clean(dir, Some(&persist::gen_folder(generation)));
-                let store = store.compacted();
-                let graph = Graph::build(&tuning, &store);
-                (
-                    store,
-                    graph,
-                    LoadOutcome::RebuiltGraph { reason: e.to_string() },
-                    generation,
-                    true,
-                    1,
-                )
-            }
-            Loaded::Discarded(e) => {
-                let outcome = LoadOutcome::Discarded { reason: e.to_string() };
-                (SlotStore::new(dim), Graph::new(&tuning, 0), outcome, 0, false, 0)
-            }
-        };
-        Ok(Self::assemble(
-            dim,
-            Some(dir.to_path_buf()),
-            outcome,
-            store,
-            graph,
-            tuning,
-            generation,
-            dirty,
-            builds,
-        ))
-    }
-
-    /// An index without a folder, for tests and throwaway use.
-    pub fn in_memory(dim: usize) -> Result<VectorIndex, VectorError> {
-        Self::in_memory_tuned(dim, Tuning::default())
-    }
-
-    /// [`VectorIndex::in_memory`] with explicit tuning.
-    pub fn in_memory_tuned(dim: usize, tuning: Tuning) -> Result<VectorIndex, VectorError> {
-        check_dim(dim)?;
-        let tuning = tuning.sanitised();
-        let (store, graph) = (SlotStore::new(dim), Graph::new(&tuning, 0));
-        Ok(Self::assemble(
-            dim,
-            None,
-            LoadOutcome::InMemory,
-            store,
-            graph,
-            tuning,
-            0,
-            false,
-            0,
-        ))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn assemble(
-        dim: usize,
-        dir: Option<PathBuf>,
-        outcome: LoadOutcome,
-        store: SlotStore,
-        graph: Graph,
-        tuning: Tuning,
-        generation: u64,
-        dirty: bool,
-        graph_builds: u64,
-    ) -> VectorIndex {
-        let router = Router::build(&store);
-        let state = State {
-            store,
-            graph,
-            router,
-            tuning,
-            journal: None,
-            graph_builds,
-            compactions: 0,
-            generation,
-        };
-        let shared = Shared {
-            dim,
-            dir,
-            outcome,
-            state: RwLock::new(state),
-            dirty: AtomicBool::new(dirty),
-            save_lock: Mutex::new(()),
-            compact_lock: Mutex::new(()),
-            background: Mutex::new(None),
-        };
-        VectorIndex {
-            shared: Arc::new(shared),
-        }
-    }
-
     /// Length of every vector in this index.
     pub fn dim(&self) -> usize {
         self.shared.dim
@@ -310,72 +186,6 @@ impl VectorIndex {
     /// knobs (`m`, `ef_construction`) from the next graph build.
     pub fn set_tuning(&self, tuning: Tuning) {
         write(&self.shared.state).tuning = tuning.sanitised();
-    }
-
-    /// Inserts or replaces the vector of `id`. The vector must have `dim`
-    /// finite values; it is normalised if it is not unit length already.
-    pub fn insert(&self, id: u32, vector: &[f32]) -> Result<(), VectorError> {
-        let vector = prepare(self.shared.dim, vector)?;
-        {
-            let mut state = write(&self.shared.state);
-            let slot = state.store.push(id, &vector);
-            state.graph.insert(slot, &vector);
-            state.router.note(slot, &vector);
-            if let Some(journal) = state.journal.as_mut() {
-                journal.push(compact::Op::Insert(id, vector));
-            }
-            self.shared.dirty.store(true, Ordering::Release);
-        }
-        self.maybe_compact();
-        Ok(())
-    }
-
-    /// Inserts many vectors at once, building the graph in parallel: what a
-    /// start-up re-insert from the canonical store should use. All vectors
-    /// are checked first; on error nothing is inserted.
-    pub fn insert_many<V: AsRef<[f32]>>(&self, items: &[(u32, V)]) -> Result<(), VectorError> {
-        let prepared = items
-            .iter()
-            .map(|(id, v)| Ok((*id, prepare(self.shared.dim, v.as_ref())?)))
-            .collect::<Result<Vec<_>, _>>()?;
-        {
-            let mut state = write(&self.shared.state);
-            let slots: Vec<u32> = prepared.iter().map(|(id, v)| state.store.push(*id, v)).collect();
-            let state = &mut *state;
-            let points: Vec<(&[f32], usize)> = slots
-                .iter()
-                .map(|&slot| (state.store.vector(slot), slot as usize))
-                .collect();
-            state.graph.insert_many(&points);
-            for &slot in &slots {
-                state.router.note(slot, state.store.vector(slot));
-            }
-            if let Some(journal) = state.journal.as_mut() {
-                journal.extend(prepared.into_iter().map(|(id, v)| compact::Op::Insert(id, v)));
-            }
-            self.shared.dirty.store(true, Ordering::Release);
-        }
-        self.maybe_compact();
-        Ok(())
-    }
-
-    /// Removes `id`; searches never return it again. False if absent.
-    pub fn remove(&self, id: u32) -> bool {
-        let removed = {
-            let mut state = write(&self.shared.state);
-            let removed = state.store.remove(id);
-            if removed {
-                if let Some(journal) = state.journal.as_mut() {
-                    journal.push(compact::Op::Remove(id));
-                }
-                self.shared.dirty.store(true, Ordering::Release);
-            }
-            removed
-        };
-        if removed {
-            self.maybe_compact();
-        }
-        removed
     }
 
     pub fn contains(&self, id: u32) -> bool {
@@ -407,22 +217,6 @@ impl VectorIndex {
         self.shared.dirty.load(Ordering::Acquire)
     }
 
-    /// Saves atomically into the folder given to `open` (see `persist.rs`).
-    /// Writers wait while the files are written; searches do not.
-    pub fn save(&self) -> Result<(), VectorError> {
-        let dir = self.shared.dir.as_deref().ok_or(VectorError::InMemory)?;
-        let _one_save = lock(&self.shared.save_lock);
-        let generation = {
-            let state = read(&self.shared.state);
-            let generation = persist::save(dir, &state.store, &state.graph, &state.tuning)?;
-            // Still under the read lock, so no write slipped in since.
-            self.shared.dirty.store(false, Ordering::Release);
-            generation
-        };
-        write(&self.shared.state).generation = generation;
-        Ok(())
-    }
-
     pub fn stats(&self) -> VectorStats {
         let state = read(&self.shared.state);
         VectorStats {
@@ -441,36 +235,6 @@ impl VectorIndex {
     }
 }
 
-fn check_dim(dim: usize) -> Result<(), VectorError> {
-    if dim == 0 || dim > MAX_DIM {
-        return Err(VectorError::BadDimension { got: dim, max: MAX_DIM });
-    }
-    Ok(())
-}
-
-/// Checks length and finiteness, and normalises a vector that is not unit
-/// length already (unit ones are kept bit for bit, so `get` returns what
-/// the caller stored).
-fn prepare(dim: usize, vector: &[f32]) -> Result<Vec<f32>, VectorError> {
-    if vector.len() != dim {
-        return Err(VectorError::WrongDimension {
-            expected: dim,
-            got: vector.len(),
-        });
-    }
-    if let Some((position, &value)) = vector.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-        return Err(VectorError::NonFinite { position, value });
-    }
-    let norm = vector.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt();
-    if norm == 0.0 || !norm.is_finite() {
-        return Err(VectorError::ZeroVector);
-    }
-    if (norm - 1.0).abs() <= 1e-4 {
-        return Ok(vector.to_vec());
-    }
-    Ok(vector.iter().map(|&x| (f64::from(x) / norm) as f32).collect())
-}
-
 /// The index is shared by HTTP workers through an `Arc`.
 const _: fn() = || {
     fn send_sync<T: Send + Sync>() {}
@@ -482,7 +246,7 @@ pub(crate) mod test_data;
 
 #[cfg(test)]
 mod tests {
-    use super::test_data::{clustered, near};
+    use super::test_data::clustered;
     use super::*;
 
     #[test]
@@ -496,82 +260,6 @@ mod tests {
             assert!((hits[0].similarity - 1.0).abs() < 1e-5);
             assert!(hits.windows(2).all(|w| w[0].similarity >= w[1].similarity));
         }
-    }
-
-    #[test]
-    fn bad_vectors_are_refused_with_the_reason() {
-        let index = VectorIndex::in_memory(3).unwrap();
-        let err = index.insert(1, &[1.0, 0.0]).unwrap_err();
-        assert!(matches!(err, VectorError::WrongDimension { expected: 3, got: 2 }));
-        let err = index.insert(1, &[1.0, f32::NAN, 0.0]).unwrap_err();
-        assert!(matches!(err, VectorError::NonFinite { position: 1, .. }));
-        assert!(matches!(index.insert(1, &[0.0; 3]), Err(VectorError::ZeroVector)));
-        assert!(matches!(
-            index.search(&[1.0], 3, None),
-            Err(VectorError::WrongDimension { .. })
-        ));
-        assert!(index
-            .insert_many(&[(1, vec![1.0, 0.0, 0.0]), (2, vec![f32::INFINITY, 0.0, 0.0])])
-            .is_err());
-        assert!(index.is_empty(), "a failed batch inserts nothing");
-        assert!(matches!(
-            VectorIndex::in_memory(0),
-            Err(VectorError::BadDimension { .. })
-        ));
-        assert!(matches!(index.save(), Err(VectorError::InMemory)));
-    }
-
-    #[test]
-    fn non_unit_vectors_are_normalised_unit_ones_kept_exactly() {
-        let index = VectorIndex::in_memory(2).unwrap();
-        index.insert(1, &[3.0, 4.0]).unwrap();
-        assert_eq!(index.get(1).unwrap(), vec![0.6, 0.8]);
-        let unit = [0.6f32, 0.8f32];
-        index.insert(2, &unit).unwrap();
-        assert_eq!(index.get(2).unwrap(), unit.to_vec());
-        let hits = index.search(&[6.0, 8.0], 2, None).unwrap();
-        assert!((hits[0].similarity - 1.0).abs() < 1e-6);
-    }
-
-    #[test]
-    fn remove_then_search_never_returns_the_id() {
-        let index = VectorIndex::in_memory(8).unwrap();
-        let data = clustered(3000, 8, 11);
-        index.insert_many(&data).unwrap();
-        let strategies = [
-            Strategy::Auto,
-            Strategy::Exact,
-            Strategy::Graph { ef: None },
-            Strategy::FilteredGraph { ef: None },
-        ];
-        for (n, strategy) in strategies.into_iter().enumerate() {
-            let (id, v) = &data[100 + n];
-            assert!(index.remove(*id));
-            assert!(!index.remove(*id));
-            assert!(!index.contains(*id));
-            let found = index.search_with(v, 20, None, strategy).unwrap();
-            assert!(found.hits.iter().all(|h| h.id != *id), "{strategy:?}");
-            assert_eq!(found.hits.len(), 20);
-        }
-        assert_eq!(index.len(), 2996);
-        assert_eq!(index.ids().len(), 2996);
-    }
-
-    #[test]
-    fn replacing_an_id_moves_it() {
-        let index = VectorIndex::in_memory_tuned(8, Tuning::default().graph_always()).unwrap();
-        let data = clustered(1200, 8, 5);
-        index.insert_many(&data).unwrap();
-        let (moved, old) = data[10].clone();
-        let opposite: Vec<f32> = old.iter().map(|x| -x).collect();
-        index.insert(moved, &opposite).unwrap();
-        assert_eq!((index.len(), index.stats().tombstones), (1200, 1));
-        assert_eq!(index.get(moved), Some(opposite.clone()));
-        let at_new = index.search(&near(&opposite, 1e-3, 3), 3, None).unwrap();
-        assert_eq!(at_new[0].id, moved, "{at_new:?}");
-        let at_old = index.search(&old, 10, None).unwrap();
-        assert_eq!(at_old.len(), 10);
-        assert!(at_old.iter().all(|h| h.id != moved), "{at_old:?}");
     }
 
     #[test]

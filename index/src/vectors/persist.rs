@@ -16,9 +16,7 @@
 //! each file's length and checksum, so a torn or bit-rotted file is caught
 //! before hnsw_rs (which asserts and panics on bad bytes) ever reads it.
 //!
-//! `vectors.bin` (little-endian): magic `SNVEC\0\0\x01`, dim u32, 4 zero
-//! bytes, slot count u64, ids `[u32; n]`, alive flags `[u8; n]` (0/1) padded
-//! with zeros to a multiple of 4, vectors `[f32; n * dim]`.
+//! The byte format of `vectors.bin` and the checksum are in `format.rs`.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Read, Write};
@@ -27,19 +25,18 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::error::VectorError;
+use super::format::{checksum, decode, encode};
 use super::graph::Graph;
 use super::store::SlotStore;
 use super::tuning::Tuning;
 
 /// Bumped whenever any file of the layout changes meaning.
 pub const FORMAT_VERSION: u32 = 1;
-const MANIFEST: &str = "manifest.json";
-const MANIFEST_TMP: &str = "manifest.json.tmp";
-const VECTORS: &str = "vectors.bin";
+pub(crate) const MANIFEST: &str = "manifest.json";
+pub(crate) const MANIFEST_TMP: &str = "manifest.json.tmp";
+pub(crate) const VECTORS: &str = "vectors.bin";
 const GRAPH_BASENAME: &str = "graph";
-const GEN_PREFIX: &str = "gen-";
-const MAGIC: &[u8; 8] = b"SNVEC\0\0\x01";
-const HEADER_LEN: usize = 24;
+pub(crate) const GEN_PREFIX: &str = "gen-";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Manifest {
@@ -115,10 +112,11 @@ pub(crate) fn load(dir: &Path, dim: usize) -> Loaded {
         ));
     }
     let folder = dir.join(&manifest.folder);
-    let store = match read_checked(&folder, &manifest, VECTORS).and_then(|bytes| decode(&bytes, dim, &folder)) {
-        Ok(store) => store,
-        Err(e) => return Loaded::Discarded(e),
-    };
+    let store =
+        match read_checked(&folder, &manifest, VECTORS).and_then(|bytes| decode(&bytes, dim, &folder.join(VECTORS))) {
+            Ok(store) => store,
+            Err(e) => return Loaded::Discarded(e),
+        };
     if (store.live(), store.slots()) != (manifest.live, manifest.slots) {
         let reason = format!(
             "holds {} live of {} slots, manifest says {}",
@@ -293,297 +291,57 @@ fn sync_dir(dir: &Path) -> Result<(), VectorError> {
     Ok(())
 }
 
-/// 64-bit checksum over 8-byte words (FxHash's mix plus a final avalanche):
-/// not cryptographic, only meant to catch torn writes and bit rot, at
-/// several GB/s so checking a 100 MB save costs tens of milliseconds.
-pub(crate) fn checksum(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = bytes.len() as u64 ^ 0x9e37_79b9_7f4a_7c15;
-    let words = bytes.chunks_exact(8);
-    let tail = words.remainder();
-    for word in words {
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(word.try_into().expect("8 bytes"))).wrapping_mul(K);
-    }
-    let mut last = [0u8; 8];
-    last[..tail.len()].copy_from_slice(tail);
-    h = (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(K);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^ (h >> 33)
-}
-
-fn padded(n: usize) -> usize {
-    n.div_ceil(4) * 4
-}
-
-fn encode(store: &SlotStore) -> Vec<u8> {
-    let (ids, alive, data) = store.parts();
-    let n = ids.len();
-    let mut out = Vec::with_capacity(HEADER_LEN + 4 * n + padded(n) + 4 * data.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(store.dim() as u32).to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&(n as u64).to_le_bytes());
-    ids.iter().for_each(|id| out.extend_from_slice(&id.to_le_bytes()));
-    alive.iter().for_each(|&a| out.push(a as u8));
-    out.resize(out.len() + padded(n) - n, 0);
-    data.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
-    out
-}
-
-fn decode(bytes: &[u8], dim: usize, folder: &Path) -> Result<SlotStore, VectorError> {
-    let bad = |reason: String| VectorError::corrupt(folder.join(VECTORS), reason);
-    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
-        return Err(bad("missing header".into()));
-    }
-    let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
-    if word(8) as usize != dim {
-        return Err(bad(format!("holds dim {}, expected {dim}", word(8))));
-    }
-    let n = u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes"));
-    let expected = usize::try_from(n)
-        .ok()
-        .and_then(|n| Some((n, n.checked_mul(4 + 4 * dim)?.checked_add(padded(n) + HEADER_LEN)?)));
-    let Some((n, len)) = expected.filter(|&(_, len)| len == bytes.len()) else {
-        return Err(bad(format!("{} bytes do not fit {n} slots of dim {dim}", bytes.len())));
-    };
-    let ids: Vec<u32> = (0..n).map(|i| word(HEADER_LEN + 4 * i)).collect();
-    let flags = &bytes[HEADER_LEN + 4 * n..HEADER_LEN + 5 * n];
-    if flags.iter().any(|&f| f > 1) {
-        return Err(bad("alive flag other than 0 or 1".into()));
-    }
-    let start = HEADER_LEN + 4 * n + padded(n);
-    let data: Vec<f32> = bytes[start..len]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-        .collect();
-    if data.iter().any(|x| !x.is_finite()) {
-        return Err(bad("non-finite vector value".into()));
-    }
-    let alive = flags.iter().map(|&f| f == 1).collect();
-    SlotStore::from_parts(dim, ids, alive, data).ok_or_else(|| bad("an id is live in two slots".into()))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::test_data::clustered;
-    use super::super::{LoadOutcome, Strategy, VectorIndex, VectorStats};
     use super::*;
 
-    fn top(index: &VectorIndex, q: &[f32], strategy: Strategy) -> Vec<u32> {
-        index
-            .search_with(q, 10, None, strategy)
-            .unwrap()
-            .hits
-            .iter()
-            .map(|h| h.id)
-            .collect()
-    }
-
-    /// A saved index of 1500 vectors with one removal and one replacement.
-    fn saved(dir: &Path) -> (VectorIndex, Vec<(u32, Vec<f32>)>) {
-        let index = VectorIndex::open(dir, 12).unwrap();
-        assert_eq!(index.load_outcome(), &LoadOutcome::Created);
-        let data = clustered(1500, 12, 31);
-        index.insert_many(&data).unwrap();
-        index.remove(4);
-        index.insert(6, &data[700].1).unwrap();
-        assert!(index.is_dirty());
-        index.save().unwrap();
-        assert!(!index.is_dirty());
-        (index, data)
-    }
-
-    fn gen_folders(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
+    #[test]
+    fn clean_keeps_the_current_generation_and_foreign_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [gen_folder(3), gen_folder(4), gen_folder(5)] {
+            fs::create_dir(dir.path().join(name)).unwrap();
+        }
+        fs::write(dir.path().join(MANIFEST_TMP), b"{").unwrap();
+        fs::write(dir.path().join("README"), b"not ours").unwrap();
+        assert_eq!(last_generation(dir.path()), 5);
+        clean(dir.path(), Some(&gen_folder(4)));
+        let mut left: Vec<String> = fs::read_dir(dir.path())
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(GEN_PREFIX))
             .collect();
-        names.sort();
-        names
+        left.sort();
+        assert_eq!(left, vec!["README".to_string(), gen_folder(4)]);
+        assert_eq!(last_generation(dir.path()), 4);
+        clean(dir.path(), None);
+        assert_eq!(last_generation(dir.path()), 0);
     }
 
     #[test]
-    fn save_then_open_loads_the_graph_without_rebuilding() {
+    fn a_missing_manifest_is_absent_and_a_missing_file_discards() {
         let dir = tempfile::tempdir().unwrap();
-        let (before, data) = saved(dir.path());
-        let again = VectorIndex::open(dir.path(), 12).unwrap();
-        assert_eq!(again.load_outcome(), &LoadOutcome::Loaded);
-        assert!(again.loaded_from_disk() && !again.is_dirty());
-        let stats = again.stats();
-        assert_eq!(stats.graph_origin, super::super::GraphOrigin::Loaded);
-        assert_eq!((stats.graph_builds, stats.generation), (0, 1));
-        assert_eq!(
-            stats,
-            VectorStats {
-                graph_origin: stats.graph_origin,
-                graph_builds: 0,
-                ..before.stats()
-            }
-        );
-        assert_eq!(again.ids(), before.ids());
-        assert_eq!(again.get(6), before.get(6));
-        for (_, q) in data.iter().step_by(101) {
-            let graph = Strategy::Graph { ef: None };
-            assert_eq!(top(&again, q, graph), top(&before, q, graph));
-            assert!(!top(&again, q, graph).contains(&4));
-        }
-        // A loaded graph keeps growing and saves again as generation 2.
-        again.insert(9000, &data[3].1).unwrap();
-        assert!(top(&again, &data[3].1, Strategy::Graph { ef: None })[..2].contains(&9000));
-        again.save().unwrap();
-        assert_eq!(gen_folders(dir.path()), vec![gen_folder(2)]);
-        let third = VectorIndex::open(dir.path(), 12).unwrap();
-        assert_eq!((third.len(), third.stats().generation), (1500, 2));
-    }
-
-    #[test]
-    fn empty_index_saves_and_loads() {
-        let dir = tempfile::tempdir().unwrap();
-        VectorIndex::open(dir.path(), 5).unwrap().save().unwrap();
-        let index = VectorIndex::open(dir.path(), 5).unwrap();
-        assert_eq!(index.load_outcome(), &LoadOutcome::Loaded);
-        assert!(index.is_empty());
-        index.insert(1, &[1.0, 0.0, 0.0, 0.0, 0.0]).unwrap();
-        assert_eq!(index.search(&[1.0, 0.0, 0.0, 0.0, 0.0], 3, None).unwrap()[0].id, 1);
-    }
-
-    #[test]
-    fn corrupt_manifest_or_vectors_give_an_empty_index() {
-        let dir = tempfile::tempdir().unwrap();
-        saved(dir.path());
-        let other_dim = VectorIndex::open(dir.path(), 13).unwrap();
-        assert!(matches!(other_dim.load_outcome(), LoadOutcome::Discarded { .. }));
-        assert!(other_dim.is_empty() && !other_dim.loaded_from_disk());
-
-        let vectors = dir.path().join(gen_folder(1)).join(VECTORS);
-        let mut bytes = fs::read(&vectors).unwrap();
-        bytes[HEADER_LEN + 40] ^= 0x55;
-        fs::write(&vectors, &bytes).unwrap();
-        let index = VectorIndex::open(dir.path(), 12).unwrap();
-        let LoadOutcome::Discarded { reason } = index.load_outcome() else {
-            panic!("{:?}", index.load_outcome())
+        assert!(matches!(load(dir.path(), 4), Loaded::Absent));
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            dim: 4,
+            generation: 1,
+            folder: gen_folder(1),
+            live: 0,
+            slots: 0,
+            tombstones: 0,
+            graph: None,
+            files: Vec::new(),
         };
-        assert!(reason.contains("checksum"), "{reason}");
-        assert!(index.is_empty());
-
-        fs::write(dir.path().join(MANIFEST), b"{\"format_version\": 1, \"dim\": ").unwrap();
-        let index = VectorIndex::open(dir.path(), 12).unwrap();
-        assert!(matches!(index.load_outcome(), LoadOutcome::Discarded { .. }));
-        // The caller re-inserts and saves; the bad generation is replaced.
-        index.insert(1, &[1.0; 12]).unwrap();
-        index.save().unwrap();
-        assert_eq!(gen_folders(dir.path()), vec![gen_folder(2)]);
-        assert_eq!(VectorIndex::open(dir.path(), 12).unwrap().ids(), vec![1]);
-    }
-
-    #[test]
-    fn bad_graph_files_are_rebuilt_from_the_vectors() {
-        let dir = tempfile::tempdir().unwrap();
-        let (before, data) = saved(dir.path());
-        let folder = dir.path().join(gen_folder(1));
-        let graph_file = folder.join("graph.hnsw.graph");
-        let len = fs::metadata(&graph_file).unwrap().len();
-        File::options()
-            .write(true)
-            .open(&graph_file)
-            .unwrap()
-            .set_len(len / 2)
-            .unwrap();
-        let index = VectorIndex::open(dir.path(), 12).unwrap();
-        assert!(
-            matches!(index.load_outcome(), LoadOutcome::RebuiltGraph { .. }),
-            "{:?}",
-            index.load_outcome()
-        );
-        assert!(index.loaded_from_disk() && index.is_dirty());
-        assert_eq!(index.ids(), before.ids());
-        assert_eq!(index.stats().graph_builds, 1);
-        assert_eq!(top(&index, &data[20].1, Strategy::Auto)[0], 20);
-
-        // Garbage that passes the checksum (manifest rewritten to match)
-        // reaches hnsw_rs, which panics; the panic is caught.
-        let garbage = vec![0xAB; 4096];
-        fs::write(&graph_file, &garbage).unwrap();
-        let path = dir.path().join(MANIFEST);
-        let mut manifest: Manifest = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
-        let entry = manifest
-            .files
-            .iter_mut()
-            .find(|f| f.name == "graph.hnsw.graph")
-            .unwrap();
-        (entry.len, entry.checksum) = (garbage.len() as u64, checksum(&garbage));
-        fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
-        let index = VectorIndex::open(dir.path(), 12).unwrap();
-        assert!(
-            matches!(index.load_outcome(), LoadOutcome::RebuiltGraph { .. }),
-            "{:?}",
-            index.load_outcome()
-        );
-        assert_eq!(index.len(), before.len());
-    }
-
-    #[test]
-    fn leftovers_of_a_crashed_save_are_ignored_and_cleaned() {
-        let dir = tempfile::tempdir().unwrap();
-        let (before, _) = saved(dir.path());
-        // A save killed after writing its folder but before the manifest
-        // rename: a newer generation folder with a half-written file, and a
-        // temp manifest pointing at it.
-        let crashed = dir.path().join(gen_folder(2));
-        fs::create_dir(&crashed).unwrap();
-        fs::write(crashed.join(VECTORS), b"SNVEC\0\0\x01 half").unwrap();
-        fs::write(dir.path().join(MANIFEST_TMP), b"{\"format_version\":1,\"generation\":2").unwrap();
-        let index = VectorIndex::open(dir.path(), 12).unwrap();
-        assert_eq!(index.load_outcome(), &LoadOutcome::Loaded);
-        assert_eq!(index.ids(), before.ids());
-        assert_eq!(gen_folders(dir.path()), vec![gen_folder(1)]);
-        assert!(!dir.path().join(MANIFEST_TMP).exists());
-        // The next save does not reuse anything of the crashed one.
-        index.remove(1);
-        index.save().unwrap();
-        let reopened = VectorIndex::open(dir.path(), 12).unwrap();
-        assert_eq!(reopened.len(), before.len() - 1);
-        // Before any manifest, every generation folder is a leftover.
-        let fresh = tempfile::tempdir().unwrap();
-        fs::create_dir(fresh.path().join(gen_folder(1))).unwrap();
-        let index = VectorIndex::open(fresh.path(), 12).unwrap();
-        assert_eq!(index.load_outcome(), &LoadOutcome::Created);
-        assert!(gen_folders(fresh.path()).is_empty());
-    }
-
-    #[test]
-    fn vectors_file_round_trips_and_rejects_damage() {
-        let mut store = SlotStore::new(3);
-        store.push(4, &[1.0, 0.0, 0.0]);
-        store.push(9, &[0.0, 1.0, 0.0]);
-        store.push(4, &[0.0, 0.0, 1.0]);
-        let bytes = encode(&store);
-        let back = decode(&bytes, 3, Path::new("/f")).unwrap();
-        assert_eq!(back.parts(), store.parts());
-        assert_eq!(back.slot_of(4), Some(2));
-        assert!(decode(&bytes, 4, Path::new("/f")).is_err());
-        assert!(decode(&bytes[..bytes.len() - 1], 3, Path::new("/f")).is_err());
-        let mut flag = bytes.clone();
-        flag[HEADER_LEN + 12] = 7;
-        assert!(decode(&flag, 3, Path::new("/f")).is_err());
-        let mut huge = bytes;
-        huge[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(decode(&huge, 3, Path::new("/f")).is_err());
-    }
-
-    #[test]
-    fn checksum_sees_every_byte_and_the_length() {
-        let a = vec![7u8; 1001];
-        let base = checksum(&a);
-        for at in [0, 500, 999, 1000] {
-            let mut b = a.clone();
-            b[at] ^= 1;
-            assert_ne!(checksum(&b), base, "byte {at}");
-        }
-        assert_ne!(checksum(&a[..1000]), base);
-        assert_ne!(checksum(&[]), checksum(&[0]));
+        fs::write(dir.path().join(MANIFEST), serde_json::to_vec(&manifest).unwrap()).unwrap();
+        let Loaded::Discarded(e) = load(dir.path(), 4) else {
+            panic!("expected Discarded")
+        };
+        assert!(e.to_string().contains("not listed"), "{e}");
+        let escaping = Manifest {
+            folder: "../elsewhere".into(),
+            ..manifest
+        };
+        fs::write(dir.path().join(MANIFEST), serde_json::to_vec(&escaping).unwrap()).unwrap();
+        assert!(matches!(load(dir.path(), 4), Loaded::Discarded(_)));
     }
 }

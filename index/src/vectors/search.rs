@@ -7,8 +7,9 @@
 
 use super::allow::AllowList;
 use super::brute::{self, dot};
+use super::mutate::prepare;
 use super::planner::{self, Plan, Shape, Strategy};
-use super::{prepare, read, Hit, Planned, State, VectorError, VectorIndex};
+use super::{read, Hit, Planned, State, VectorError, VectorIndex};
 
 impl VectorIndex {
     /// The `k` live vectors most similar to `query`, best first; only ids in
