@@ -210,20 +210,33 @@ impl FingerprintIndex {
         if let Some(a) = &t.analysis {
             b.put(Tree::Analysis, track_key(id), a.encode());
         }
-        // The search indexes learn of the track before the store commits,
-        // so that once anyone can see it READY, similarity and text search
-        // find it too. A failed commit leaves an id there with no record,
-        // which searches skip and the next open removes.
-        if let Some(o) = self.observer() {
-            o.track_added(&t.record, t.analysis.as_ref());
-        }
-        self.store.commit(b)?;
-
+        // Everything that answers queries learns of the track before the
+        // store commits it: once anyone can see it READY, recognition,
+        // similarity and text search all find it. A failed commit takes it
+        // back out again.
         self.fresh.write().unwrap_or_else(|p| p.into_inner()).add(&ps);
         self.catalog
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(&t.record);
+        let observer = self.observer();
+        if let Some(o) = &observer {
+            o.track_added(&t.record, t.analysis.as_ref());
+        }
+        if let Err(e) = self.store.commit(b) {
+            self.catalog
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&t.record);
+            self.fresh
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove_tracks(&[id]);
+            if let Some(o) = &observer {
+                o.track_removed(id);
+            }
+            return Err(e.into());
+        }
         Ok(t.record)
     }
 
