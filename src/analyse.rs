@@ -11,6 +11,7 @@ use std::path::Path;
 use sonica_schema::{Peak, TrackAnalysis};
 
 use crate::analysis::{Analyser, AnalysisError};
+use crate::chromaprint::AcoustIdPrint;
 use crate::decode::{self, AudioInfo, DecodeError, Frames, MAX_DURATION_S};
 use crate::fingerprint::{hashes::index_hashes, FingerprintParams, PeakExtractor};
 use crate::resample::{ToAnalysisRate, ANALYSIS_RATE};
@@ -30,6 +31,10 @@ pub struct Analysed {
     pub analysis: Option<TrackAnalysis>,
     /// Why there is no analysis, for the log.
     pub analysis_error: Option<AnalysisError>,
+    /// sha256 of the file's bytes.
+    pub sha256: [u8; 32],
+    /// The compressed AcoustID Chromaprint of the first two minutes.
+    pub chromaprint: Option<Vec<u8>>,
 }
 
 /// Decodes a file once, fingerprints it with the index parameters and
@@ -38,7 +43,9 @@ pub fn analyse_file(path: &Path, params: &FingerprintParams) -> Result<Analysed,
     if !path.exists() {
         return Err(SonicaError::Missing);
     }
+    let sha256 = crate::digest::file_sha256(path).map_err(DecodeError::Io)?;
     let ex = RefCell::new(PeakExtractor::new(&params.peaks));
+    let acoustid: RefCell<Option<AcoustIdPrint>> = RefCell::new(None);
     let resampler: RefCell<Option<ToAnalysisRate>> = RefCell::new(None);
     let analyser: RefCell<Option<Result<Analyser, AnalysisError>>> = RefCell::new(None);
     let mut samples = 0usize;
@@ -49,6 +56,7 @@ pub fn analyse_file(path: &Path, params: &FingerprintParams) -> Result<Analysed,
         &mut |rate, channels| {
             *resampler.borrow_mut() = Some(ToAnalysisRate::new(rate)?);
             *analyser.borrow_mut() = Some(Analyser::new(rate, channels));
+            *acoustid.borrow_mut() = Some(AcoustIdPrint::new(rate, usize::from(channels.clamp(1, 2))));
             Ok(())
         },
         &mut |f: &Frames| {
@@ -63,6 +71,9 @@ pub fn analyse_file(path: &Path, params: &FingerprintParams) -> Result<Analysed,
             }
             if let Some(Ok(a)) = analyser.borrow_mut().as_mut() {
                 a.push(f.stereo.unwrap_or(f.mono));
+            }
+            if let Some(p) = acoustid.borrow_mut().as_mut() {
+                p.push(f.stereo.unwrap_or(f.mono));
             }
             Ok(())
         },
@@ -108,6 +119,8 @@ pub fn analyse_file(path: &Path, params: &FingerprintParams) -> Result<Analysed,
         hashes,
         analysis,
         analysis_error,
+        sha256,
+        chromaprint: acoustid.into_inner().and_then(AcoustIdPrint::finish),
     })
 }
 

@@ -157,12 +157,15 @@ pub fn new_track(path: &str, a: Analysed) -> NewTrack {
         created_at: unix_now_s(),
         file_len,
         file_mtime_ms,
+        sha256: Some(sonica_schema::duplicate::hex(&a.sha256)),
+        duplicate_of: None,
     };
     NewTrack {
         record,
         peaks: a.peaks,
         hashes: a.hashes,
         analysis: a.analysis,
+        chromaprint: a.chromaprint,
     }
 }
 

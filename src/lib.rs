@@ -7,7 +7,9 @@
 
 pub mod analyse;
 pub mod analysis;
+pub mod chromaprint;
 pub mod decode;
+pub mod digest;
 pub mod error;
 pub mod fingerprint;
 pub mod identify;

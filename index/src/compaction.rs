@@ -180,6 +180,7 @@ mod tests {
             peaks,
             hashes,
             analysis: None,
+            chromaprint: None,
         }
     }
 

@@ -15,8 +15,11 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
+use sonica_schema::duplicate::{link_key, parse_link_key, parse_sha256};
 use sonica_schema::layout::{self, bucket_key, bucket_of, track_key, META_FORMAT_VERSION};
-use sonica_schema::{peaks, postings, Peak, Posting, Tier, TrackAnalysis, TrackId, TrackRecord, Tree, FORMAT_VERSION};
+use sonica_schema::{
+    peaks, postings, Duplicate, Peak, Posting, Tier, TrackAnalysis, TrackId, TrackRecord, Tree, FORMAT_VERSION,
+};
 
 use crate::catalog::Catalog;
 use crate::fresh::FreshTier;
@@ -45,6 +48,9 @@ pub struct NewTrack {
     /// visible without it. `None` when the audio could not be analysed
     /// (too short for tempo, say): the track is still recognisable.
     pub analysis: Option<TrackAnalysis>,
+    /// The compressed Chromaprint fingerprint (AcoustID's format before
+    /// base64), stored in its own tree.
+    pub chromaprint: Option<Vec<u8>>,
 }
 
 /// Bytes and entries held by one tier or tree.
@@ -172,7 +178,7 @@ impl FingerprintIndex {
         let _w = self.lock_writer();
         let mut b = Batch::new();
         let id = self.allocate_id(&mut b)?;
-        self.commit_track(id, t, b)
+        self.commit_track(id, t, &[], b)
     }
 
     /// Reserves the next id into `b` (ids are never reused). Callers hold
@@ -187,10 +193,17 @@ impl FingerprintIndex {
         Ok(id)
     }
 
-    /// Writes track `id` (record, path, peaks) together with whatever `b`
-    /// already holds, in one atomic commit, then publishes it to the
-    /// in-memory tiers. Callers hold the writer lock.
-    pub(crate) fn commit_track(&self, id: TrackId, mut t: NewTrack, mut b: Batch) -> Result<TrackRecord, IndexError> {
+    /// Writes track `id` (record, path, peaks, analysis, digest, chromaprint
+    /// and the duplicate `links` found for it) together with whatever `b`
+    /// already holds, in one atomic commit, publishing it to the in-memory
+    /// tiers just before. Callers hold the writer lock.
+    pub(crate) fn commit_track(
+        &self,
+        id: TrackId,
+        mut t: NewTrack,
+        links: &[Duplicate],
+        mut b: Batch,
+    ) -> Result<TrackRecord, IndexError> {
         let mut ps: Vec<Posting> = t
             .hashes
             .iter()
@@ -209,6 +222,19 @@ impl FingerprintIndex {
         b.put(Tree::Peaks, track_key(id), peaks::encode(&t.peaks));
         if let Some(a) = &t.analysis {
             b.put(Tree::Analysis, track_key(id), a.encode());
+        }
+        if let Some(c) = &t.chromaprint {
+            b.put(Tree::Chromaprints, track_key(id), c.clone());
+        }
+        // The first live copy keeps the digest; an exact copy added under
+        // `keep` or `flag` is found through its link instead.
+        if let Some(sha) = t.record.sha256.as_deref().and_then(parse_sha256) {
+            if self.id_by_digest(&sha)?.is_none() {
+                b.put(Tree::Digests, sha, track_key(id));
+            }
+        }
+        for d in links {
+            b.put(Tree::Duplicates, link_key(id, d.of), d.encode());
         }
         // Everything that answers queries learns of the track before the
         // store commits it: once anyone can see it READY, recognition,
@@ -247,24 +273,56 @@ impl FingerprintIndex {
         let _w = self.lock_writer();
         let rec = self.get(id)?.ok_or(IndexError::UnknownTrack(id))?;
         let mut b = Batch::new();
-        b.remove(Tree::Tracks, track_key(id));
-        b.remove(Tree::Peaks, track_key(id));
-        b.remove(Tree::Analysis, track_key(id));
-        // Only drop the path entry if it still points at this track.
-        if self.store.get(Tree::Paths, rec.path.as_bytes())?.as_deref() == Some(&track_key(id)[..]) {
+        self.removal_ops(&rec, &mut b)?;
+        self.store.commit(b)?;
+        self.unpublish(&rec);
+        Ok(rec)
+    }
+
+    /// The writes that delete a stored track: its record, peaks, analysis,
+    /// chromaprint, duplicate links either way, its digest and path when
+    /// they still point at it, plus a tombstone so compaction purges its
+    /// bucket postings later. Callers hold the writer lock.
+    pub(crate) fn removal_ops(&self, rec: &TrackRecord, b: &mut Batch) -> Result<(), IndexError> {
+        let id = rec.id;
+        let key = track_key(id);
+        b.remove(Tree::Tracks, key);
+        b.remove(Tree::Peaks, key);
+        b.remove(Tree::Analysis, key);
+        b.remove(Tree::Chromaprints, key);
+        if self.store.get(Tree::Paths, rec.path.as_bytes())?.as_deref() == Some(&key[..]) {
             b.remove(Tree::Paths, rec.path.as_bytes());
         }
-        b.put(Tree::Tombstones, track_key(id), Vec::new());
-        self.store.commit(b)?;
-        self.catalog.write().unwrap_or_else(|p| p.into_inner()).remove(&rec);
+        if let Some(sha) = rec.sha256.as_deref().and_then(parse_sha256) {
+            if self.store.get(Tree::Digests, &sha)?.as_deref() == Some(&key[..]) {
+                b.remove(Tree::Digests, sha);
+            }
+        }
+        for e in self.store.scan(Tree::Duplicates) {
+            let (k, _) = e?;
+            if parse_link_key(&k).is_some_and(|(new, of)| new == id || of == id) {
+                b.remove(Tree::Duplicates, k);
+            }
+        }
+        b.put(Tree::Tombstones, key, Vec::new());
+        Ok(())
+    }
+
+    /// Takes a removed track out of the in-memory tiers and the observer.
+    pub(crate) fn unpublish(&self, rec: &TrackRecord) {
+        self.catalog.write().unwrap_or_else(|p| p.into_inner()).remove(rec);
         self.fresh
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .remove_tracks(&[id]);
+            .remove_tracks(&[rec.id]);
         if let Some(o) = self.observer() {
-            o.track_removed(id);
+            o.track_removed(rec.id);
         }
-        Ok(rec)
+    }
+
+    /// A track's compressed Chromaprint fingerprint, if it has one.
+    pub fn chromaprint(&self, id: TrackId) -> Result<Option<Vec<u8>>, IndexError> {
+        Ok(self.store.get(Tree::Chromaprints, &track_key(id))?)
     }
 
     /// Makes every committed change durable.

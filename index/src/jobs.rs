@@ -65,7 +65,7 @@ impl FingerprintIndex {
         }
         let mut b = Batch::new();
         b.remove(Tree::Jobs, track_key(id));
-        self.commit_track(id, track, b)
+        self.commit_track(id, track, &[], b)
     }
 
     /// Deletes a job (queued, running or failed) and its path claim.
@@ -88,7 +88,7 @@ impl FingerprintIndex {
         let mut out = Vec::new();
         for mut j in self.jobs()? {
             match j.status {
-                JobStatus::Failed => continue,
+                JobStatus::Failed | JobStatus::Rejected => continue,
                 JobStatus::Queued => {}
                 JobStatus::Processing => {
                     j.status = JobStatus::Queued;
@@ -130,6 +130,8 @@ mod tests {
             created_at: 1,
             file_len: None,
             file_mtime_ms: None,
+            on_duplicate: None,
+            duplicates: Vec::new(),
         }
     }
 
@@ -146,6 +148,7 @@ mod tests {
             peaks,
             hashes,
             analysis: None,
+            chromaprint: None,
         }
     }
 

@@ -6,9 +6,11 @@
 //! with. Storage goes through the small [`KvStore`] trait so the sled backend
 //! can be swapped (an in-memory backend proves the seam and serves tests).
 
+pub mod admit;
 pub mod block_cache;
 pub mod catalog;
 pub mod compaction;
+pub mod duplicates;
 pub mod error;
 pub mod fingerprints;
 pub mod fresh;
@@ -21,7 +23,9 @@ pub mod text;
 pub mod vectors;
 pub mod vote;
 
+pub use admit::Admitted;
 pub use compaction::CompactReport;
+pub use duplicates::{DuplicateGroup, DuplicateParams, Probe};
 pub use error::{IndexError, StoreError};
 pub use fingerprints::{FingerprintIndex, Hasher, NewTrack, Stats, TierStats};
 pub use mem_store::MemStore;
@@ -54,6 +58,8 @@ pub(crate) mod test_support {
             created_at: 0,
             file_len: None,
             file_mtime_ms: None,
+            sha256: None,
+            duplicate_of: None,
         }
     }
 }

@@ -18,6 +18,9 @@ pub enum JobStatus {
     Queued,
     Processing,
     Failed,
+    /// Fingerprinted, found to duplicate a stored track under the `reject`
+    /// policy, and not added: `duplicates` names what it duplicates.
+    Rejected,
 }
 
 /// How the file arrived; the watched folder only manages its own files.
@@ -60,6 +63,13 @@ pub struct JobRecord {
     pub file_len: Option<u64>,
     #[serde(default)]
     pub file_mtime_ms: Option<u64>,
+    /// The duplicate policy asked for with the upload (the service's
+    /// configured default when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_duplicate: Option<crate::OnDuplicate>,
+    /// What a rejected job duplicates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<crate::Duplicate>,
 }
 
 impl JobRecord {
@@ -93,6 +103,8 @@ mod tests {
             created_at: 9,
             file_len: Some(10),
             file_mtime_ms: Some(11),
+            on_duplicate: None,
+            duplicates: Vec::new(),
         };
         assert_eq!(JobRecord::decode(&j.encode()).unwrap(), j);
         assert!(JobRecord::decode(b"{}").is_err());

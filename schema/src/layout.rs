@@ -10,6 +10,9 @@
 //! | `tombstones` | track id, u32 BE            | empty: a deleted track whose compacted postings still await purging |
 //! | `jobs`       | track id, u32 BE            | [`JobRecord`](crate::JobRecord) JSON: a track accepted but not yet fingerprinted (queued, processing or failed) |
 //! | `analysis`   | track id, u32 BE            | [`TrackAnalysis`](crate::TrackAnalysis) JSON, with its own analysis version |
+//! | `digests`    | sha256 of the file, 32 bytes | track id, u32 BE: finds exact copies without decoding |
+//! | `duplicates` | new id, u32 BE ++ existing id, u32 BE | [`Duplicate`](crate::Duplicate) JSON: a track added although it duplicates another |
+//! | `chromaprints` | track id, u32 BE          | compressed Chromaprint fingerprint (AcoustID format, before base64) |
 //!
 //! Big-endian ids make sled's byte order equal numeric order, so scans come
 //! back sorted. The peak list is the canonical fingerprint: both hash tiers
@@ -22,7 +25,9 @@
 //! job. The `jobs` tree was added after version 1 shipped without changing
 //! any existing layout; a version-1 store simply has it empty. The same goes
 //! for `analysis`: a track without a record there is one ingested before
-//! analysis existed, and `sonica-reindex` fills it in.
+//! analysis existed, and `sonica-reindex` fills it in. `digests`,
+//! `duplicates` and `chromaprints` are additive in the same way: a track
+//! ingested before them simply has no entry (and no `sha256` in its record).
 //!
 //! The vector (HNSW) and text (tantivy) indexes are not trees: they live in
 //! folders beside the store (`vectors/`, `text/`) and are derived from the
@@ -52,10 +57,13 @@ pub enum Tree {
     Tombstones,
     Jobs,
     Analysis,
+    Digests,
+    Duplicates,
+    Chromaprints,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 8] = [
+    pub const ALL: [Tree; 11] = [
         Tree::Meta,
         Tree::Tracks,
         Tree::Paths,
@@ -64,6 +72,9 @@ impl Tree {
         Tree::Tombstones,
         Tree::Jobs,
         Tree::Analysis,
+        Tree::Digests,
+        Tree::Duplicates,
+        Tree::Chromaprints,
     ];
 
     /// The tree's name on disk.
@@ -77,6 +88,9 @@ impl Tree {
             Tree::Tombstones => "tombstones",
             Tree::Jobs => "jobs",
             Tree::Analysis => "analysis",
+            Tree::Digests => "digests",
+            Tree::Duplicates => "duplicates",
+            Tree::Chromaprints => "chromaprints",
         }
     }
 

@@ -6,6 +6,7 @@
 //! index crate stores these values, the root crate produces them.
 
 pub mod analysis;
+pub mod duplicate;
 pub mod job;
 pub mod layout;
 pub mod peaks;
@@ -17,6 +18,7 @@ pub use analysis::{
     Band, Bands, Drum, DrumHit, DrumPattern, Dynamics, Key, KeyEstimate, Loudness, Mode, Rhythm, Stereo, Tempo,
     TimeSignature, TrackAnalysis, ANALYSIS_VERSION, RHYTHM_DIM, TIMBRE_DIM,
 };
+pub use duplicate::{Duplicate, DuplicateKind, OnDuplicate};
 pub use job::{JobRecord, JobSource, JobStatus};
 pub use layout::{Tree, FORMAT_VERSION};
 pub use peaks::Peak;

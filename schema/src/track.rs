@@ -56,6 +56,14 @@ pub struct TrackRecord {
     pub file_len: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_mtime_ms: Option<u64>,
+    /// sha256 of the source file (lower-case hex): exact-copy detection and
+    /// the reindex tool's "changed?" test. Absent for older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Set when the track was added under the `flag` policy although it
+    /// duplicates another: the best such match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<crate::Duplicate>,
 }
 
 impl TrackRecord {
@@ -90,6 +98,8 @@ mod tests {
             created_at: 1_700_000_000,
             file_len: Some(123),
             file_mtime_ms: None,
+            sha256: None,
+            duplicate_of: None,
         }
     }
 

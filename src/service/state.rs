@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use sonica_index::{FingerprintIndex, IndexError, MusicIndex};
-use sonica_schema::{JobRecord, JobSource, JobStatus, TrackId, TrackRecord};
+use sonica_schema::{Duplicate, JobRecord, JobSource, JobStatus, TrackId, TrackRecord};
 
 use crate::ingest::{file_stamp, unix_now_s};
 use crate::service::auth::Guard;
@@ -54,7 +54,8 @@ pub struct TrackView {
     pub path: String,
     /// Known once the track is READY.
     pub duration_s: Option<f64>,
-    /// QUEUED, PROCESSING, READY or FAILED.
+    /// QUEUED, PROCESSING, READY, FAILED or REJECTED (a duplicate refused
+    /// under the `reject` policy).
     pub status: &'static str,
     /// Unix seconds.
     pub created_at: u64,
@@ -62,6 +63,23 @@ pub struct TrackView {
     pub error: Option<TrackFailure>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,
+    /// sha256 of the source file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Set when the track was added under the `flag` duplicate policy: the
+    /// track it duplicates (`of`, `of_path`, `kind`, `overlap_s`, `score`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub duplicate_of: Option<Duplicate>,
+    /// What a REJECTED upload duplicates.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub duplicates: Vec<Duplicate>,
+    /// The AcoustID-compatible Chromaprint fingerprint of the first two
+    /// minutes (URL-safe base64, as `fpcalc` prints it); shown by
+    /// `GET /tracks/{id}` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chromaprint: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -84,6 +102,10 @@ impl TrackView {
             created_at: r.created_at,
             error: None,
             attempts: None,
+            sha256: r.sha256.clone(),
+            duplicate_of: r.duplicate_of.clone(),
+            duplicates: Vec::new(),
+            chromaprint: None,
         }
     }
 
@@ -94,7 +116,7 @@ impl TrackView {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default()
         });
-        let failed = j.status == JobStatus::Failed;
+        let failed = matches!(j.status, JobStatus::Failed | JobStatus::Rejected);
         TrackView {
             id: j.id,
             title,
@@ -107,6 +129,7 @@ impl TrackView {
                 JobStatus::Queued => "QUEUED",
                 JobStatus::Processing => "PROCESSING",
                 JobStatus::Failed => "FAILED",
+                JobStatus::Rejected => "REJECTED",
             },
             created_at: j.created_at,
             // A retry's last error is shown only once the job has failed
@@ -116,6 +139,10 @@ impl TrackView {
                 message: j.error.clone().unwrap_or_default(),
             }),
             attempts: Some(j.attempts),
+            sha256: None,
+            duplicate_of: None,
+            duplicates: j.duplicates.clone(),
+            chromaprint: None,
         }
     }
 }
@@ -130,7 +157,11 @@ impl AppState {
             return Ok(TrackView::pending(&j));
         }
         match self.index.get(id)? {
-            Some(r) => Ok(TrackView::ready(&r)),
+            Some(r) => {
+                let mut v = TrackView::ready(&r);
+                v.chromaprint = self.index.chromaprint(id)?.map(|c| crate::chromaprint::base64_url(&c));
+                Ok(v)
+            }
             None => Err(ApiError::UnknownTrack(id)),
         }
     }
@@ -169,6 +200,8 @@ impl AppState {
             created_at: unix_now_s(),
             file_len,
             file_mtime_ms,
+            on_duplicate: None,
+            duplicates: Vec::new(),
         };
         let job = self.index.enqueue(job)?;
         self.index.flush()?;
