@@ -12,7 +12,7 @@ use std::thread;
 
 use crossbeam_channel::{bounded, unbounded};
 use sonica_index::{FingerprintIndex, NewTrack};
-use sonica_schema::{Tier, TrackRecord};
+use sonica_schema::{Duplicate, OnDuplicate, Tier, TrackRecord};
 
 use crate::analyse::{analyse_file, Analysed};
 use crate::fingerprint::FingerprintParams;
@@ -33,6 +33,8 @@ pub struct IngestOptions {
     pub jobs: usize,
     pub params: FingerprintParams,
     pub compact_at: usize,
+    /// What to do with a file that duplicates a stored track.
+    pub on_duplicate: OnDuplicate,
 }
 
 impl Default for IngestOptions {
@@ -41,6 +43,7 @@ impl Default for IngestOptions {
             jobs: thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             params: FingerprintParams::index(),
             compact_at: COMPACT_FRESH_POSTINGS,
+            on_duplicate: OnDuplicate::default(),
         }
     }
 }
@@ -48,7 +51,16 @@ impl Default for IngestOptions {
 /// What happened to one input.
 #[derive(Debug)]
 pub enum Outcome {
-    Added(TrackRecord),
+    /// Stored; `duplicates` names what it duplicates (flagged or kept).
+    Added {
+        record: TrackRecord,
+        duplicates: Vec<Duplicate>,
+    },
+    /// Not stored: it duplicates these tracks and the policy is `reject`.
+    Rejected {
+        path: String,
+        duplicates: Vec<Duplicate>,
+    },
     /// The path is already in the library.
     Skipped {
         path: String,
@@ -64,6 +76,9 @@ pub enum Outcome {
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Summary {
     pub added: usize,
+    /// Added although they duplicate a stored track (`flag` or `keep`).
+    pub duplicates: usize,
+    pub rejected: usize,
     pub skipped: usize,
     pub failed: usize,
     pub audio_seconds: f64,
@@ -136,6 +151,11 @@ pub fn file_stamp(path: &Path) -> (Option<u64>, Option<u64>) {
     }
 }
 
+/// The duplicate finder's rules for Sonica's fingerprint (its frame rate).
+pub fn duplicate_params() -> sonica_index::DuplicateParams {
+    sonica_index::DuplicateParams::new(crate::fingerprint::params::FRAMES_PER_SECOND)
+}
+
 /// Builds the record for an analysed file (id and tier are set by the index).
 pub fn new_track(path: &str, a: Analysed) -> NewTrack {
     let p = PathBuf::from(path);
@@ -170,7 +190,9 @@ pub fn new_track(path: &str, a: Analysed) -> NewTrack {
 }
 
 /// Ingests `files` into `index`, calling `report` for each outcome as soon
-/// as it is final (durable, for added tracks).
+/// as it is final (durable, for added tracks). Each file is checked for
+/// duplicates against the library as it stands, including files added
+/// earlier in the same run, by the single writer.
 pub fn ingest(
     index: &FingerprintIndex,
     files: Vec<String>,
@@ -178,6 +200,7 @@ pub fn ingest(
     report: &mut dyn FnMut(&Outcome),
 ) -> Result<Summary, SonicaError> {
     let started = std::time::Instant::now();
+    let dup_params = duplicate_params();
     let mut summary = Summary::default();
     let mut todo = Vec::new();
     for f in files {
@@ -223,11 +246,23 @@ pub fn ingest(
                         continue;
                     }
                     let secs = a.info.duration_s;
-                    let rec = index.add(new_track(&path, a))?;
+                    let done = index.admit(new_track(&path, a), opts.on_duplicate, &dup_params, None)?;
+                    let Some(record) = done.record else {
+                        summary.rejected += 1;
+                        report(&Outcome::Rejected {
+                            path,
+                            duplicates: done.duplicates,
+                        });
+                        continue;
+                    };
                     index.flush()?;
                     summary.added += 1;
+                    summary.duplicates += usize::from(!done.duplicates.is_empty());
                     summary.audio_seconds += secs;
-                    report(&Outcome::Added(rec));
+                    report(&Outcome::Added {
+                        record,
+                        duplicates: done.duplicates,
+                    });
                     if index.fresh_postings() >= opts.compact_at {
                         index.compact()?;
                     }

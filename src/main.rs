@@ -1,7 +1,7 @@
 //! The `sonica` command line. Exit codes: 0 success, 1 some inputs failed
 //! (or an id was unknown), 2 usage error, 3 the store could not be used.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,7 +15,6 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use sonica::ingest::{self, IngestOptions, Outcome};
 use sonica::library::open_music;
 use sonica::{open_library, Identifier, Match, SonicaError, Verdict};
 
@@ -46,8 +45,17 @@ enum Command {
         /// One JSON line per file instead of text.
         #[arg(long)]
         json: bool,
+        /// What to do with a file that duplicates a stored track: reject
+        /// (do not add), flag (add and mark) or keep (add as usual).
+        #[arg(long, default_value = "flag", value_parser = parse_policy)]
+        on_duplicate: sonica_schema::OnDuplicate,
         #[arg(required = true)]
         paths: Vec<String>,
+    },
+    /// List the library's duplicate groups.
+    Duplicates {
+        #[arg(long)]
+        json: bool,
     },
     /// Recognise clips against the library.
     Identify {
@@ -184,6 +192,10 @@ struct ServeArgs {
     /// Cache memory in MB (store pages and parsed index blocks) [default: 256].
     #[arg(long, env = "SONICA_CACHE_MB")]
     cache_mb: Option<u64>,
+}
+
+fn parse_policy(s: &str) -> Result<sonica_schema::OnDuplicate, String> {
+    s.parse()
 }
 
 fn serve(data_dir: Option<PathBuf>, a: ServeArgs) -> ExitCode {
@@ -367,7 +379,13 @@ fn dispatch(
         // opens its own, analysis needs none); kept here only to keep this
         // match exhaustive.
         Command::Serve(_) | Command::Analyze { .. } => Ok(ExitCode::from(2)),
-        Command::Ingest { jobs, json, paths } => cmd_ingest(index, jobs, json, &paths),
+        Command::Ingest {
+            jobs,
+            json,
+            on_duplicate,
+            paths,
+        } => cli::ingest::run(index, jobs, json, on_duplicate, &paths),
+        Command::Duplicates { json } => cli::duplicates::run(index, json),
         Command::Identify {
             json,
             explain,
@@ -446,101 +464,6 @@ fn dispatch(
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn cmd_ingest(
-    index: &sonica_index::FingerprintIndex,
-    jobs: Option<usize>,
-    json: bool,
-    paths: &[String],
-) -> anyhow::Result<ExitCode> {
-    let (files, early) = ingest::collect_inputs(paths);
-    let mut opts = IngestOptions::default();
-    if let Some(j) = jobs {
-        opts.jobs = j.max(1);
-    }
-    let bar = if std::io::stderr().is_terminal() && !files.is_empty() {
-        let b = indicatif::ProgressBar::new(files.len() as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files  {per_sec}  eta {eta}  {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        Some(b)
-    } else {
-        None
-    };
-    let mut failed = 0usize;
-    let mut print = |o: &Outcome| {
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-        let line = match o {
-            Outcome::Added(r) => {
-                if json {
-                    serde_json::json!({"path": r.path, "id": r.id, "duplicate": null}).to_string()
-                } else {
-                    format!(
-                        "added {}: {} ({:.1} s, {} hashes)",
-                        r.id, r.path, r.duration_s, r.hashes
-                    )
-                }
-            }
-            Outcome::Skipped { path, id } => {
-                if json {
-                    serde_json::json!({"path": path, "id": id, "duplicate": null, "skipped": "already in library"})
-                        .to_string()
-                } else {
-                    format!("skipped {path}: already in library as {id}")
-                }
-            }
-            Outcome::Failed { path, error } => {
-                failed += 1;
-                let msg = format!("{path}: {error}");
-                if let Some(b) = &bar {
-                    b.suspend(|| eprintln!("sonica: {msg}"));
-                } else {
-                    eprintln!("sonica: {msg}");
-                }
-                if !json {
-                    return;
-                }
-                serde_json::json!({"path": path, "id": null, "error": {"code": error.code(), "message": error.to_string()}})
-                    .to_string()
-            }
-        };
-        if let Some(b) = &bar {
-            b.suspend(|| println!("{line}"));
-        } else {
-            println!("{line}");
-        }
-    };
-    for o in &early {
-        print(o);
-    }
-    let summary = ingest::ingest(index, files, &opts, &mut print)?;
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    let failed_total = failed;
-    let rt = if summary.wall_seconds > 0.0 {
-        summary.audio_seconds / summary.wall_seconds
-    } else {
-        0.0
-    };
-    eprintln!(
-        "ingested {} tracks ({:.2} h of audio) in {:.1} s ({:.0}x realtime); {} skipped, {} failed",
-        summary.added,
-        summary.audio_seconds / 3600.0,
-        summary.wall_seconds,
-        rt,
-        summary.skipped,
-        failed_total
-    );
-    Ok(if failed_total > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
 fn match_json(query: &str, m: &Option<Match>) -> serde_json::Value {
