@@ -128,6 +128,7 @@ pub enum ErrorCode {
     InvalidParameter,
     AnalysisMissing,
     TrackNotReady,
+    Duplicate,
     // The server's side.
     IoError,
     StoreLocked,
@@ -159,6 +160,7 @@ impl ErrorCode {
             ErrorCode::InvalidParameter => "invalid_parameter",
             ErrorCode::AnalysisMissing => "analysis_missing",
             ErrorCode::TrackNotReady => "track_not_ready",
+            ErrorCode::Duplicate => "duplicate",
             ErrorCode::SearchIndexError => "search_index_error",
             ErrorCode::MissingField => "missing_field",
             ErrorCode::BadRequest => "bad_request",

@@ -192,6 +192,9 @@ struct ServeArgs {
     /// Cache memory in MB (store pages and parsed index blocks) [default: 256].
     #[arg(long, env = "SONICA_CACHE_MB")]
     cache_mb: Option<u64>,
+    /// Duplicate policy for uploads and watched files: reject, flag or keep [default: flag].
+    #[arg(long, env = "SONICA_ON_DUPLICATE", value_parser = parse_policy)]
+    on_duplicate: Option<sonica_schema::OnDuplicate>,
 }
 
 fn parse_policy(s: &str) -> Result<sonica_schema::OnDuplicate, String> {
@@ -229,6 +232,7 @@ fn serve(data_dir: Option<PathBuf>, a: ServeArgs) -> ExitCode {
         settle_ms: a.settle_ms,
         log_json: a.log_json,
         cache_mb: a.cache_mb,
+        on_duplicate: a.on_duplicate,
     };
     let config = match resolve(file, over) {
         Ok(c) => c,

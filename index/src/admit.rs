@@ -78,7 +78,7 @@ impl FingerprintIndex {
 
     /// Finishes job `id` like [`FingerprintIndex::complete_job`], after the
     /// duplicate check. A rejected job stays in the `jobs` tree with status
-    /// `rejected` and what it duplicates, and its path claim is dropped.
+    /// `rejected` and what it duplicates; an upload's path claim is dropped.
     pub fn admit_job(
         &self,
         id: TrackId,
@@ -101,7 +101,11 @@ impl FingerprintIndex {
                 duplicates[0].kind, duplicates[0].of, duplicates[0].of_path
             ));
             b.put(Tree::Jobs, track_key(id), job.encode());
-            if self.store.get(Tree::Paths, job.path.as_bytes())?.as_deref() == Some(&track_key(id)[..]) {
+            // An upload's file is deleted by the service, so its path is
+            // free again; a watched file stays, and keeps its claim so it is
+            // not queued again at every start.
+            let owned = job.source == sonica_schema::JobSource::Upload;
+            if owned && self.store.get(Tree::Paths, job.path.as_bytes())?.as_deref() == Some(&track_key(id)[..]) {
                 b.remove(Tree::Paths, job.path.as_bytes());
             }
             self.store.commit(b)?;

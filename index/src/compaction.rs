@@ -18,11 +18,11 @@ use sonica_schema::layout::{bucket_key, bucket_of, parse_track_key, track_key};
 use sonica_schema::{postings, Posting, Tier, TrackId, TrackRecord, Tree};
 
 use crate::fingerprints::FingerprintIndex;
-use crate::store::Batch;
+use crate::store::{Batch, Op};
 use crate::IndexError;
 
 /// Buckets rewritten per batch: bounds the memory a compaction holds.
-const BUCKETS_PER_BATCH: usize = 4096;
+pub(crate) const BUCKETS_PER_BATCH: usize = 4096;
 
 /// What a compaction did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -95,11 +95,7 @@ impl FingerprintIndex {
                 }
                 merged.sort_unstable();
                 merged.dedup();
-                if merged.is_empty() {
-                    batch.remove(Tree::Buckets, key);
-                } else {
-                    batch.put(Tree::Buckets, key, postings::encode(&merged));
-                }
+                batch.ops.push(block_op(bucket, &merged));
                 report.buckets_rewritten += 1;
             }
             self.store.commit(batch)?;
@@ -108,10 +104,19 @@ impl FingerprintIndex {
         }
         self.store.flush()?;
 
-        // Flip the moved tracks and clear what was purged, atomically.
+        self.publish_compacted(&moving, &purging)?;
+        Ok(report)
+    }
+
+    /// Step 3: flips `moved` to [`Tier::Compacted`] and clears the
+    /// tombstones of `purged` in one atomic batch, flushes, and then moves
+    /// the tracks out of the in-memory fresh tier. Callers hold the writer
+    /// lock and have flushed every bucket holding the moved postings. Shared
+    /// with the bulk rebuild of [`crate::maintenance`].
+    pub(crate) fn publish_compacted(&self, moved: &[TrackId], purged: &[TrackId]) -> Result<(), IndexError> {
         let mut batch = Batch::new();
-        let mut flipped = Vec::with_capacity(moving.len());
-        for &id in &moving {
+        let mut flipped = Vec::with_capacity(moved.len());
+        for &id in moved {
             if let Some(v) = self.store.get(Tree::Tracks, &track_key(id))? {
                 let mut r = TrackRecord::decode(&v)?;
                 r.tier = Tier::Compacted;
@@ -119,7 +124,7 @@ impl FingerprintIndex {
                 flipped.push(id);
             }
         }
-        for &id in &purging {
+        for &id in purged {
             batch.remove(Tree::Tombstones, track_key(id));
         }
         self.store.commit(batch)?;
@@ -134,8 +139,20 @@ impl FingerprintIndex {
         self.fresh
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .remove_tracks(&moving);
-        Ok(report)
+            .remove_tracks(moved);
+        Ok(())
+    }
+}
+
+/// The write that stores `postings` (sorted and distinct) as the block of
+/// `bucket`: a put, or a removal when there are none. The one place a block
+/// is built, shared by compaction and the bulk rebuild.
+pub(crate) fn block_op(bucket: u32, postings: &[Posting]) -> Op {
+    let key = bucket_key(bucket).to_vec();
+    if postings.is_empty() {
+        (Tree::Buckets, key, None)
+    } else {
+        (Tree::Buckets, key, Some(postings::encode(postings)))
     }
 }
 

@@ -98,6 +98,15 @@ pub struct OpenReport {
     pub text_repaired: usize,
 }
 
+/// The ids held by each music index (see [`MusicIndex::indexed_ids`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexedIds {
+    pub timbre: Vec<TrackId>,
+    pub rhythm: Vec<TrackId>,
+    pub mixed: Vec<TrackId>,
+    pub text: Vec<TrackId>,
+}
+
 pub struct MusicIndex {
     timbre: VectorIndex,
     rhythm: VectorIndex,
@@ -110,6 +119,15 @@ impl MusicIndex {
     /// Opens the indexes under `dir` (`vectors/`, `text/`) and brings them in
     /// line with `store`.
     pub fn open(dir: &Path, store: &FingerprintIndex, mixer: Mixer) -> Result<(MusicIndex, OpenReport), MusicError> {
+        let m = MusicIndex::load(dir, mixer)?;
+        let report = m.reconcile(store)?;
+        Ok((m, report))
+    }
+
+    /// Opens the indexes under `dir` as they were saved, without bringing
+    /// them in line with the store: what `sonica-reindex --verify` inspects
+    /// (an `open` would repair the very differences it looks for).
+    pub fn load(dir: &Path, mixer: Mixer) -> Result<MusicIndex, MusicError> {
         let vdir = dir.join("vectors");
         let timbre = VectorIndex::open(&vdir.join("timbre"), TIMBRE_DIM)?;
         let rhythm = VectorIndex::open(&vdir.join("rhythm"), RHYTHM_DIM)?;
@@ -121,15 +139,24 @@ impl MusicIndex {
             Ok(t) => t,
             Err(_) => TextIndex::recreate(&tdir)?,
         };
-        let m = MusicIndex {
+        Ok(MusicIndex {
             timbre,
             rhythm,
             mixed,
             text,
             mixer,
-        };
-        let report = m.reconcile(store)?;
-        Ok((m, report))
+        })
+    }
+
+    /// The ids each index holds, sorted, for checking them against the
+    /// store without changing anything.
+    pub fn indexed_ids(&self) -> Result<IndexedIds, MusicError> {
+        Ok(IndexedIds {
+            timbre: self.timbre.ids(),
+            rhythm: self.rhythm.ids(),
+            mixed: self.mixed.ids(),
+            text: self.text.ids()?,
+        })
     }
 
     /// Indexes held in memory only (tests, one-shot tools).

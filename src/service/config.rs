@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use sonica_schema::OnDuplicate;
 
 /// Settings as the service uses them, every field resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +46,9 @@ pub struct Config {
     /// Memory for caches, in MB: a quarter for the store's pages, the rest
     /// for parsed compacted blocks.
     pub cache_mb: u64,
+    /// Duplicate policy for uploads and watched files that do not ask for
+    /// one.
+    pub on_duplicate: OnDuplicate,
 }
 
 impl Default for Config {
@@ -69,6 +73,7 @@ impl Default for Config {
             settle_ms: 1000,
             log_json: false,
             cache_mb: 256,
+            on_duplicate: OnDuplicate::default(),
         }
     }
 }
@@ -95,6 +100,7 @@ pub struct FileConfig {
     pub settle_ms: Option<u64>,
     pub log_json: Option<bool>,
     pub cache_mb: Option<u64>,
+    pub on_duplicate: Option<OnDuplicate>,
 }
 
 /// A setting that could not be used; the message names it.
@@ -180,6 +186,7 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
         settle_ms: pick!(settle_ms, d.settle_ms),
         log_json: pick!(log_json, d.log_json),
         cache_mb: pick!(cache_mb, d.cache_mb).max(1),
+        on_duplicate: pick!(on_duplicate, d.on_duplicate),
     })
 }
 
@@ -190,7 +197,7 @@ mod tests {
     #[test]
     fn flags_beat_the_file_and_the_file_beats_defaults() {
         let file: FileConfig =
-            toml::from_str("bind = \"127.0.0.1:9000\"\nrate_limit = 5\napi_keys = [\"a\", \" \"]\nmax_upload_mb = 1")
+            toml::from_str("bind = \"127.0.0.1:9000\"\nrate_limit = 5\non_duplicate = \"reject\"\napi_keys = [\"a\", \" \"]\nmax_upload_mb = 1")
                 .unwrap();
         let over = FileConfig {
             rate_limit: Some(7),
@@ -202,6 +209,8 @@ mod tests {
         assert_eq!(c.api_keys, vec!["a".to_string()]);
         assert_eq!(c.max_upload_bytes, 1024 * 1024);
         assert_eq!(c.songs_dir, PathBuf::from("songs"));
+        assert_eq!(c.on_duplicate, OnDuplicate::Reject);
+        assert!(toml::from_str::<FileConfig>("on_duplicate = \"drop\"").is_err());
     }
 
     #[test]

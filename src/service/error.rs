@@ -32,6 +32,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::InvalidParameter => StatusCode::BAD_REQUEST,
         ErrorCode::AnalysisMissing => StatusCode::NOT_FOUND,
         ErrorCode::TrackNotReady => StatusCode::CONFLICT,
+        ErrorCode::Duplicate => StatusCode::CONFLICT,
         ErrorCode::SearchIndexError => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::MissingField => StatusCode::BAD_REQUEST,
         ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
@@ -78,6 +79,9 @@ pub enum ApiError {
     RouteNotFound { method: String, path: String },
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// Refused under the `reject` duplicate policy.
+    #[error("{} of track {} ({}); not added (on_duplicate=reject)", .0[0].kind, .0[0].of, .0[0].of_path)]
+    Duplicate(Vec<sonica_schema::Duplicate>),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -96,13 +100,19 @@ impl ApiError {
             ApiError::UnknownTrack(_) => ErrorCode::UnknownTrack,
             ApiError::RouteNotFound { .. } => ErrorCode::RouteNotFound,
             ApiError::ShuttingDown => ErrorCode::ShuttingDown,
+            ApiError::Duplicate(_) => ErrorCode::Duplicate,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 
     /// The JSON body, also used for WebSocket error frames.
     pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({"error": {"code": self.code(), "message": self.to_string()}})
+        let mut body = serde_json::json!({"error": {"code": self.code(), "message": self.to_string()}});
+        if let ApiError::Duplicate(d) = self {
+            // What it duplicates, for a client to link to.
+            body["error"]["duplicates"] = serde_json::json!(d);
+        }
+        body
     }
 }
 

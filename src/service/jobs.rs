@@ -16,11 +16,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sonica_index::{FingerprintIndex, IndexError};
-use sonica_schema::{JobRecord, JobStatus, TrackId};
+use sonica_schema::{JobRecord, JobSource, JobStatus, OnDuplicate, TrackId};
 
 use crate::analyse::analyse_file;
 use crate::fingerprint::FingerprintParams;
-use crate::ingest::{new_track, COMPACT_FRESH_POSTINGS};
+use crate::ingest::{duplicate_params, new_track, COMPACT_FRESH_POSTINGS};
 use crate::service::metrics::Metrics;
 
 #[derive(Default)]
@@ -126,6 +126,7 @@ impl JobPool {
         index: Arc<FingerprintIndex>,
         scheduler: Arc<Scheduler>,
         retry: RetryPolicy,
+        on_duplicate: OnDuplicate,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<JobPool> {
         let mut handles = Vec::with_capacity(workers);
@@ -137,7 +138,7 @@ impl JobPool {
                     .spawn(move || {
                         let params = FingerprintParams::index();
                         while let Some(id) = scheduler.next() {
-                            run_one(&index, &scheduler, &params, retry, &metrics, id);
+                            run_one(&index, &scheduler, &params, retry, on_duplicate, &metrics, id);
                             scheduler.done(id);
                         }
                     })?,
@@ -170,6 +171,7 @@ fn run_one(
     scheduler: &Scheduler,
     params: &FingerprintParams,
     retry: RetryPolicy,
+    on_duplicate: OnDuplicate,
     metrics: &Metrics,
     id: TrackId,
 ) {
@@ -187,10 +189,11 @@ fn run_one(
         return; // cancelled meanwhile
     }
     let started = Instant::now();
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| fingerprint(index, params, &job)))
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| fingerprint(index, params, on_duplicate, &job)))
         .unwrap_or_else(|_| Err(("internal".to_string(), "the fingerprinting worker panicked".to_string())));
     match outcome {
-        Ok(true) => {
+        Ok(Done::Rejected) => metrics.job_outcome("rejected"),
+        Ok(Done::Ready) => {
             metrics.job_outcome("ready");
             tracing::info!(id, path = %job.path, ms = started.elapsed().as_millis() as u64, "track ready");
             if index.fresh_postings() >= COMPACT_FRESH_POSTINGS {
@@ -199,7 +202,7 @@ fn run_one(
                 }
             }
         }
-        Ok(false) => tracing::info!(id, "job cancelled while it ran; result dropped"),
+        Ok(Done::Cancelled) => tracing::info!(id, "job cancelled while it ran; result dropped"),
         Err((code, message)) => {
             job.error = Some(message.clone());
             job.error_code = Some(code.clone());
@@ -223,13 +226,23 @@ fn run_one(
     }
 }
 
-/// Fingerprints the job's file and stores the track. `Ok(false)`: the job
-/// was cancelled while this ran.
+/// How a job ended when nothing failed.
+enum Done {
+    Ready,
+    /// A duplicate under the `reject` policy: not stored.
+    Rejected,
+    /// Cancelled while it ran.
+    Cancelled,
+}
+
+/// Fingerprints the job's file, checks it for duplicates (under the job's
+/// own policy, else `default_policy`) and stores the track unless rejected.
 fn fingerprint(
     index: &FingerprintIndex,
     params: &FingerprintParams,
+    default_policy: OnDuplicate,
     job: &JobRecord,
-) -> Result<bool, (String, String)> {
+) -> Result<Done, (String, String)> {
     let fail = |code: crate::ErrorCode, m: String| (code.as_str().to_string(), m);
     let analysed = analyse_file(Path::new(&job.path), params).map_err(|e| fail(e.code(), e.to_string()))?;
     if let Some(e) = &analysed.analysis_error {
@@ -250,15 +263,32 @@ fn fingerprint(
     if let Some(title) = &job.title {
         r.title.clone_from(title);
     }
-    match index.complete_job(job.id, t) {
-        Ok(_) => {}
-        Err(IndexError::UnknownTrack(_)) => return Ok(false),
+    let policy = job.on_duplicate.unwrap_or(default_policy);
+    let done = match index.admit_job(job.id, t, policy, &duplicate_params()) {
+        Ok(d) => d,
+        Err(IndexError::UnknownTrack(_)) => return Ok(Done::Cancelled),
         Err(e) => return Err(fail(crate::error::index_code(&e), e.to_string())),
-    }
+    };
     index
         .flush()
         .map_err(|e| fail(crate::error::index_code(&e), e.to_string()))?;
-    Ok(true)
+    if let Some(d) = done.duplicates.first() {
+        tracing::info!(id = job.id, path = %job.path, of = d.of, kind = %d.kind, overlap_s = d.overlap_s,
+            score = d.score, stored = done.record.is_some(), "duplicate of a stored track");
+    }
+    if done.record.is_some() {
+        return Ok(Done::Ready);
+    }
+    // An upload's file exists only because it was uploaded: a rejected one
+    // leaves nothing behind. A file the user put in the watched folder is
+    // theirs and stays (its path keeps pointing at the rejected job, so it
+    // is not tried again at every start).
+    if job.source == JobSource::Upload {
+        if let Err(e) = std::fs::remove_file(&job.path) {
+            tracing::warn!(id = job.id, path = %job.path, error = %e, "cannot delete a rejected upload");
+        }
+    }
+    Ok(Done::Rejected)
 }
 
 #[cfg(test)]

@@ -110,8 +110,15 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         attempts: config.job_attempts,
         backoff: Duration::from_millis(config.job_backoff_ms),
     };
-    let pool = JobPool::start(config.job_workers, index.clone(), scheduler, retry, metrics.clone())
-        .map_err(ServeError::Workers)?;
+    let pool = JobPool::start(
+        config.job_workers,
+        index.clone(),
+        scheduler,
+        retry,
+        config.on_duplicate,
+        metrics.clone(),
+    )
+    .map_err(ServeError::Workers)?;
     let watcher = if config.watch {
         Some(FolderWatcher::start(state.clone()).map_err(|e| ServeError::Watch(e.to_string()))?)
     } else {

@@ -36,6 +36,7 @@ need `Authorization: Bearer <key>` or `X-API-Key: <key>`."
     paths(
         routes::health::health,
         routes::songs::list,
+        routes::duplicates::list,
         routes::tracks::upload,
         routes::tracks::get,
         routes::tracks::delete,
@@ -59,6 +60,7 @@ need `Authorization: Bearer <key>` or `X-API-Key: <key>`."
         RecognizeAnswer,
         routes::health::Health,
         routes::songs::SongList,
+        routes::duplicates::DuplicateGroups,
         routes::tracks::Deleted,
         routes::similar::SimilarAnswer,
         crate::search::TrackHit,

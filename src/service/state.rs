@@ -200,7 +200,7 @@ impl AppState {
             created_at: unix_now_s(),
             file_len,
             file_mtime_ms,
-            on_duplicate: None,
+            on_duplicate: get("on_duplicate").and_then(|v| v.parse().ok()),
             duplicates: Vec::new(),
         };
         let job = self.index.enqueue(job)?;

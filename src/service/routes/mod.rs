@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod docs;
+pub mod duplicates;
 pub mod health;
 pub mod metrics;
 pub mod recognize;
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(web::PathConfig::default().error_handler(|e, _| extractor_error(e.to_string())))
         .service(resource("/health").route(web::get().to(health::health)))
         .service(resource("/songs").route(web::get().to(songs::list)))
+        .service(resource("/duplicates").route(web::get().to(duplicates::list)))
         .service(resource("/tracks").route(web::post().to(tracks::upload)))
         .service(resource("/upload").route(web::post().to(tracks::upload)))
         .service(

@@ -8,7 +8,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use sonica_schema::{JobRecord, JobSource};
+use sonica_schema::{JobRecord, JobSource, OnDuplicate};
 
 use crate::decode::{self, sniff_format};
 use crate::ingest::unix_now_s;
@@ -20,11 +20,13 @@ use crate::service::upload::{read_form, safe_file_name, Received, META_FIELDS};
 use crate::SonicaError;
 
 #[utoipa::path(post, path = "/tracks", tag = "tracks",
-    request_body(content_type = "multipart/form-data", description = "`file` (or `audio`): the audio file; optional `title`, `artist`, `album`, `genre` override its tags"),
+    params(("on_duplicate" = Option<String>, Query, description = "reject, flag or keep (also accepted as a form field); default: the server's `on_duplicate` setting")),
+    request_body(content_type = "multipart/form-data", description = "`file` (or `audio`): the audio file; optional `title`, `artist`, `album`, `genre` override its tags; optional `on_duplicate`"),
     responses(
-        (status = 201, description = "Stored and queued", body = TrackView),
-        (status = 400, description = "Missing `file` part, empty file or malformed body", body = crate::service::openapi::ErrorBody),
+        (status = 201, description = "Stored and queued. A duplicate found while fingerprinting is reported on the track: READY with `duplicate_of` (flag), or REJECTED with `duplicates` (reject)", body = TrackView),
+        (status = 400, description = "Missing `file` part, empty file, bad `on_duplicate` or malformed body", body = crate::service::openapi::ErrorBody),
         (status = 401, body = crate::service::openapi::ErrorBody),
+        (status = 409, description = "An exact copy of a stored track, under on_duplicate=reject (`duplicate`; `error.duplicates` names it)", body = crate::service::openapi::ErrorBody),
         (status = 413, description = "Over the upload size limit", body = crate::service::openapi::ErrorBody),
         (status = 415, description = "Not audio Sonica can decode", body = crate::service::openapi::ErrorBody),
         (status = 422, description = "Corrupt or truncated audio", body = crate::service::openapi::ErrorBody),
@@ -38,24 +40,66 @@ pub async fn upload(
     state.guard.limit(&req)?;
     let mut form = read_form(&req, payload, &state.incoming_dir, state.config.max_upload_bytes).await?;
     let audio = form.take_audio()?;
-    let meta: Vec<(String, String)> = form
+    let policy = on_duplicate(&req, &form.text)?.unwrap_or(state.config.on_duplicate);
+    let mut meta: Vec<(String, String)> = form
         .text
         .into_iter()
         .filter(|(k, _)| META_FIELDS.contains(&k.as_str()))
         .collect();
+    meta.push(("on_duplicate".into(), policy.as_str().into()));
     let st = state.clone();
-    let job = blocking(move || place(&st, audio, &meta)).await?;
+    let job = blocking(move || place(&st, audio, &meta, policy)).await?;
     let view = TrackView::pending(&job);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/tracks/{}", job.id)))
         .json(view))
 }
 
-/// Checks the upload decodes, moves it into the songs folder under a free
-/// name, and stores its job.
-fn place(state: &AppState, audio: Received, meta: &[(String, String)]) -> Result<JobRecord, ApiError> {
+/// The `on_duplicate` asked for, from the form or the query string.
+fn on_duplicate(
+    req: &HttpRequest,
+    form: &std::collections::HashMap<String, String>,
+) -> Result<Option<OnDuplicate>, ApiError> {
+    let from_query = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.get("on_duplicate").cloned());
+    let given = form.get("on_duplicate").cloned().or(from_query);
+    match given {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|m: String| ApiError::Sonica(SonicaError::Param(crate::search::ParamError(m)))),
+    }
+}
+
+/// Checks the upload decodes and is not an exact copy the policy rejects,
+/// moves it into the songs folder under a free name, and stores its job.
+fn place(
+    state: &AppState,
+    audio: Received,
+    meta: &[(String, String)],
+    policy: OnDuplicate,
+) -> Result<JobRecord, ApiError> {
     // An empty file is refused by the probe (DecodeError::Empty).
     decode::probe(audio.file.path()).map_err(SonicaError::from)?;
+    if policy == OnDuplicate::Reject {
+        // Exact copies are refused at once, before any fingerprinting; other
+        // kinds are found by the job (the track then shows REJECTED).
+        let sha = crate::digest::file_sha256(audio.file.path())
+            .map_err(|e| ApiError::Internal(format!("cannot read the upload: {e}")))?;
+        if let Some(id) = state.index.id_by_digest(&sha)? {
+            if let Some(rec) = state.index.get(id)? {
+                return Err(ApiError::Duplicate(vec![sonica_schema::Duplicate {
+                    of: id,
+                    of_path: rec.path,
+                    kind: sonica_schema::DuplicateKind::Exact,
+                    overlap_s: rec.duration_s,
+                    score: 1.0,
+                }]));
+            }
+        }
+    }
     audio
         .file
         .as_file()

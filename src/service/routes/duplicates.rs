@@ -1,0 +1,30 @@
+//! `GET /duplicates`: the library's duplicate groups, from the links stored
+//! when duplicates were added (under `flag` or `keep`).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use sonica_index::DuplicateGroup;
+
+use crate::service::auth::Access;
+use crate::service::error::ApiError;
+use crate::service::routes::blocking;
+use crate::service::state::AppState;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DuplicateGroups {
+    /// Groups of tracks joined by duplicate links, largest first. Each has
+    /// `tracks` (ids, smallest first) and `links` (`track` is `kind` of `of`:
+    /// `exact`, `same_recording`, `section_of` or `contains`, with
+    /// `of_path`, `overlap_s` and `score`).
+    #[schema(value_type = Vec<Object>)]
+    pub groups: Vec<DuplicateGroup>,
+}
+
+#[utoipa::path(get, path = "/duplicates", tag = "tracks",
+    responses((status = 200, body = DuplicateGroups), (status = 401, body = crate::service::openapi::ErrorBody)))]
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.guard.authorize(&req, Access::Read)?;
+    let st = state.clone();
+    let groups = blocking(move || Ok(st.index.duplicate_groups()?)).await?;
+    Ok(HttpResponse::Ok().json(DuplicateGroups { groups }))
+}
