@@ -11,12 +11,16 @@ mod cli;
 mod cli_music;
 #[path = "integration/common.rs"]
 mod common;
+#[path = "integration/duplicates.rs"]
+mod duplicates;
 #[path = "integration/fixtures.rs"]
 mod fixtures;
 #[path = "integration/kill.rs"]
 mod kill;
 #[path = "integration/recognition.rs"]
 mod recognition;
+#[path = "integration/reindex.rs"]
+mod reindex;
 #[path = "integration/server.rs"]
 mod server;
 #[path = "integration/service_auth.rs"]

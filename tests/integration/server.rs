@@ -135,7 +135,7 @@ impl Server {
         loop {
             let r = self.get(&format!("/tracks/{id}"));
             let status = r.json["status"].as_str().unwrap_or("").to_string();
-            if status == "READY" || status == "FAILED" {
+            if status == "READY" || status == "FAILED" || status == "REJECTED" {
                 return r.json;
             }
             assert!(Instant::now() < deadline, "track {id} stuck: {}", r.json);

@@ -40,8 +40,8 @@ pub struct IngestOptions {
 enum Done {
     Add(String, Box<Analysed>),
     Replace(String, TrackId, Box<Analysed>),
-    Restamp(Box<TrackRecord>, Option<TrackAnalysis>),
-    Analyse(TrackRecord, TrackAnalysis),
+    Restamp(Box<TrackRecord>, Option<Box<TrackAnalysis>>),
+    Analyse(Box<TrackRecord>, Box<TrackAnalysis>),
     Unchanged,
     Queued,
     /// Dry run: what would happen.
@@ -97,10 +97,11 @@ fn examine(index: &FingerprintIndex, path: &str, dry: bool) -> Result<Done, Soni
         _ => (None, true),
     };
     // A file too short for a tempo stays without analysis, as at ingest.
-    let reanalyse = || -> Option<TrackAnalysis> {
+    let reanalyse = || -> Option<Box<TrackAnalysis>> {
         (!analysed)
             .then(|| analyse_music(p, None, None, sonica::decode::MAX_DURATION_S).ok())
             .flatten()
+            .map(Box::new)
     };
     Ok(match (plan(&known, now), record) {
         (Plan::New, _) if dry => Done::Would(Would::Add, path.into()),
@@ -114,7 +115,7 @@ fn examine(index: &FingerprintIndex, path: &str, dry: bool) -> Result<Done, Soni
         ) => Done::Unchanged,
         (Plan::Unchanged { .. }, _) if dry => Done::Would(Would::Analyse, path.into()),
         (Plan::Unchanged { .. }, Some(r)) => match reanalyse() {
-            Some(a) => Done::Analyse(r.clone(), a),
+            Some(a) => Done::Analyse(Box::new(r.clone()), a),
             None => Done::Unchanged,
         },
         (Plan::CompareBytes { id, sha256 }, Some(r)) => {
@@ -132,7 +133,11 @@ fn examine(index: &FingerprintIndex, path: &str, dry: bool) -> Result<Done, Soni
             let mut peaks = a.peaks.clone();
             peaks.sort_unstable();
             if index.peaks(id).ok() == Some(peaks) {
-                let analysis = if analysed { None } else { a.analysis.clone() };
+                let analysis = if analysed {
+                    None
+                } else {
+                    a.analysis.clone().map(Box::new)
+                };
                 Done::Restamp(Box::new(restamped(r, now, &a.sha256)), analysis)
             } else {
                 Done::Replace(path.into(), id, Box::new(a))

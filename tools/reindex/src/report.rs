@@ -100,6 +100,9 @@ impl Report {
             ),
         ];
         for (k, v) in rows {
+            if k == "queued" && self.queued == 0 {
+                continue; // only a library shared with a service has these
+            }
             s.push_str(&format!("{k:<20}{v}\n"));
         }
         s

@@ -133,12 +133,9 @@ fn list(dir: &Path, unreadable: &Mutex<Vec<(String, String)>>) -> (Vec<String>, 
 /// Whether `path` lies under the folder `root`, comparing components and
 /// ignoring `.` ones (so `./music/a.wav` is under `music`).
 pub fn is_under(path: &str, root: &str) -> bool {
-    let parts = |p: &str| -> Vec<Component<'_>> {
-        Path::new(p)
-            .components()
-            .filter(|c| *c != Component::CurDir)
-            .collect::<Vec<_>>()
-    };
+    fn parts(p: &str) -> Vec<Component<'_>> {
+        Path::new(p).components().filter(|c| *c != Component::CurDir).collect()
+    }
     let (path, root) = (parts(path), parts(root));
     path.len() > root.len() && path.starts_with(&root)
 }
