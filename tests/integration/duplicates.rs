@@ -191,8 +191,12 @@ fn cli_policies_mark_keep_and_group() {
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert!(stderr(&bad).contains("reject, flag or keep"), "{}", stderr(&bad));
 
-    // Removing the original dissolves the group.
+    // The two copies still duplicate each other without the original;
+    // removing one of them too leaves no group.
     assert!(sonica(&data, &["remove", "1"]).status.success());
+    let g: Value = serde_json::from_str(&stdout(&sonica(&data, &["duplicates", "--json"]))).unwrap();
+    assert_eq!(g["groups"][0]["tracks"], serde_json::json!([f, k]), "{g}");
+    assert!(sonica(&data, &["remove", &f.to_string()]).status.success());
     let g: Value = serde_json::from_str(&stdout(&sonica(&data, &["duplicates", "--json"]))).unwrap();
     assert_eq!(g["groups"].as_array().unwrap().len(), 0, "{g}");
 }

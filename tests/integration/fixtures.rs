@@ -13,7 +13,7 @@ fn codec_degraded_clips_match_the_ogg_reference() {
     let reference = fixture("melody.ogg").to_string_lossy().into_owned();
     let mut rec = None;
     ingest(&index, vec![reference.clone()], &IngestOptions::default(), &mut |o| {
-        if let Outcome::Added(r) = o {
+        if let Outcome::Added { record: r, .. } = o {
             rec = Some(r.clone());
         }
     })

@@ -25,7 +25,7 @@ fn build_library(dir: &Path) -> (sonica_index::FingerprintIndex, Vec<String>) {
     assert!(errors.is_empty());
     let mut added = Vec::new();
     let summary = ingest(&index, files, &IngestOptions::default(), &mut |o| {
-        if let Outcome::Added(r) = o {
+        if let Outcome::Added { record: r, .. } = o {
             added.push(r.path.clone());
         }
     })

@@ -54,6 +54,10 @@ pub struct DuplicateParams {
     pub min_coverage: f64,
     /// Shared audio shorter than this is never a duplicate, in seconds.
     pub min_overlap_s: f64,
+    /// Share of the new track's peaks (within the shared span) that must
+    /// have a partner. Re-encodings keep 0.8–0.98 of them; two different
+    /// songs over the very same drum loop share about 0.4.
+    pub min_score: f64,
     pub align: AlignParams,
 }
 
@@ -67,12 +71,13 @@ impl DuplicateParams {
             max_candidates: 8,
             min_coverage: 0.8,
             min_overlap_s: 5.0,
+            min_score: 0.5,
             align: AlignParams {
                 // Two-second bins: short enough that a section's ragged
                 // edges cost little, long enough to hold dozens of peaks.
                 bin_frames: (2.0 * frames_per_second).round().max(1.0) as u32,
                 min_bin_peaks: 8,
-                min_bin_ratio: 0.25,
+                min_bin_ratio: 0.4,
                 dt: 1,
                 df16: 16,
             },
@@ -115,7 +120,7 @@ impl FingerprintIndex {
             let old = self.peaks(id)?;
             let c = align::compare(probe.peaks, &old, offset, &p.align);
             let overlap_s = f64::from(c.span_frames) / p.frames_per_second;
-            if overlap_s < p.min_overlap_s {
+            if overlap_s < p.min_overlap_s || c.ratio < p.min_score {
                 continue;
             }
             if let Some(kind) = classify(&c, p.min_coverage) {
