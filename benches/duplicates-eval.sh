@@ -45,6 +45,10 @@ t1=$(date +%s.%N)
 rm -rf "$OUT/db"
 find "$CORPUS/music" -type f -name '*.ogg' | sort > "$OUT/library.txt"
 tr '\n' '\0' < "$OUT/library.txt" | xargs -0 "$SONICA" --data-dir "$OUT/db" ingest --json --on-duplicate flag > "$OUT/library.jsonl" 2> "$OUT/library.err"
+# The same library in reverse order: every distinct pair is then checked
+# in both directions (newer against older, and the other way round).
+rm -rf "$OUT/db-rev"
+tac "$OUT/library.txt" | tr '\n' '\0' | xargs -0 "$SONICA" --data-dir "$OUT/db-rev" ingest --json --on-duplicate flag > "$OUT/library-rev.jsonl" 2>> "$OUT/library.err"
 t2=$(date +%s.%N)
 
 # 3. The variants, reject policy.
@@ -65,9 +69,11 @@ for line in open(f"{out}/variant-sources.tsv"):
 want = {"mp3": "same_recording", "m4a": "same_recording", "opus": "same_recording",
         "gain.flac": "same_recording", "section.flac": "section_of"}
 flagged = [json.loads(l) for l in open(f"{out}/library.jsonl")]
-false_pairs = [r for r in flagged if r.get("duplicate")]
-print(f"library: {len(flagged)} distinct tracks ingested, {len(false_pairs)} flagged as duplicates"
-      f" (of {len(flagged)}x{len(flagged)-1} ordered distinct pairs)")
+flagged_rev = [json.loads(l) for l in open(f"{out}/library-rev.jsonl")]
+false_pairs = [r for r in flagged + flagged_rev if r.get("duplicate")]
+n = len(flagged)
+print(f"library: {n} distinct tracks ingested twice (forward and reversed order, so each of the"
+      f" {n}x{n-1} ordered pairs is checked once): {len(false_pairs)} flagged as duplicates")
 for r in false_pairs:
     d = r["duplicate"]
     print(f"  FALSE: {r['path']} -> {d['of_path']} {d['kind']} overlap {d['overlap_s']} s score {d['score']}")
@@ -104,5 +110,5 @@ print(f"| all | {tot[0]} | {tot[1]} ({100*tot[1]/max(tot[0],1):.1f} %) | {tot[2]
 for p, d in misses:
     print(f"  MISS: {p}: {d}")
 PY
-printf '\nvariants made in %.0f s; library ingested in %.0f s; variants checked in %.0f s\n' \
+printf '\nvariants made in %.0f s; library ingested (twice) in %.0f s; variants checked in %.0f s\n' \
     "$(echo "$t1 - $t0" | bc)" "$(echo "$t2 - $t1" | bc)" "$(echo "$t3 - $t2" | bc)"

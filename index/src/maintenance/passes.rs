@@ -21,14 +21,6 @@ use sonica_schema::{Posting, TrackId};
 use crate::fingerprints::FingerprintIndex;
 use crate::IndexError;
 
-/// What a run over the ranges saw.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct PassStats {
-    pub postings: usize,
-    /// Ranges handed out (derivation passes after the counting one).
-    pub ranges: usize,
-}
-
 /// Worker threads for derivation and sorting: every core.
 pub(crate) fn threads() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
@@ -71,16 +63,63 @@ pub(crate) fn par_each<T: Send>(
     })
 }
 
+/// Postings per bucket: a dense array below [`DENSE_BUCKETS`] (the index's
+/// 23-bit hashes make 32 768 buckets), a map above. Counting tens of
+/// millions of postings through a map was most of a pass.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Tally {
+    dense: Vec<usize>,
+    sparse: BTreeMap<u32, usize>,
+}
+
+/// Buckets counted in the dense array.
+const DENSE_BUCKETS: u32 = 1 << 20;
+
+impl Tally {
+    #[inline]
+    pub fn add(&mut self, bucket: u32, n: usize) {
+        if bucket < DENSE_BUCKETS {
+            let i = bucket as usize;
+            if i >= self.dense.len() {
+                self.dense.resize(i + 1, 0);
+            }
+            self.dense[i] += n;
+        } else {
+            *self.sparse.entry(bucket).or_default() += n;
+        }
+    }
+
+    pub fn merge(&mut self, other: &Tally) {
+        for (b, n) in other.iter() {
+            self.add(b, n);
+        }
+    }
+
+    /// Non-empty buckets with their counts, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, usize)> + '_ {
+        self.dense
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(b, &n)| (b as u32, n))
+            .chain(self.sparse.iter().map(|(&b, &n)| (b, n)))
+    }
+
+    pub fn total(&self) -> usize {
+        self.iter().map(|(_, n)| n).sum()
+    }
+}
+
 /// Cuts the bucket space into consecutive ranges of at most `budget`
 /// postings (a bucket larger than the budget is a range of its own). The
 /// ranges cover every bucket from 0 to `u32::MAX`.
-pub(crate) fn plan_ranges(counts: &BTreeMap<u32, usize>, budget: usize) -> Vec<RangeInclusive<u32>> {
+pub(crate) fn plan_ranges(counts: impl IntoIterator<Item = (u32, usize)>, budget: usize) -> Vec<RangeInclusive<u32>> {
     let budget = budget.max(1);
     let mut ranges = Vec::new();
     let mut start = 0u32;
     let mut acc = 0usize;
     let mut last = None;
-    for (&bucket, &n) in counts {
+    for (bucket, n) in counts {
         if acc > 0 && acc + n > budget {
             if let Some(prev) = last {
                 ranges.push(start..=prev);
@@ -95,37 +134,26 @@ pub(crate) fn plan_ranges(counts: &BTreeMap<u32, usize>, budget: usize) -> Vec<R
     ranges
 }
 
-/// Sorts postings of one range by (hash, track, time): scattered by bucket
-/// first, then each bucket sorted on its own, in parallel. Postings of
-/// different tracks never collide and each track's are distinct, so there
-/// is nothing to deduplicate.
-pub(crate) fn arrange(chunks: Vec<Vec<Posting>>) -> Vec<Posting> {
+/// Sorts postings of one range by (hash, track, time) and drops repeats:
+/// scattered by bucket first, then each bucket sorted on its own, in
+/// parallel.
+/// `tally` counts exactly the postings of `chunks`.
+pub(crate) fn arrange(chunks: Vec<Vec<Posting>>, tally: &Tally) -> Vec<Posting> {
     let total: usize = chunks.iter().map(Vec::len).sum();
-    let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
-    for p in chunks.iter().flatten() {
-        *counts.entry(bucket_of(p.hash)).or_default() += 1;
-    }
-    let mut start: HashMap<u32, usize> = HashMap::with_capacity(counts.len());
-    let mut bounds = Vec::with_capacity(counts.len() + 1);
+    debug_assert_eq!(total, tally.total());
+    let mut cursor = Cursor::new(tally);
+    let mut bounds: Vec<usize> = Vec::new();
     let mut at = 0;
-    for (&b, &n) in &counts {
-        start.insert(b, at);
+    for (_, n) in tally.iter() {
         bounds.push(at);
         at += n;
     }
     bounds.push(total);
-    let mut out = vec![
-        Posting {
-            hash: 0,
-            track: 0,
-            time: 0
-        };
-        total
-    ];
-    for p in chunks.into_iter().flatten() {
-        if let Some(i) = start.get_mut(&bucket_of(p.hash)) {
-            out[*i] = p;
-            *i += 1;
+    let mut out = vec![Posting { hash: 0, track: 0, time: 0 }; total];
+    for chunk in chunks {
+        for p in chunk {
+            let i = cursor.next(bucket_of(p.hash));
+            out[i] = p;
         }
     }
     // Buckets split into one group per thread, by postings.
@@ -154,30 +182,83 @@ pub(crate) fn arrange(chunks: Vec<Vec<Posting>>) -> Vec<Posting> {
             });
         }
     });
+    // Buckets ascend, so the whole range is sorted now. A track can pair
+    // two peaks into the same (hash, time) twice; store it once.
+    out.dedup();
     out
 }
 
+/// Where the next posting of each bucket goes while scattering.
+struct Cursor {
+    dense: Vec<usize>,
+    sparse: HashMap<u32, usize>,
+}
+
+impl Cursor {
+    fn new(tally: &Tally) -> Cursor {
+        let mut c = Cursor {
+            dense: vec![0; tally.dense.len()],
+            sparse: HashMap::new(),
+        };
+        let mut at = 0;
+        for (b, n) in tally.iter() {
+            *c.slot(b) = at;
+            at += n;
+        }
+        c
+    }
+
+    #[inline]
+    fn slot(&mut self, bucket: u32) -> &mut usize {
+        if bucket < DENSE_BUCKETS {
+            &mut self.dense[bucket as usize]
+        } else {
+            self.sparse.entry(bucket).or_default()
+        }
+    }
+
+    /// The index for the next posting of `bucket` (which was counted).
+    #[inline]
+    fn next(&mut self, bucket: u32) -> usize {
+        let slot = self.slot(bucket);
+        *slot += 1;
+        *slot - 1
+    }
+}
+
 impl FingerprintIndex {
+    /// A track's postings as its peaks give them, unsorted and possibly
+    /// with repeats: [`arrange`] sorts and deduplicates whole buckets
+    /// anyway, so sorting each track first would be wasted work.
+    fn raw_postings(&self, id: TrackId) -> Result<Vec<Posting>, IndexError> {
+        let peaks = self.peaks(id)?;
+        Ok((self.hasher)(&peaks)
+            .into_iter()
+            .map(|(hash, time)| Posting { hash, track: id, time })
+            .collect())
+    }
+
     /// Derives the postings of `ids` and calls `f(range, postings)` for
     /// consecutive bucket ranges covering every bucket, each with the
     /// range's postings sorted, holding about `budget` postings at a time.
-    /// Every id must have readable peaks.
+    /// Every id must have readable peaks. Returns how many ranges there were
+    /// (1 when everything fitted in the budget and was derived once).
     pub(crate) fn derive_by_bucket_range(
         &self,
         ids: &[TrackId],
         budget: usize,
         f: &mut dyn FnMut(RangeInclusive<u32>, Vec<Posting>) -> Result<(), IndexError>,
-    ) -> Result<PassStats, IndexError> {
+    ) -> Result<usize, IndexError> {
         // Pass 0: count per bucket, keeping the postings while they fit.
         let kept_total = AtomicUsize::new(0);
         let overflow = AtomicBool::new(false);
         let locals = par_each(
             ids,
-            || (HashMap::<u32, usize>::new(), Some(Vec::<Posting>::new())),
-            |id, (counts, kept)| {
-                let ps = self.derive_postings(id)?;
+            || (Tally::default(), Some(Vec::<Posting>::new())),
+            |id, (tally, kept)| {
+                let ps = self.raw_postings(id)?;
                 for p in &ps {
-                    *counts.entry(bucket_of(p.hash)).or_default() += 1;
+                    tally.add(bucket_of(p.hash), 1);
                 }
                 if kept.is_some() && !overflow.load(Ordering::Relaxed) {
                     if kept_total.fetch_add(ps.len(), Ordering::Relaxed) + ps.len() <= budget {
@@ -194,36 +275,43 @@ impl FingerprintIndex {
                 Ok(())
             },
         )?;
-        let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
+        let mut counts = Tally::default();
         let mut kept = Vec::new();
-        for (c, k) in locals {
-            for (b, n) in c {
-                *counts.entry(b).or_default() += n;
-            }
+        for (t, k) in locals {
+            counts.merge(&t);
             kept.push(k);
         }
-        let postings = counts.values().sum();
-        let mut stats = PassStats { postings, ranges: 0 };
         if !overflow.load(Ordering::Relaxed) {
             let chunks: Vec<Vec<Posting>> = kept.into_iter().flatten().collect();
-            stats.ranges = 1;
-            f(0..=u32::MAX, arrange(chunks))?;
-            return Ok(stats);
+            f(0..=u32::MAX, arrange(chunks, &counts))?;
+            return Ok(1);
         }
         drop(kept);
-        for range in plan_ranges(&counts, budget) {
-            let chunks = par_each(ids, Vec::new, |id, out: &mut Vec<Posting>| {
-                out.extend(
-                    self.derive_postings(id)?
-                        .into_iter()
-                        .filter(|p| range.contains(&bucket_of(p.hash))),
-                );
-                Ok(())
-            })?;
-            stats.ranges += 1;
-            f(range, arrange(chunks))?;
+        let ranges = plan_ranges(counts.iter(), budget);
+        for range in ranges.iter().cloned() {
+            let locals = par_each(
+                ids,
+                || (Vec::new(), Tally::default()),
+                |id, (out, tally): &mut (Vec<Posting>, Tally)| {
+                    for p in self.raw_postings(id)? {
+                        let b = bucket_of(p.hash);
+                        if range.contains(&b) {
+                            tally.add(b, 1);
+                            out.push(p);
+                        }
+                    }
+                    Ok(())
+                },
+            )?;
+            let mut tally = Tally::default();
+            let mut chunks = Vec::with_capacity(locals.len());
+            for (c, t) in locals {
+                tally.merge(&t);
+                chunks.push(c);
+            }
+            f(range, arrange(chunks, &tally))?;
         }
-        Ok(stats)
+        Ok(ranges.len())
     }
 }
 
@@ -237,11 +325,14 @@ mod tests {
 
     #[test]
     fn ranges_cover_everything_within_the_budget() {
-        let counts: BTreeMap<u32, usize> = [(3, 4), (5, 4), (9, 3), (12, 10), (20, 1)].into_iter().collect();
-        let r = plan_ranges(&counts, 8);
+        let mut counts = Tally::default();
+        for (b, n) in [(3, 4), (5, 4), (9, 3), (12, 10), (20, 1)] {
+            counts.add(b, n);
+        }
+        let r = plan_ranges(counts.iter(), 8);
         assert_eq!(r, vec![0..=5, 6..=9, 10..=12, 13..=u32::MAX]);
-        assert_eq!(plan_ranges(&BTreeMap::new(), 8), vec![0..=u32::MAX]);
-        assert_eq!(plan_ranges(&counts, 1000), vec![0..=u32::MAX]);
+        assert_eq!(plan_ranges(Tally::default().iter(), 8), vec![0..=u32::MAX]);
+        assert_eq!(plan_ranges(counts.iter(), 1000), vec![0..=u32::MAX]);
     }
 
     #[test]
@@ -256,11 +347,21 @@ mod tests {
                 all.push(p(x % 50_000, t, i));
             }
         }
+        all.push(all[7]); // a repeat, stored once
+        // Far buckets too, counted in the map.
+        all.push(p(u32::MAX - 3, 1, 1));
+        all.push(p(DENSE_BUCKETS << 8, 2, 2));
         let chunks = vec![all[..5000].to_vec(), all[5000..].to_vec(), Vec::new()];
-        let got = arrange(chunks);
+        let mut tally = Tally::default();
+        for q in &all {
+            tally.add(bucket_of(q.hash), 1);
+        }
+        let got = arrange(chunks, &tally);
         let mut want = all;
         want.sort_unstable();
+        want.dedup();
+        assert_eq!(got.len(), 40 * 300 + 2);
         assert_eq!(got, want);
-        assert!(arrange(vec![Vec::new()]).is_empty());
+        assert!(arrange(vec![Vec::new()], &Tally::default()).is_empty());
     }
 }

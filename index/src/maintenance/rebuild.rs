@@ -47,7 +47,7 @@ impl Default for RebuildOptions {
     fn default() -> Self {
         // About 100 MB: a 1000-track library (~33 M postings) in 5 passes.
         RebuildOptions {
-            postings_per_pass: 8_000_000,
+            postings_per_pass: 16_000_000,
         }
     }
 }
@@ -131,14 +131,15 @@ impl FingerprintIndex {
         }
 
         // 3. Every bucket written once.
-        let mut written = 0;
-        let stats = self.derive_by_bucket_range(&ids, opts.postings_per_pass, &mut |_, postings| {
+        let (mut written, mut stored) = (0, 0);
+        let passes = self.derive_by_bucket_range(&ids, opts.postings_per_pass, &mut |_, postings| {
             written += self.write_buckets(&postings)?;
+            stored += postings.len();
             Ok(())
         })?;
         self.store.flush()?;
-        report.postings = stats.postings;
-        report.passes = stats.ranges;
+        report.postings = stored;
+        report.passes = passes;
         report.buckets_written = written;
         if stop == Step::Written {
             return Ok(report);
