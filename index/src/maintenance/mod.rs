@@ -12,6 +12,7 @@
 pub mod passes;
 pub mod rebuild;
 pub mod verify;
+mod verify_buckets;
 
 #[cfg(test)]
 mod tests;

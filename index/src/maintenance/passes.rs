@@ -2,18 +2,21 @@
 //! handed out sorted, one bucket range at a time.
 //!
 //! A rebuild writes every bucket once and a verification compares every
-//! bucket once, so both want all postings grouped by bucket. A large library
-//! holds tens of millions of postings (12 bytes each), more than a
-//! maintenance tool should hold at once, so the bucket space is cut into
-//! ranges of at most a budget of postings: a first pass counts postings per
-//! bucket (and keeps them when they all fit, the common case), and each
-//! range then derives again only the postings that fall in it. Deriving is
-//! cheap (peaks are small and pairing is fast) next to sorting and encoding,
-//! and runs on every core.
+//! bucket once, so both want all postings grouped by bucket. Postings are
+//! 12 bytes and a large library has tens of millions, so at most a budget
+//! of them is held at once: when the whole library fits (the records say
+//! how many postings each track has) one pass derives, counts and keeps
+//! them all; otherwise a first pass only counts postings per bucket, the
+//! bucket space is cut into ranges within the budget, and each range
+//! derives again only its own postings. Deriving runs on every core into
+//! one buffer of the exact size, which is then sorted in place (grouped by
+//! bucket, then each bucket sorted on its own, in parallel): no second
+//! copy of the postings is ever made.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use sonica_schema::layout::bucket_of;
 use sonica_schema::{Posting, TrackId};
@@ -134,39 +137,44 @@ pub(crate) fn plan_ranges(counts: impl IntoIterator<Item = (u32, usize)>, budget
     ranges
 }
 
-/// Sorts postings of one range by (hash, track, time) and drops repeats:
-/// scattered by bucket first, then each bucket sorted on its own, in
-/// parallel.
-/// `tally` counts exactly the postings of `chunks`.
-pub(crate) fn arrange(chunks: Vec<Vec<Posting>>, tally: &Tally) -> Vec<Posting> {
-    let total: usize = chunks.iter().map(Vec::len).sum();
-    debug_assert_eq!(total, tally.total());
+/// Sorts the postings of one range by (hash, track, time), in place, and
+/// drops repeats. `tally` counts exactly the postings of `v`.
+pub(crate) fn arrange(mut v: Vec<Posting>, tally: &Tally) -> Vec<Posting> {
+    debug_assert_eq!(v.len(), tally.total());
+    // Group by bucket (American flag sort): each swap puts one posting in
+    // its bucket's region for good.
     let mut cursor = Cursor::new(tally);
-    let mut bounds: Vec<usize> = Vec::new();
-    let mut at = 0;
-    for (_, n) in tally.iter() {
-        bounds.push(at);
-        at += n;
-    }
-    bounds.push(total);
-    let mut out = vec![Posting { hash: 0, track: 0, time: 0 }; total];
-    for chunk in chunks {
-        for p in chunk {
-            let i = cursor.next(bucket_of(p.hash));
-            out[i] = p;
+    let mut bounds = Vec::new();
+    let mut end = 0;
+    for (b, n) in tally.iter() {
+        end += n;
+        bounds.push(end);
+        loop {
+            let i = *cursor.slot(b);
+            if i >= end {
+                break;
+            }
+            let home = bucket_of(v[i].hash);
+            if home == b {
+                *cursor.slot(b) += 1;
+            } else {
+                let j = cursor.next(home);
+                v.swap(i, j);
+            }
         }
     }
-    // Buckets split into one group per thread, by postings.
+    // Then each bucket sorted, the buckets split into one group per thread.
+    let total = v.len();
     let per = total.div_ceil(threads()).max(1);
     let mut cuts = vec![0];
-    for &b in &bounds[1..] {
+    for &b in &bounds {
         let last = cuts[cuts.len() - 1];
         if b > last && (b - last >= per || b == total) {
             cuts.push(b);
         }
     }
     let bounds = &bounds;
-    let mut rest: &mut [Posting] = &mut out;
+    let mut rest: &mut [Posting] = &mut v;
     std::thread::scope(|scope| {
         for w in cuts.windows(2) {
             let (group, tail) = std::mem::take(&mut rest).split_at_mut(w[1] - w[0]);
@@ -184,11 +192,11 @@ pub(crate) fn arrange(chunks: Vec<Vec<Posting>>, tally: &Tally) -> Vec<Posting> 
     });
     // Buckets ascend, so the whole range is sorted now. A track can pair
     // two peaks into the same (hash, time) twice; store it once.
-    out.dedup();
-    out
+    v.dedup();
+    v
 }
 
-/// Where the next posting of each bucket goes while scattering.
+/// The next unplaced slot of each bucket's region while grouping.
 struct Cursor {
     dense: Vec<usize>,
     sparse: HashMap<u32, usize>,
@@ -217,7 +225,7 @@ impl Cursor {
         }
     }
 
-    /// The index for the next posting of `bucket` (which was counted).
+    /// The slot for the next posting of `bucket` (which was counted).
     #[inline]
     fn next(&mut self, bucket: u32) -> usize {
         let slot = self.slot(bucket);
@@ -249,69 +257,56 @@ impl FingerprintIndex {
         budget: usize,
         f: &mut dyn FnMut(RangeInclusive<u32>, Vec<Posting>) -> Result<(), IndexError>,
     ) -> Result<usize, IndexError> {
-        // Pass 0: count per bucket, keeping the postings while they fit.
-        let kept_total = AtomicUsize::new(0);
-        let overflow = AtomicBool::new(false);
-        let locals = par_each(
-            ids,
-            || (Tally::default(), Some(Vec::<Posting>::new())),
-            |id, (tally, kept)| {
-                let ps = self.raw_postings(id)?;
-                for p in &ps {
-                    tally.add(bucket_of(p.hash), 1);
-                }
-                if kept.is_some() && !overflow.load(Ordering::Relaxed) {
-                    if kept_total.fetch_add(ps.len(), Ordering::Relaxed) + ps.len() <= budget {
-                        if let Some(k) = kept.as_mut() {
-                            k.extend_from_slice(&ps);
-                        }
-                    } else {
-                        overflow.store(true, Ordering::Relaxed);
-                    }
-                }
-                if overflow.load(Ordering::Relaxed) {
-                    *kept = None;
-                }
-                Ok(())
-            },
-        )?;
-        let mut counts = Tally::default();
-        let mut kept = Vec::new();
-        for (t, k) in locals {
-            counts.merge(&t);
-            kept.push(k);
+        let mut expected = 0usize;
+        for &id in ids {
+            expected += self.get(id)?.map_or(0, |r| r.hashes as usize);
         }
-        if !overflow.load(Ordering::Relaxed) {
-            let chunks: Vec<Vec<Posting>> = kept.into_iter().flatten().collect();
-            f(0..=u32::MAX, arrange(chunks, &counts))?;
+        let keep = expected <= budget;
+        // Pass 0: count per bucket, keeping the postings when they fit.
+        let (kept, counts, _) = self.derive_into(ids, if keep { expected } else { 0 }, |_| keep)?;
+        if keep {
+            f(0..=u32::MAX, arrange(kept, &counts))?;
             return Ok(1);
         }
-        drop(kept);
         let ranges = plan_ranges(counts.iter(), budget);
         for range in ranges.iter().cloned() {
-            let locals = par_each(
-                ids,
-                || (Vec::new(), Tally::default()),
-                |id, (out, tally): &mut (Vec<Posting>, Tally)| {
-                    for p in self.raw_postings(id)? {
-                        let b = bucket_of(p.hash);
-                        if range.contains(&b) {
-                            tally.add(b, 1);
-                            out.push(p);
-                        }
-                    }
-                    Ok(())
-                },
-            )?;
-            let mut tally = Tally::default();
-            let mut chunks = Vec::with_capacity(locals.len());
-            for (c, t) in locals {
-                tally.merge(&t);
-                chunks.push(c);
-            }
-            f(range, arrange(chunks, &tally))?;
+            let size: usize = counts.iter().filter(|(b, _)| range.contains(b)).map(|(_, n)| n).sum();
+            let (postings, _, tally) = self.derive_into(ids, size, |b| range.contains(&b))?;
+            f(range, arrange(postings, &tally))?;
         }
         Ok(ranges.len())
+    }
+
+    /// Derives every posting of `ids` on all cores and keeps those whose
+    /// bucket `keep` accepts, in one buffer reserved for `size` postings.
+    /// Returns them with the per-bucket counts of all postings and of those
+    /// kept.
+    fn derive_into(
+        &self,
+        ids: &[TrackId],
+        size: usize,
+        keep: impl Fn(u32) -> bool + Sync,
+    ) -> Result<(Vec<Posting>, Tally, Tally), IndexError> {
+        let out = Mutex::new(Vec::with_capacity(size));
+        let tallies = par_each(ids, Tally::default, |id, tally| {
+            let mut ps = self.raw_postings(id)?;
+            for p in &ps {
+                tally.add(bucket_of(p.hash), 1);
+            }
+            ps.retain(|p| keep(bucket_of(p.hash)));
+            out.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(&ps);
+            Ok(())
+        })?;
+        let out = out.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut counts = Tally::default();
+        for t in &tallies {
+            counts.merge(t);
+        }
+        let mut kept = Tally::default();
+        for (b, n) in counts.iter().filter(|&(b, _)| keep(b)) {
+            kept.add(b, n);
+        }
+        Ok((out, counts, kept))
     }
 }
 
@@ -348,20 +343,19 @@ mod tests {
             }
         }
         all.push(all[7]); // a repeat, stored once
-        // Far buckets too, counted in the map.
+                          // Far buckets too, counted in the map.
         all.push(p(u32::MAX - 3, 1, 1));
         all.push(p(DENSE_BUCKETS << 8, 2, 2));
-        let chunks = vec![all[..5000].to_vec(), all[5000..].to_vec(), Vec::new()];
         let mut tally = Tally::default();
         for q in &all {
             tally.add(bucket_of(q.hash), 1);
         }
-        let got = arrange(chunks, &tally);
+        let got = arrange(all.clone(), &tally);
         let mut want = all;
         want.sort_unstable();
         want.dedup();
         assert_eq!(got.len(), 40 * 300 + 2);
         assert_eq!(got, want);
-        assert!(arrange(vec![Vec::new()], &Tally::default()).is_empty());
+        assert!(arrange(Vec::new(), &Tally::default()).is_empty());
     }
 }

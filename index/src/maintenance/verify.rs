@@ -11,11 +11,11 @@
 //! fresh track's postings left in a bucket by a killed compaction, and a
 //! deleted track's postings awaiting purge behind its tombstone.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use sonica_schema::duplicate::{parse_link_key, parse_sha256};
-use sonica_schema::layout::{bucket_of, parse_track_key, track_key};
-use sonica_schema::{peaks, postings, Duplicate, JobRecord, JobStatus, Posting, Tier, TrackId, TrackRecord, Tree};
+use sonica_schema::layout::{parse_track_key, track_key};
+use sonica_schema::{peaks, Duplicate, JobRecord, JobStatus, TrackId, TrackRecord, Tree};
 
 use crate::fingerprints::FingerprintIndex;
 use crate::music::IndexedIds;
@@ -86,19 +86,19 @@ pub struct VerifyOptions {
 impl Default for VerifyOptions {
     fn default() -> Self {
         VerifyOptions {
-            postings_per_pass: 8_000_000,
+            postings_per_pass: super::rebuild::DEFAULT_POSTINGS_PER_PASS,
             max_listed: 20,
         }
     }
 }
 
-struct Checker {
-    report: VerifyReport,
+pub(super) struct Checker {
+    pub(super) report: VerifyReport,
     max_listed: usize,
 }
 
 impl Checker {
-    fn note(&mut self, problem: Problem, message: impl FnOnce() -> String) {
+    pub(super) fn note(&mut self, problem: Problem, message: impl FnOnce() -> String) {
         let n = self.report.counts.entry(problem).or_default();
         *n += 1;
         if *n <= self.max_listed {
@@ -113,7 +113,7 @@ impl Checker {
 }
 
 /// A few ids for a message: "1, 2, 3, … (7 tracks)".
-fn some_ids(ids: &BTreeSet<TrackId>) -> String {
+pub(super) fn some_ids(ids: &BTreeSet<TrackId>) -> String {
     let shown: Vec<String> = ids.iter().take(5).map(u32::to_string).collect();
     if ids.len() > 5 {
         format!("{}, … ({} tracks)", shown.join(", "), ids.len())
@@ -170,7 +170,7 @@ pub fn verify(
     check_paths(&mut c, index, &tracks, &jobs)?;
     check_digests_and_links(&mut c, index, &tracks)?;
     let readable = check_peaks(&mut c, index, &tracks)?;
-    check_buckets(&mut c, index, &tracks, &readable, opts.postings_per_pass)?;
+    super::verify_buckets::check_buckets(&mut c, index, &tracks, &readable, opts.postings_per_pass)?;
     for (tree, problem, what) in [
         (Tree::Analysis, Problem::OrphanAnalysis, "an analysis"),
         (Tree::Chromaprints, Problem::OrphanChromaprint, "a chromaprint"),
@@ -319,132 +319,6 @@ fn check_peaks(
         }
     }
     Ok(readable)
-}
-
-/// Compares every bucket with the postings derived from the peaks of the
-/// compacted tracks, one bucket range at a time.
-fn check_buckets(
-    c: &mut Checker,
-    index: &FingerprintIndex,
-    tracks: &BTreeMap<TrackId, TrackRecord>,
-    readable: &BTreeSet<TrackId>,
-    budget: usize,
-) -> Result<(), IndexError> {
-    let compacted: Vec<TrackId> = tracks
-        .values()
-        .filter(|r| r.tier == Tier::Compacted && readable.contains(&r.id))
-        .map(|r| r.id)
-        .collect();
-    let tombstones: HashSet<TrackId> = index.tombstones()?.into_iter().collect();
-    let mut stored = Vec::new();
-    for e in index.store().scan(Tree::Buckets) {
-        let (k, _) = e?;
-        match parse_track_key(&k) {
-            Some(b) => stored.push(b),
-            None => c.note(Problem::UnreadableBucket, || format!("bucket key {k:?} is malformed")),
-        }
-    }
-    c.report.buckets = stored.len();
-    index.derive_by_bucket_range(&compacted, budget, &mut |range, expected| {
-        let lo = stored.partition_point(|b| b < range.start());
-        let hi = stored.partition_point(|b| b <= range.end());
-        let mut buckets: BTreeSet<u32> = stored[lo..hi].iter().copied().collect();
-        buckets.extend(expected.iter().map(|p| bucket_of(p.hash)));
-        let mut at = 0;
-        for b in buckets {
-            let n = expected[at..].partition_point(|p| bucket_of(p.hash) == b);
-            let want = &expected[at..at + n];
-            at += n;
-            let Some(bytes) = index.store().get(Tree::Buckets, &b.to_be_bytes())? else {
-                let ids: BTreeSet<TrackId> = want.iter().map(|p| p.track).collect();
-                c.note(Problem::MissingPostings, || {
-                    format!(
-                        "bucket {b} is missing: {n} postings of tracks {} expected",
-                        some_ids(&ids)
-                    )
-                });
-                continue;
-            };
-            let actual = match postings::decode(&bytes) {
-                Ok(a) => a,
-                Err(e) => {
-                    c.note(Problem::UnreadableBucket, || format!("bucket {b} is unreadable: {e}"));
-                    continue;
-                }
-            };
-            c.report.postings_checked += actual.len();
-            compare_bucket(c, b, want, &actual, tracks, readable, &tombstones);
-        }
-        Ok(())
-    })?;
-    Ok(())
-}
-
-/// One bucket's stored postings against the expected ones (both sorted).
-fn compare_bucket(
-    c: &mut Checker,
-    b: u32,
-    want: &[Posting],
-    actual: &[Posting],
-    tracks: &BTreeMap<TrackId, TrackRecord>,
-    readable: &BTreeSet<TrackId>,
-    tombstones: &HashSet<TrackId>,
-) {
-    let mut orphans = BTreeSet::new();
-    let mut counted: Vec<Posting> = Vec::with_capacity(actual.len());
-    for p in actual {
-        match tracks.get(&p.track) {
-            Some(r) if r.tier == Tier::Compacted && readable.contains(&r.id) => counted.push(*p),
-            Some(_) => {} // a fresh track's leftover, or one whose peaks are reported
-            None if tombstones.contains(&p.track) => {}
-            None => {
-                orphans.insert(p.track);
-            }
-        }
-    }
-    let (mut missing, mut extra) = (BTreeSet::new(), BTreeSet::new());
-    let (mut n_missing, mut n_extra) = (0, 0);
-    let (mut i, mut j) = (0, 0);
-    while i < want.len() || j < counted.len() {
-        match (want.get(i), counted.get(j)) {
-            (Some(w), Some(a)) if w == a => {
-                i += 1;
-                j += 1;
-            }
-            (Some(w), a) if a.is_none_or(|a| w < a) => {
-                missing.insert(w.track);
-                n_missing += 1;
-                i += 1;
-            }
-            (_, Some(a)) => {
-                extra.insert(a.track);
-                n_extra += 1;
-                j += 1;
-            }
-            (_, None) => break,
-        }
-    }
-    if n_missing > 0 {
-        c.note(Problem::MissingPostings, || {
-            format!("bucket {b} lacks {n_missing} postings of tracks {}", some_ids(&missing))
-        });
-    }
-    if n_extra > 0 {
-        c.note(Problem::UnexpectedPostings, || {
-            format!(
-                "bucket {b} holds {n_extra} postings of tracks {} that their peaks do not give",
-                some_ids(&extra)
-            )
-        });
-    }
-    if !orphans.is_empty() {
-        c.note(Problem::OrphanPostings, || {
-            format!(
-                "bucket {b} holds postings of unknown tracks {} with no tombstone",
-                some_ids(&orphans)
-            )
-        });
-    }
 }
 
 fn check_music(
