@@ -179,26 +179,7 @@ mod tests {
     }
 
     fn track(path: &str, seed: u32) -> NewTrack {
-        let mut x = seed.wrapping_mul(2654435761).max(1);
-        let peaks: Vec<Peak> = (0..401u32)
-            .map(|i| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                Peak {
-                    time: i * 2,
-                    freq16: (x % 8000) as u16,
-                }
-            })
-            .collect();
-        let hashes = (hasher())(&peaks);
-        NewTrack {
-            record: crate::test_support::record(0, path, Tier::Fresh),
-            peaks,
-            hashes,
-            analysis: None,
-            chromaprint: None,
-        }
+        crate::test_support::new_track(path, crate::test_support::random_peaks(seed, 401, 2), &hasher())
     }
 
     /// Queries the first 100 hashes of `t`, shifted to start at query time 0.

@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use sonica_schema::duplicate::{link_key, parse_link_key, parse_sha256};
 use sonica_schema::layout::{self, bucket_key, bucket_of, track_key, META_FORMAT_VERSION};
 use sonica_schema::{
-    peaks, postings, Duplicate, Peak, Posting, Tier, TrackAnalysis, TrackId, TrackRecord, Tree, FORMAT_VERSION,
+    peaks, postings, Duplicate, DuplicateKind, Peak, Posting, Tier, TrackAnalysis, TrackId, TrackRecord, Tree,
+    FORMAT_VERSION,
 };
 
 use crate::catalog::Catalog;
@@ -293,15 +294,27 @@ impl FingerprintIndex {
         if self.store.get(Tree::Paths, rec.path.as_bytes())?.as_deref() == Some(&key[..]) {
             b.remove(Tree::Paths, rec.path.as_bytes());
         }
-        if let Some(sha) = rec.sha256.as_deref().and_then(parse_sha256) {
-            if self.store.get(Tree::Digests, &sha)?.as_deref() == Some(&key[..]) {
-                b.remove(Tree::Digests, sha);
+        let holds_digest = match rec.sha256.as_deref().and_then(parse_sha256) {
+            Some(sha) if self.store.get(Tree::Digests, &sha)?.as_deref() == Some(&key[..]) => Some(sha),
+            _ => None,
+        };
+        // An exact copy kept beside this track (linked as `exact`) inherits
+        // the digest, so later copies are still found by their bytes.
+        let mut heir = None;
+        for e in self.store.scan(Tree::Duplicates) {
+            let (k, v) = e?;
+            let Some((new, of)) = parse_link_key(&k) else { continue };
+            if new == id || of == id {
+                b.remove(Tree::Duplicates, k);
+            }
+            if of == id && heir.is_none() && Duplicate::decode(&v).is_ok_and(|d| d.kind == DuplicateKind::Exact) {
+                heir = Some(new);
             }
         }
-        for e in self.store.scan(Tree::Duplicates) {
-            let (k, _) = e?;
-            if parse_link_key(&k).is_some_and(|(new, of)| new == id || of == id) {
-                b.remove(Tree::Duplicates, k);
+        if let Some(sha) = holds_digest {
+            match heir {
+                Some(h) => b.put(Tree::Digests, sha, track_key(h)),
+                None => b.remove(Tree::Digests, sha),
             }
         }
         b.put(Tree::Tombstones, key, Vec::new());

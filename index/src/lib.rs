@@ -39,7 +39,38 @@ pub use vote::{Candidate, QueryHash, Votes};
 /// Helpers shared by this crate's unit tests.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use sonica_schema::{Tier, TrackId, TrackRecord};
+    use sonica_schema::{Peak, Tier, TrackId, TrackRecord};
+
+    use crate::{Hasher, NewTrack};
+
+    /// `n` pseudo-random peaks (xorshift from `seed`), one every `step`
+    /// frames, anywhere in 0..8000 sixteenth-bins.
+    pub fn random_peaks(seed: u32, n: u32, step: u32) -> Vec<Peak> {
+        let mut x = seed.wrapping_mul(2654435761).max(1);
+        (0..n)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                Peak {
+                    time: i * step,
+                    freq16: (x % 8000) as u16,
+                }
+            })
+            .collect()
+    }
+
+    /// A fresh track at `path` with `peaks`, hashed by `hasher`.
+    pub fn new_track(path: &str, peaks: Vec<Peak>, hasher: &Hasher) -> NewTrack {
+        let hashes = hasher(&peaks);
+        NewTrack {
+            record: record(0, path, Tier::Fresh),
+            peaks,
+            hashes,
+            analysis: None,
+            chromaprint: None,
+        }
+    }
 
     /// A record with only what the index looks at filled in.
     pub fn record(id: TrackId, path: &str, tier: Tier) -> TrackRecord {

@@ -14,7 +14,7 @@ fn codec_degraded_clips_match_the_ogg_reference() {
     let mut rec = None;
     ingest(&index, vec![reference.clone()], &IngestOptions::default(), &mut |o| {
         if let Outcome::Added { record: r, .. } = o {
-            rec = Some(r.clone());
+            rec = Some(r.as_ref().clone());
         }
     })
     .unwrap();

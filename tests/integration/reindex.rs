@@ -161,6 +161,7 @@ fn adds_changes_prunes_and_reruns_do_nothing() {
 
     let r = report(&data, &["--prune", root], 0);
     assert_eq!([&r["pruned"], &r["unchanged"], &r["added"]], [1, 3, 0], "{r}");
+    assert_eq!(r["restamped"], 0, "the new stamp was stored: {r}");
     assert!(!paths(&data).iter().any(|(_, p)| p.ends_with("t2.wav")));
     assert_eq!(identify(&data, d, 302), None);
     verify_clean(&data);

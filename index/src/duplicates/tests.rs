@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use sonica_schema::{DuplicateKind, OnDuplicate, Peak, Tier};
+use sonica_schema::{DuplicateKind, OnDuplicate, Peak};
 
 use super::*;
 use crate::fingerprints::{Hasher, NewTrack};
@@ -49,16 +49,9 @@ fn music(seed: u64, secs: u32) -> Vec<Peak> {
 
 fn track(path: &str, mut peaks: Vec<Peak>, sha: Option<&str>) -> NewTrack {
     peaks.sort_unstable();
-    let hashes = (hasher())(&peaks);
-    let mut record = crate::test_support::record(0, path, Tier::Fresh);
-    record.sha256 = sha.map(str::to_string);
-    NewTrack {
-        record,
-        peaks,
-        hashes,
-        analysis: None,
-        chromaprint: None,
-    }
+    let mut t = crate::test_support::new_track(path, peaks, &hasher());
+    t.record.sha256 = sha.map(str::to_string);
+    t
 }
 
 /// Keeps about `keep` of the peaks (a lossy re-encoding) and shifts them.
@@ -195,6 +188,22 @@ fn a_changed_file_replaces_its_track_without_matching_itself() {
         None,
         "the old digest went with the old track"
     );
+}
+
+#[test]
+fn a_kept_exact_copy_inherits_the_digest() {
+    let idx = index();
+    let a = add(&idx, track("a.ogg", music(50, 30), Some(SHA_A)), OnDuplicate::Flag)
+        .record
+        .unwrap();
+    let b = add(&idx, track("b.ogg", music(50, 30), Some(SHA_A)), OnDuplicate::Keep)
+        .record
+        .unwrap();
+    idx.remove(a.id).unwrap();
+    let sha = sonica_schema::duplicate::parse_sha256(SHA_A).unwrap();
+    assert_eq!(idx.id_by_digest(&sha).unwrap(), Some(b.id));
+    let c = add(&idx, track("c.ogg", music(51, 30), Some(SHA_A)), OnDuplicate::Reject);
+    assert_eq!(c.duplicates[0].of, b.id);
 }
 
 #[test]

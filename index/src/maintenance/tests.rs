@@ -31,28 +31,9 @@ fn open(store: Arc<dyn KvStore>) -> FingerprintIndex {
 }
 
 fn track(path: &str, seed: u32) -> NewTrack {
-    let mut x = seed.wrapping_mul(2654435761).max(1);
-    let peaks: Vec<Peak> = (0..300u32)
-        .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            Peak {
-                time: i * 2,
-                freq16: (x % 8000) as u16,
-            }
-        })
-        .collect();
-    let hashes = (hasher())(&peaks);
-    let mut record = crate::test_support::record(0, path, Tier::Fresh);
-    record.sha256 = Some(format!("{seed:064x}"));
-    NewTrack {
-        record,
-        peaks,
-        hashes,
-        analysis: None,
-        chromaprint: None,
-    }
+    let mut t = crate::test_support::new_track(path, crate::test_support::random_peaks(seed, 300, 2), &hasher());
+    t.record.sha256 = Some(format!("{seed:064x}"));
+    t
 }
 
 /// The track that a slice of `t`'s hashes votes for, with its count.
