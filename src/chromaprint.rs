@@ -25,7 +25,7 @@ pub struct AcoustIdPrint {
 
 impl AcoustIdPrint {
     /// A fingerprinter for interleaved audio at `rate` with `channels`.
-    /// Audio Chromaprint cannot take (a rate of 8 kHz or less) gives no
+    /// Audio Chromaprint cannot take (a rate of 1 kHz or less) gives no
     /// fingerprint rather than an error: it is an extra, not the track.
     pub fn new(rate: u32, channels: usize) -> Self {
         let config = Configuration::default();
@@ -139,7 +139,7 @@ mod tests {
         let long = print(11_025, &song(11_025, 150.0)).unwrap();
         let two = print(11_025, &song(11_025, 120.0)).unwrap();
         assert_eq!(long, two);
-        assert!(print(8_000, &song(8_000, 10.0)).is_none());
+        assert!(print(1_000, &song(1_000, 10.0)).is_none());
         assert!(print(44_100, &[]).is_none());
     }
 }
