@@ -101,7 +101,9 @@ fn similar_and_search_from_the_command_line() {
         write_track(dir.path(), "Quiet Meadow.wav", Style::Calm, 41),
         write_track(dir.path(), "Quiet River.wav", Style::Calm, 42),
     ];
-    let mut args = vec!["ingest"];
+    // One worker, so ids follow the order of the files (with more, the
+    // first to finish gets the first id).
+    let mut args = vec!["ingest", "--jobs", "1"];
     args.extend(files.iter().map(String::as_str));
     let out = sonica(&data, &args);
     assert!(out.status.success(), "{}", stderr(&out));

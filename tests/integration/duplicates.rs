@@ -128,7 +128,12 @@ fn cli_finds_every_kind_and_leaves_the_arrangement_alone() {
     let b = write(dir.path(), "b.wav", &other, RATE, 1);
     let added = ingest(&data, "flag", &[&a, &b]);
     assert!(added.iter().all(|r| r["duplicate"].is_null()), "{added:?}");
-    let a_id = added[0]["id"].as_u64().unwrap();
+    // Ids are given in the order files finish, not the order given.
+    let a_id = added
+        .iter()
+        .find(|r| r["path"] == a.to_str().unwrap())
+        .and_then(|r| r["id"].as_u64())
+        .unwrap();
 
     let copy = dir.path().join("copy.wav");
     std::fs::copy(&a, &copy).unwrap();
