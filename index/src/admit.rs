@@ -142,13 +142,7 @@ impl FingerprintIndex {
     /// Puts a track back into the in-memory tiers after a failed replace.
     fn republish(&self, rec: &TrackRecord) -> Result<(), IndexError> {
         let ps = self.derive_postings(rec.id)?;
-        if rec.tier == sonica_schema::Tier::Fresh {
-            self.fresh.write().unwrap_or_else(|p| p.into_inner()).add(&ps);
-        }
-        self.catalog.write().unwrap_or_else(|p| p.into_inner()).insert(rec);
-        if let Some(o) = self.observer.read().unwrap_or_else(|p| p.into_inner()).clone() {
-            o.track_added(rec, self.analysis(rec.id)?.as_ref());
-        }
+        self.publish(rec, &ps, self.analysis(rec.id)?.as_ref());
         Ok(())
     }
 }

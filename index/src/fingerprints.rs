@@ -241,27 +241,9 @@ impl FingerprintIndex {
         // store commits it: once anyone can see it READY, recognition,
         // similarity and text search all find it. A failed commit takes it
         // back out again.
-        self.fresh.write().unwrap_or_else(|p| p.into_inner()).add(&ps);
-        self.catalog
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(&t.record);
-        let observer = self.observer();
-        if let Some(o) = &observer {
-            o.track_added(&t.record, t.analysis.as_ref());
-        }
+        self.publish(&t.record, &ps, t.analysis.as_ref());
         if let Err(e) = self.store.commit(b) {
-            self.catalog
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&t.record);
-            self.fresh
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove_tracks(&[id]);
-            if let Some(o) = &observer {
-                o.track_removed(id);
-            }
+            self.unpublish(&t.record);
             return Err(e.into());
         }
         Ok(t.record)
@@ -319,6 +301,18 @@ impl FingerprintIndex {
         }
         b.put(Tree::Tombstones, key, Vec::new());
         Ok(())
+    }
+
+    /// Puts a track into the in-memory tiers (its postings into the fresh
+    /// tier when its record says fresh) and tells the observer.
+    pub(crate) fn publish(&self, rec: &TrackRecord, postings: &[Posting], analysis: Option<&TrackAnalysis>) {
+        if rec.tier == Tier::Fresh {
+            self.fresh.write().unwrap_or_else(|p| p.into_inner()).add(postings);
+        }
+        self.catalog.write().unwrap_or_else(|p| p.into_inner()).insert(rec);
+        if let Some(o) = self.observer() {
+            o.track_added(rec, analysis);
+        }
     }
 
     /// Takes a removed track out of the in-memory tiers and the observer.

@@ -104,18 +104,8 @@ impl FingerprintIndex {
     /// when there is one).
     pub fn find_duplicates(&self, probe: &Probe<'_>, p: &DuplicateParams) -> Result<Vec<Duplicate>, IndexError> {
         if let Some(sha) = probe.sha256 {
-            if let Some(id) = self.id_by_digest(sha)? {
-                if !probe.exclude.contains(&id) {
-                    if let Some(rec) = self.get(id)? {
-                        return Ok(vec![Duplicate {
-                            of: id,
-                            of_path: rec.path,
-                            kind: DuplicateKind::Exact,
-                            overlap_s: rec.duration_s,
-                            score: 1.0,
-                        }]);
-                    }
-                }
+            if let Some(d) = self.exact_duplicate(sha, probe.exclude)? {
+                return Ok(vec![d]);
             }
         }
         let mut out = Vec::new();
@@ -192,6 +182,21 @@ impl FingerprintIndex {
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked.truncate(p.max_candidates);
         Ok(ranked.into_iter().map(|(t, _, o)| (t, o)).collect())
+    }
+
+    /// The live track (not in `exclude`) stored from a file with these
+    /// exact bytes, as an `exact` duplicate.
+    pub fn exact_duplicate(&self, sha256: &[u8; 32], exclude: &[TrackId]) -> Result<Option<Duplicate>, IndexError> {
+        let Some(id) = self.id_by_digest(sha256)?.filter(|id| !exclude.contains(id)) else {
+            return Ok(None);
+        };
+        Ok(self.get(id)?.map(|rec| Duplicate {
+            of: id,
+            of_path: rec.path,
+            kind: DuplicateKind::Exact,
+            overlap_s: rec.duration_s,
+            score: 1.0,
+        }))
     }
 
     /// The live track stored from a file with this sha256, if any.

@@ -88,16 +88,8 @@ fn place(
         // kinds are found by the job (the track then shows REJECTED).
         let sha = crate::digest::file_sha256(audio.file.path())
             .map_err(|e| ApiError::Internal(format!("cannot read the upload: {e}")))?;
-        if let Some(id) = state.index.id_by_digest(&sha)? {
-            if let Some(rec) = state.index.get(id)? {
-                return Err(ApiError::Duplicate(vec![sonica_schema::Duplicate {
-                    of: id,
-                    of_path: rec.path,
-                    kind: sonica_schema::DuplicateKind::Exact,
-                    overlap_s: rec.duration_s,
-                    score: 1.0,
-                }]));
-            }
+        if let Some(d) = state.index.exact_duplicate(&sha, &[])? {
+            return Err(ApiError::Duplicate(vec![d]));
         }
     }
     audio
