@@ -6,6 +6,7 @@
 //! posting. Multi-tree batches use sled's serializable transactions.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use sonica_schema::Tree;
@@ -24,20 +25,37 @@ pub struct SledStore {
 /// tens of megabytes of memory; postings are read a block at a time.
 pub const DEFAULT_CACHE_BYTES: u64 = 16 << 20;
 
+/// How long an open waits for a lock that a just-closed store is releasing.
+pub const RELEASE_WAIT: Duration = Duration::from_millis(1500);
+
 impl SledStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
     }
 
+    /// Opens the store, waiting up to [`RELEASE_WAIT`] for a lock that is
+    /// being released. sled's I/O threads finish their last writes after the
+    /// `Db` is dropped, so a store closed a moment ago in this process can
+    /// still hold its file lock briefly; a store held by a live owner stays
+    /// locked past the wait and is refused as [`StoreError::Locked`].
     pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         std::fs::create_dir_all(path)?;
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .mode(sled::Mode::LowSpace)
-            .flush_every_ms(Some(1000))
-            .open()
-            .map_err(|e| map_open_error(path, e))?;
+        let started = Instant::now();
+        let db = loop {
+            let opened = sled::Config::new()
+                .path(path)
+                .cache_capacity(cache_bytes)
+                .mode(sled::Mode::LowSpace)
+                .flush_every_ms(Some(1000))
+                .open()
+                .map_err(|e| map_open_error(path, e));
+            match opened {
+                Err(StoreError::Locked { .. }) if started.elapsed() < RELEASE_WAIT => {
+                    std::thread::sleep(Duration::from_millis(25))
+                }
+                other => break other?,
+            }
+        };
         let trees = Tree::ALL
             .iter()
             .map(|t| db.open_tree(t.name()).map_err(backend))
@@ -154,6 +172,22 @@ mod tests {
         assert_eq!(s.get(Tree::Tracks, b"k").unwrap().unwrap(), b"v");
         assert_eq!(s.get(Tree::Paths, b"p").unwrap().unwrap(), b"1");
         assert_eq!(s.len(Tree::Tracks).unwrap(), 1);
+    }
+
+    /// sled's I/O threads can hold the file lock for a moment after a drop;
+    /// a reopen in the same process must wait for it, not report `Locked`.
+    #[test]
+    fn reopen_right_after_close_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..60u32 {
+            let s = SledStore::open(dir.path()).unwrap();
+            let mut b = Batch::new();
+            b.put(Tree::Tracks, i.to_be_bytes().to_vec(), vec![7u8; 4096]);
+            b.put(Tree::Paths, i.to_be_bytes().to_vec(), vec![1u8; 64]);
+            s.commit(b).unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(s.len(Tree::Tracks).unwrap(), 60);
     }
 
     #[test]
