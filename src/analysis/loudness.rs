@@ -6,20 +6,21 @@
 //! range, however long: the ebur128 crate keeps only block energies. Sums of
 //! squares and of L·R give RMS, crest factor, width and correlation.
 //!
-//! Two things keep it cheap (loudness was over half the analysis time):
+//! Three things keep it cheap (loudness was over half the analysis time):
 //! - True peak runs apart, on only the blocks that can raise it ([`true_peak`](super::true_peak)).
-//! - The meter runs in momentary mode only (K-weighting and its 400 ms
-//!   buffer) and is read once per 100 ms for that 100 ms's energy. Gating
-//!   blocks (400 ms, every 100 ms) and short-term windows (3 s, every second)
-//!   are means of those energies, exactly as BS.1770 defines them, instead of
-//!   the crate re-summing 400 ms every 100 ms and 3 s every second. Integrated
-//!   loudness (BS.1770-4 gating) and loudness range (EBU Tech 3342) are then
-//!   computed the way the crate computes them; tests hold them to the crate.
+//! - K-weighting is our own filter ([`k_weighting`](super::k_weighting)), a
+//!   few times faster than the crate's on the same coefficients.
+//! - Its energy is summed per 100 ms. Gating blocks (400 ms, every 100 ms)
+//!   and short-term windows (3 s, every second) are means of those energies,
+//!   exactly as BS.1770 defines them, instead of re-summing 400 ms every
+//!   100 ms and 3 s every second. Integrated loudness (BS.1770-4 gating) and
+//!   loudness range (EBU Tech 3342) are then computed the way the ebur128
+//!   crate computes them; tests hold them to the crate.
 
-use ebur128::{EbuR128, Mode};
 use sonica_schema::{Dynamics, Loudness, Stereo};
 
 use super::error::AnalysisError;
+use super::k_weighting::KWeighting;
 use super::true_peak::TpGate;
 
 /// 100 ms energies per gating block (400 ms), per short-term window (3 s), and per short-term step (1 s).
@@ -31,13 +32,17 @@ const ABSOLUTE_GATE_LUFS: f64 = -70.0;
 /// What silence reports instead of −∞ (JSON has no infinities).
 pub const FLOOR_DB: f64 = -120.0;
 pub struct LoudnessMeter {
-    ebu: EbuR128,
+    kw: KWeighting,
     tp: TpGate,
     channels: usize,
-    /// Frames per 100 ms (as the crate counts them).
+    /// Frames per 100 ms.
     step: u64,
     frames: u64,
     next_reading: u64,
+    /// K-weighted energy summed since the last reading.
+    pending: f64,
+    /// Largest |sample| over all channels.
+    sample_peak: f32,
     /// The last 30 100-ms energies (ring) and how many were read.
     subblocks: [f64; SUBBLOCKS_PER_SHORT_TERM],
     readings: usize,
@@ -62,16 +67,16 @@ pub struct LevelFigures {
 
 impl LoudnessMeter {
     pub fn new(rate: u32, channels: u16) -> Result<Self, AnalysisError> {
-        let mode = Mode::M | Mode::SAMPLE_PEAK;
-        let ebu = EbuR128::new(u32::from(channels), rate, mode).map_err(|e| AnalysisError::internal("ebur128", e))?;
-        let step = u64::from(rate.div_ceil(10)).max(1);
+        let step = u64::from(rate / 10).max(1);
         Ok(LoudnessMeter {
-            ebu,
+            kw: KWeighting::new(rate, usize::from(channels.max(1))),
             tp: TpGate::new(rate, channels)?,
             channels: usize::from(channels.max(1)),
             step,
             frames: 0,
             next_reading: step,
+            pending: 0.0,
+            sample_peak: 0.0,
             subblocks: [0.0; SUBBLOCKS_PER_SHORT_TERM],
             readings: 0,
             blocks: Vec::new(),
@@ -103,15 +108,14 @@ impl LoudnessMeter {
         } else {
             self.sum_sq += rest.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>();
         }
+        self.sample_peak = rest.iter().fold(self.sample_peak, |m, &x| m.max(x.abs()));
         self.tp.push(rest)?;
-        // Feed up to each 100 ms reading point, read, continue.
+        // Filter up to each 100 ms reading point, read, continue.
         while !rest.is_empty() {
             let frames_left = (rest.len() / ch) as u64;
             let until = (self.next_reading - self.frames).min(frames_left);
             let (now, later) = rest.split_at(until as usize * ch);
-            self.ebu
-                .add_frames_f32(now)
-                .map_err(|e| AnalysisError::internal("ebur128", e))?;
+            self.pending += self.kw.energy(now);
             self.frames += until;
             rest = later;
             if self.frames == self.next_reading {
@@ -123,8 +127,8 @@ impl LoudnessMeter {
     }
 
     fn read_subblock(&mut self) {
-        let l = self.ebu.loudness_window(100).ok().filter(|v| v.is_finite());
-        self.subblocks[self.readings % SUBBLOCKS_PER_SHORT_TERM] = l.map_or(0.0, lufs_to_energy);
+        self.subblocks[self.readings % SUBBLOCKS_PER_SHORT_TERM] = self.pending / self.step as f64;
+        self.pending = 0.0;
         self.readings += 1;
         let gate = lufs_to_energy(ABSOLUTE_GATE_LUFS);
         if self.readings >= SUBBLOCKS_PER_BLOCK {
@@ -156,10 +160,10 @@ impl LoudnessMeter {
         let mut short_term = self.short_term;
         short_term.sort_by(f64::total_cmp);
         let range = loudness_range(&short_term);
-        let (mut tp, mut sp) = (0.0f64, 0.0f64);
+        let sp = f64::from(self.sample_peak);
+        let mut tp = 0.0f64;
         for c in 0..self.channels as u32 {
             tp = tp.max(finite(self.tp.true_peak(c)).unwrap_or(0.0));
-            sp = sp.max(finite(self.ebu.sample_peak(c)).unwrap_or(0.0));
         }
         // The oversampled peak can never be below the sample peak.
         tp = tp.max(sp);
@@ -280,6 +284,7 @@ fn stereo_image(l2: f64, r2: f64, lr: f64) -> Stereo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ebur128::{EbuR128, Mode};
 
     fn sine(rate: u32, hz: f64, amp: f64, secs: f64) -> Vec<f32> {
         let n = (f64::from(rate) * secs) as usize;

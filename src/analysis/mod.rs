@@ -5,7 +5,7 @@
 //! small per-frame series are kept, so a 3-hour file never sits in memory.
 //! Two paths run side by side:
 //!
-//! - at the source rate and channel layout: [`loudness`] and [`true_peak`] (EBU R128, dynamics,
+//! - at the source rate and channel layout: [`loudness`], [`k_weighting`] and [`true_peak`] (EBU R128, dynamics,
 //!   stereo image, over the whole range) and [`bands`] (sparse full-rate
 //!   spectra of the mono downmix);
 //! - at the mono working rate ([`working`], 22.05 kHz, capped at 20 minutes):
@@ -21,6 +21,7 @@ pub mod bands;
 pub mod drums;
 pub mod error;
 pub mod features;
+pub mod k_weighting;
 pub mod key;
 pub mod loudness;
 pub mod mel;

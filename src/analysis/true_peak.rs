@@ -16,7 +16,7 @@ use ebur128::{EbuR128, Mode};
 use super::error::AnalysisError;
 
 /// Frames per true-peak gating block.
-const TP_BLOCK: usize = 1024;
+const TP_BLOCK: usize = 32;
 /// Frames of history of ebur128's true-peak interpolator (48 taps / 4 phases).
 const TP_HISTORY: usize = 12;
 
