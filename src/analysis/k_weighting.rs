@@ -72,9 +72,7 @@ impl KWeighting {
                 st[c] = [w0, w1, w2, w3];
             }
         }
-        for c in 0..C {
-            self.state[c] = st[c];
-        }
+        self.state[..C].copy_from_slice(&st);
         sums.iter().zip(&self.weight).map(|(s, w)| s * w).sum()
     }
 
