@@ -1,6 +1,8 @@
 //! One file in, everything we learn from it out: decode once, then
 //! fingerprint (8 kHz mono → peaks → hashes) and analyse the music
-//! (source rate, up to two channels) from the same decoded chunks.
+//! (source rate, up to two channels) from the same decoded chunks. The
+//! music analysis runs on a thread beside the decoder ([`Beside`]), so one
+//! file keeps two cores busy.
 //!
 //! This is the pure, parallelisable part of ingest and of identification;
 //! it never touches the store.
@@ -11,10 +13,11 @@ use std::path::Path;
 use sonica_schema::{Peak, TrackAnalysis};
 
 use crate::analysis::{Analyser, AnalysisError};
+use crate::beside::{Beside, Stage};
 use crate::chromaprint::AcoustIdPrint;
 use crate::decode::{self, AudioInfo, DecodeError, Frames, MAX_DURATION_S};
 use crate::fingerprint::{hashes::index_hashes, FingerprintParams, PeakExtractor};
-use crate::resample::{ToAnalysisRate, ANALYSIS_RATE};
+use crate::resample::{ResampleError, ToAnalysisRate, ANALYSIS_RATE};
 use crate::SonicaError;
 
 /// Shortest audio worth fingerprinting, in seconds.
@@ -38,56 +41,60 @@ pub struct Analysed {
 }
 
 /// Decodes a file once, fingerprints it with the index parameters and
-/// analyses its music.
+/// analyses its music; the fingerprint and the music run on threads of
+/// their own beside the decoder.
 pub fn analyse_file(path: &Path, params: &FingerprintParams) -> Result<Analysed, SonicaError> {
     if !path.exists() {
         return Err(SonicaError::Missing);
     }
     let sha256 = crate::digest::file_sha256(path).map_err(DecodeError::Io)?;
-    let ex = RefCell::new(PeakExtractor::new(&params.peaks));
-    let acoustid: RefCell<Option<AcoustIdPrint>> = RefCell::new(None);
-    let resampler: RefCell<Option<ToAnalysisRate>> = RefCell::new(None);
-    let analyser: RefCell<Option<Result<Analyser, AnalysisError>>> = RefCell::new(None);
-    let mut samples = 0usize;
-    let max_samples = (MAX_DURATION_S * f64::from(ANALYSIS_RATE)) as usize;
+    let prints: RefCell<Option<Beside<PrintStage>>> = RefCell::new(None);
+    let music: RefCell<Option<Beside<MusicStage>>> = RefCell::new(None);
+    let rate = std::cell::Cell::new(0u32);
+    let mut frames = 0u64;
     let info = decode::decode_frames(
         path,
         true,
-        &mut |rate, channels| {
-            *resampler.borrow_mut() = Some(ToAnalysisRate::new(rate)?);
-            *analyser.borrow_mut() = Some(Analyser::new(rate, channels));
-            *acoustid.borrow_mut() = Some(AcoustIdPrint::new(rate, usize::from(channels.clamp(1, 2))));
+        &mut |r, channels| {
+            rate.set(r);
+            let print = PrintStage {
+                resampler: ToAnalysisRate::new(r)?,
+                peaks: PeakExtractor::new(&params.peaks),
+                samples: 0,
+                failed: None,
+            };
+            let tune = move || MusicStage {
+                analyser: Analyser::new(r, channels),
+                acoustid: AcoustIdPrint::new(r, usize::from(channels.clamp(1, 2))),
+            };
+            let started =
+                Beside::start("fingerprint", move || print).and_then(|p| Ok((p, Beside::start("music", tune)?)));
+            let (p, m) = started.map_err(|e| DecodeError::Io(std::io::Error::other(e)))?;
+            *prints.borrow_mut() = Some(p);
+            *music.borrow_mut() = Some(m);
             Ok(())
         },
         &mut |f: &Frames| {
-            if samples > max_samples {
+            frames += f.mono.len() as u64;
+            if frames as f64 > MAX_DURATION_S * f64::from(rate.get()) {
                 return Err(DecodeError::TooLong { max_s: MAX_DURATION_S });
             }
-            if let Some(r) = resampler.borrow_mut().as_mut() {
-                r.push(f.mono, &mut |o| {
-                    samples += o.len();
-                    ex.borrow_mut().push(o);
-                })?;
+            if let Some(p) = prints.borrow_mut().as_mut() {
+                p.push(f.mono);
             }
-            if let Some(Ok(a)) = analyser.borrow_mut().as_mut() {
-                a.push(f.stereo.unwrap_or(f.mono));
-            }
-            if let Some(p) = acoustid.borrow_mut().as_mut() {
-                p.push(f.stereo.unwrap_or(f.mono));
+            if let Some(m) = music.borrow_mut().as_mut() {
+                m.push(f.stereo.unwrap_or(f.mono));
             }
             Ok(())
         },
     )?;
-    if let Some(r) = resampler.borrow_mut().as_mut() {
-        r.finish(&mut |o| {
-            samples += o.len();
-            ex.borrow_mut().push(o);
-        })
-        .map_err(DecodeError::from)?;
-    }
     if info.duration_s > MAX_DURATION_S {
         return Err(DecodeError::TooLong { max_s: MAX_DURATION_S }.into());
     }
+    let (Some(prints), Some(music)) = (prints.into_inner(), music.into_inner()) else {
+        return Err(DecodeError::NoAudio.into());
+    };
+    let (peaks, samples) = prints.finish()?.map_err(DecodeError::from)?;
     // A handful of source samples may resample to none; judge by the source.
     let secs = if samples == 0 {
         info.duration_s
@@ -100,18 +107,14 @@ pub fn analyse_file(path: &Path, params: &FingerprintParams) -> Result<Analysed,
             min: MIN_DURATION_S,
         });
     }
-    let peaks = ex.into_inner().finish();
     let hashes = index_hashes(&peaks, &params.pairs);
     if hashes.is_empty() {
         return Err(SonicaError::Silent);
     }
-    let (analysis, analysis_error) = match analyser.into_inner() {
-        Some(Ok(a)) => match a.finish(0.0) {
-            Ok(a) => (Some(a), None),
-            Err(e) => (None, Some(e)),
-        },
-        Some(Err(e)) => (None, Some(e)),
-        None => (None, None),
+    let (analysis, chromaprint) = music.finish()?;
+    let (analysis, analysis_error) = match analysis {
+        Ok(a) => (Some(a), None),
+        Err(e) => (None, Some(e)),
     };
     Ok(Analysed {
         info,
@@ -120,8 +123,69 @@ pub fn analyse_file(path: &Path, params: &FingerprintParams) -> Result<Analysed,
         analysis,
         analysis_error,
         sha256,
-        chromaprint: acoustid.into_inner().and_then(AcoustIdPrint::finish),
+        chromaprint,
     })
+}
+
+/// Source-rate mono → 8 kHz → spectral peaks, on its own thread.
+struct PrintStage {
+    resampler: ToAnalysisRate,
+    peaks: PeakExtractor,
+    /// 8 kHz samples produced.
+    samples: usize,
+    failed: Option<ResampleError>,
+}
+
+impl Stage for PrintStage {
+    /// The peaks and the number of 8 kHz samples they came from.
+    type Output = Result<(Vec<Peak>, usize), ResampleError>;
+
+    fn push(&mut self, mono: &[f32]) {
+        if self.failed.is_some() {
+            return;
+        }
+        let (peaks, samples) = (&mut self.peaks, &mut self.samples);
+        if let Err(e) = self.resampler.push(mono, &mut |o| {
+            *samples += o.len();
+            peaks.push(o);
+        }) {
+            self.failed = Some(e);
+        }
+    }
+
+    fn finish(mut self) -> Self::Output {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        let (peaks, samples) = (&mut self.peaks, &mut self.samples);
+        self.resampler.finish(&mut |o| {
+            *samples += o.len();
+            peaks.push(o);
+        })?;
+        Ok((self.peaks.finish(), self.samples))
+    }
+}
+
+/// Source-rate audio (up to two channels) → music analysis and the
+/// AcoustID Chromaprint, on its own thread.
+struct MusicStage {
+    analyser: Result<Analyser, AnalysisError>,
+    acoustid: AcoustIdPrint,
+}
+
+impl Stage for MusicStage {
+    type Output = (Result<TrackAnalysis, AnalysisError>, Option<Vec<u8>>);
+
+    fn push(&mut self, interleaved: &[f32]) {
+        if let Ok(a) = self.analyser.as_mut() {
+            a.push(interleaved);
+        }
+        self.acoustid.push(interleaved);
+    }
+
+    fn finish(self) -> Self::Output {
+        (self.analyser.and_then(|a| a.finish(0.0)), self.acoustid.finish())
+    }
 }
 
 /// Analyses the music of `path` between `start_s` and `end_s` (seconds from

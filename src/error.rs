@@ -37,6 +37,8 @@ pub enum SonicaError {
     NotReady(TrackId),
     #[error("track {0} has no music analysis: it is shorter than analysis needs, or was added before analysis existed (re-add it to analyse it)")]
     NotAnalysed(TrackId),
+    #[error(transparent)]
+    Stage(#[from] crate::beside::StageFailed),
 }
 
 impl From<StoreError> for SonicaError {
@@ -78,6 +80,7 @@ impl SonicaError {
             }
             SonicaError::NotReady(_) => ErrorCode::TrackNotReady,
             SonicaError::NotAnalysed(_) => ErrorCode::AnalysisMissing,
+            SonicaError::Stage(_) => ErrorCode::Internal,
         }
     }
 }

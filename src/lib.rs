@@ -7,6 +7,7 @@
 
 pub mod analyse;
 pub mod analysis;
+pub mod beside;
 pub mod chromaprint;
 pub mod decode;
 pub mod digest;
