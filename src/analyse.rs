@@ -1,8 +1,8 @@
 //! One file in, everything we learn from it out: decode once, then
 //! fingerprint (8 kHz mono → peaks → hashes) and analyse the music
 //! (source rate, up to two channels) from the same decoded chunks. The
-//! music analysis runs on a thread beside the decoder ([`Beside`]), so one
-//! file keeps two cores busy.
+//! fingerprint and the music analysis each run on a thread beside the
+//! decoder ([`Beside`]), so one file spreads over the cores.
 //!
 //! This is the pure, parallelisable part of ingest and of identification;
 //! it never touches the store.
