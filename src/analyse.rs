@@ -144,11 +144,8 @@ impl Stage for PrintStage {
         if self.failed.is_some() {
             return;
         }
-        let (peaks, samples) = (&mut self.peaks, &mut self.samples);
-        if let Err(e) = self.resampler.push(mono, &mut |o| {
-            *samples += o.len();
-            peaks.push(o);
-        }) {
+        let mut sink = resampled(&mut self.peaks, &mut self.samples);
+        if let Err(e) = self.resampler.push(mono, &mut sink) {
             self.failed = Some(e);
         }
     }
@@ -157,12 +154,17 @@ impl Stage for PrintStage {
         if let Some(e) = self.failed {
             return Err(e);
         }
-        let (peaks, samples) = (&mut self.peaks, &mut self.samples);
-        self.resampler.finish(&mut |o| {
-            *samples += o.len();
-            peaks.push(o);
-        })?;
+        self.resampler
+            .finish(&mut resampled(&mut self.peaks, &mut self.samples))?;
         Ok((self.peaks.finish(), self.samples))
+    }
+}
+
+/// Where 8 kHz audio goes: counted, then into the peak extractor.
+fn resampled<'a>(peaks: &'a mut PeakExtractor, samples: &'a mut usize) -> impl FnMut(&[f32]) + 'a {
+    move |o| {
+        *samples += o.len();
+        peaks.push(o);
     }
 }
 

@@ -65,11 +65,8 @@ impl KWeighting {
         let mut sums = [0.0f64; C];
         for frame in run.chunks_exact(C) {
             for c in 0..C {
-                let [w1, w2, w3, w4] = st[c];
-                let w0 = (f64::from(frame[c]) - a[4] * w4 - a[3] * w3 - a[2] * w2) - a[1] * w1;
-                let y = b[0] * w0 + b[1] * w1 + b[2] * w2 + b[3] * w3 + b[4] * w4;
+                let y = step(&b, &a, &mut st[c], frame[c]);
                 sums[c] += y * y;
-                st[c] = [w0, w1, w2, w3];
             }
         }
         self.state[..C].copy_from_slice(&st);
@@ -86,17 +83,25 @@ impl KWeighting {
                 continue;
             }
             let mut sum = 0.0;
-            for x in run.iter().skip(c).step_by(ch) {
-                let [w1, w2, w3, w4] = *st;
-                let w0 = (f64::from(*x) - a[4] * w4 - a[3] * w3 - a[2] * w2) - a[1] * w1;
-                let y = b[0] * w0 + b[1] * w1 + b[2] * w2 + b[3] * w3 + b[4] * w4;
+            for &x in run.iter().skip(c).step_by(ch) {
+                let y = step(&b, &a, st, x);
                 sum += y * y;
-                *st = [w0, w1, w2, w3];
             }
             total += sum * self.weight[c];
         }
         total
     }
+}
+
+/// One sample through the fourth-order direct form: the feedback term of
+/// the newest state is subtracted last, so only that multiply-add sits on
+/// the sample-to-sample dependency chain.
+#[inline(always)]
+fn step(b: &[f64; 5], a: &[f64; 5], st: &mut [f64; 4], x: f32) -> f64 {
+    let [w1, w2, w3, w4] = *st;
+    let w0 = (f64::from(x) - a[4] * w4 - a[3] * w3 - a[2] * w2) - a[1] * w1;
+    *st = [w0, w1, w2, w3];
+    b[0] * w0 + b[1] * w1 + b[2] * w2 + b[3] * w3 + b[4] * w4
 }
 
 /// BS.1770 weights of the default channel order (L, R, C, LFE, Ls, Rs; four

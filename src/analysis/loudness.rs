@@ -41,8 +41,6 @@ pub struct LoudnessMeter {
     next_reading: u64,
     /// K-weighted energy summed since the last reading.
     pending: f64,
-    /// Largest |sample| over all channels.
-    sample_peak: f32,
     /// The last 30 100-ms energies (ring) and how many were read.
     subblocks: [f64; SUBBLOCKS_PER_SHORT_TERM],
     readings: usize,
@@ -76,7 +74,6 @@ impl LoudnessMeter {
             frames: 0,
             next_reading: step,
             pending: 0.0,
-            sample_peak: 0.0,
             subblocks: [0.0; SUBBLOCKS_PER_SHORT_TERM],
             readings: 0,
             blocks: Vec::new(),
@@ -108,7 +105,6 @@ impl LoudnessMeter {
         } else {
             self.sum_sq += rest.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>();
         }
-        self.sample_peak = rest.iter().fold(self.sample_peak, |m, &x| m.max(x.abs()));
         self.tp.push(rest)?;
         // Filter up to each 100 ms reading point, read, continue.
         while !rest.is_empty() {
@@ -160,7 +156,7 @@ impl LoudnessMeter {
         let mut short_term = self.short_term;
         short_term.sort_by(f64::total_cmp);
         let range = loudness_range(&short_term);
-        let sp = f64::from(self.sample_peak);
+        let sp = f64::from(self.tp.sample_peak());
         let mut tp = 0.0f64;
         for c in 0..self.channels as u32 {
             tp = tp.max(finite(self.tp.true_peak(c)).unwrap_or(0.0));

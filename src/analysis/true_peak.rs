@@ -28,6 +28,8 @@ pub struct TpGate {
     gain_bound: f32,
     /// Current true peak (linear).
     peak: f32,
+    /// Largest |sample| seen, over all channels (the blocks' maxima).
+    sample_peak: f32,
     prev_block_max: f32,
     /// The last TP_HISTORY frames of the previous block, and whether that block was skipped.
     tail: Vec<f32>,
@@ -43,6 +45,7 @@ impl TpGate {
             channels: usize::from(channels),
             gain_bound: interpolator_gain_bound(if rate < 96_000 { 4 } else { 2 }) * 1.001,
             peak: 0.0,
+            sample_peak: 0.0,
             prev_block_max: f32::INFINITY,
             tail: Vec::new(),
             skipped: false,
@@ -53,6 +56,7 @@ impl TpGate {
         let ch = self.channels;
         for block in interleaved.chunks(TP_BLOCK * ch) {
             let m = block.iter().fold(0.0f32, |a, &x| a.max(x.abs()));
+            self.sample_peak = self.sample_peak.max(m);
             let bound = m.max(self.prev_block_max) * self.gain_bound;
             self.prev_block_max = m;
             if bound <= self.peak {
@@ -81,6 +85,11 @@ impl TpGate {
             }
         }
         Ok(())
+    }
+
+    /// Sample peak over all channels so far (linear): a by-product of the gate.
+    pub fn sample_peak(&self) -> f32 {
+        self.sample_peak
     }
 
     /// True peak of one channel so far (linear).
