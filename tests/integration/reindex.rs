@@ -307,16 +307,19 @@ fn a_killed_run_resumes_with_every_file_once() {
 }
 
 /// Deletes every bucket block through the storage API.
-fn drop_buckets(data: &Path) -> usize {
+/// Deletes every entry of `trees`; returns how many there were.
+fn drop_trees(data: &Path, trees: &[Tree]) -> usize {
     let store = SledStore::open(&data.join("store")).unwrap();
-    let keys: Vec<Vec<u8>> = store.scan(Tree::Buckets).map(|e| e.unwrap().0).collect();
     let mut b = Batch::new();
-    for k in &keys {
-        b.remove(Tree::Buckets, k.clone());
+    for &tree in trees {
+        for e in store.scan(tree) {
+            b.remove(tree, e.unwrap().0);
+        }
     }
+    let n = b.len();
     store.commit(b).unwrap();
     store.flush().unwrap();
-    keys.len()
+    n
 }
 
 #[test]
@@ -329,7 +332,8 @@ fn rebuild_restores_deleted_indexes_and_verify_finds_planted_damage() {
     }
     report(&data, &[music.to_str().unwrap()], 0);
     verify_clean(&data);
-    assert!(drop_buckets(&data) > 100);
+    assert!(drop_trees(&data, &[Tree::Buckets]) > 100);
+    assert_eq!(drop_trees(&data, &[Tree::Paths, Tree::Digests]), 6);
     std::fs::remove_dir_all(data.join("vectors")).unwrap();
     std::fs::remove_dir_all(data.join("text")).unwrap();
     assert_eq!(identify(&data, d, 701), None, "nothing answers without buckets");
@@ -337,11 +341,21 @@ fn rebuild_restores_deleted_indexes_and_verify_finds_planted_damage() {
     assert!(v["counts"]["missing_postings"].as_u64().unwrap() > 100, "{v}");
     assert_eq!(v["counts"]["missing_text"], 3);
     assert_eq!(v["counts"]["missing_vector"], 9, "three graphs × three tracks");
+    assert_eq!(
+        [&v["counts"]["missing_path"], &v["counts"]["missing_digest"]],
+        [3, 3],
+        "{v}"
+    );
 
     let r = report(&data, &["--rebuild"], 0);
     assert_eq!(r["hash_tiers"]["tracks"], 3, "{r}");
     assert!(r["hash_tiers"]["buckets_written"].as_u64().unwrap() > 100);
     assert_eq!([&r["vectors"], &r["text_documents"]], [3, 3]);
+    assert_eq!(
+        [&r["lookups"]["paths_written"], &r["lookups"]["digests_written"]],
+        [3, 3],
+        "{r}"
+    );
     for s in 0..3 {
         let want = format!("{}/r{s}.wav", music.display());
         assert_eq!(identify(&data, d, 700 + s).as_deref(), Some(want.as_str()));
@@ -350,6 +364,9 @@ fn rebuild_restores_deleted_indexes_and_verify_finds_planted_damage() {
     let s: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(s["total"], 3, "{s}");
     verify_clean(&data);
+    // With the paths back, a rerun knows every file: nothing is re-added.
+    let again = report(&data, &[music.to_str().unwrap()], 0);
+    assert_eq!([&again["unchanged"], &again["added"]], [3, 0], "{again}");
 
     // Plant a dangling path entry and lose one bucket block.
     let bucket = {

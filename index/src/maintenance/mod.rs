@@ -9,6 +9,7 @@
 //! text folders from records and analyses. [`rebuild`] regenerates the
 //! derived indexes; [`verify`] reports every place they disagree.
 
+pub mod lookups;
 pub mod passes;
 pub mod rebuild;
 pub mod verify;
@@ -26,6 +27,7 @@ use crate::music::MusicError;
 use crate::store::Batch;
 use crate::IndexError;
 
+pub use lookups::LookupReport;
 pub use rebuild::{rebuild_music, RebuildOptions, RebuildReport};
 pub use verify::{verify, Difference, Problem, VerifyOptions, VerifyReport};
 

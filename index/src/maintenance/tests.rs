@@ -162,6 +162,8 @@ fn verify_names_planted_differences() {
     batch.put(Tree::Paths, &b"ghost.wav"[..], track_key(4242));
     batch.remove(Tree::Paths, &b"t1.wav"[..]);
     batch.put(Tree::Digests, [7u8; 32], track_key(a));
+    let c_sha = tracks[2].1.record.sha256.as_deref().unwrap();
+    batch.remove(Tree::Digests, sonica_schema::duplicate::parse_sha256(c_sha).unwrap());
     batch.put(Tree::Analysis, track_key(777), &b"{}"[..]);
     // Postings of a track that never existed and has no tombstone.
     let orphan = sonica_schema::Posting {
@@ -192,6 +194,7 @@ fn verify_names_planted_differences() {
     assert!(find(Problem::DanglingPath)[0].contains("ghost.wav"), "{r:#?}");
     assert!(find(Problem::MissingPath)[0].contains("t1.wav"));
     assert_eq!(find(Problem::DigestMismatch).len(), 1);
+    assert!(find(Problem::MissingDigest)[0].contains("t2.wav"), "{r:#?}");
     assert!(find(Problem::OrphanAnalysis)[0].contains("777"));
     assert!(find(Problem::OrphanPostings)[0].contains("31337"));
     assert!(find(Problem::MissingPostings)

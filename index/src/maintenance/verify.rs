@@ -3,7 +3,7 @@
 //! Each derived structure is compared with what the canonical records say
 //! it must hold, and every difference is reported (the first few of each
 //! kind in full, all of them counted): `paths` against the track and job
-//! records, `digests` against the records' sha256, duplicate links against
+//! records, `digests` against the records' sha256 (both ways), duplicate links against
 //! the live tracks, the buckets against the postings derived from each
 //! compacted track's peaks, the fresh tier's peaks, the analysis and
 //! chromaprint rows, and the vector and text indexes against the tracks.
@@ -32,6 +32,7 @@ pub enum Problem {
     MissingPath,
     DanglingDigest,
     DigestMismatch,
+    MissingDigest,
     MalformedDuplicateLink,
     DanglingDuplicateLink,
     MissingPeaks,
@@ -258,6 +259,24 @@ fn check_digests_and_links(
                     format!("digest {hex} points at track {}, whose sha256 is {:?}", r.id, r.sha256)
                 }),
             Some(_) => {}
+        }
+    }
+    // Every stored file's bytes must be findable, or an exact copy of it
+    // would be decoded and judged as a new recording.
+    let mut reported = BTreeSet::new();
+    for r in tracks.values() {
+        let Some(sha) = r.sha256.as_deref().and_then(parse_sha256) else {
+            continue;
+        };
+        if index.store().get(Tree::Digests, &sha)?.is_none() && reported.insert(sha) {
+            c.note(Problem::MissingDigest, || {
+                format!(
+                    "track {} ({}) has sha256 {} but no digest entry",
+                    r.id,
+                    r.path,
+                    sonica_schema::duplicate::hex(&sha)
+                )
+            });
         }
     }
     for e in index.store().scan(Tree::Duplicates) {

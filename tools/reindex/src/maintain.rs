@@ -6,7 +6,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use sonica::library::mixer;
-use sonica_index::maintenance::{rebuild_music, verify as check, RebuildOptions, RebuildReport, VerifyOptions};
+use sonica_index::maintenance::{
+    rebuild_music, verify as check, LookupReport, RebuildOptions, RebuildReport, VerifyOptions,
+};
 use sonica_index::MusicIndex;
 
 use crate::report::round;
@@ -17,17 +19,20 @@ use crate::{open, ReindexError, EXIT_FAILED, EXIT_OK};
 struct Rebuilt {
     data_dir: String,
     hash_tiers: RebuildReport,
+    lookups: LookupReport,
     vectors: usize,
     text_documents: usize,
     music_seconds: f64,
     wall_seconds: f64,
 }
 
-/// Rebuilds the hash tiers, then the vector and text indexes.
+/// Rebuilds the hash tiers and the path and digest lookups, then the
+/// vector and text indexes.
 pub fn rebuild(dir: &Path, json: bool) -> Result<u8, ReindexError> {
     let started = Instant::now();
     let index = open(dir, false, "rebuild")?;
     let hash_tiers = index.rebuild_hash_tiers(&RebuildOptions::default())?;
+    let lookups = index.rebuild_lookups()?;
     let music_started = Instant::now();
     let (music, opened) = rebuild_music(dir, &index, mixer())?;
     index.flush()?;
@@ -38,6 +43,7 @@ pub fn rebuild(dir: &Path, json: bool) -> Result<u8, ReindexError> {
         music_seconds: round(music_started.elapsed().as_secs_f64(), 3),
         wall_seconds: round(started.elapsed().as_secs_f64(), 3),
         hash_tiers,
+        lookups,
     };
     if json {
         println!("{}", serde_json::to_string(&out).unwrap_or_default());
@@ -54,6 +60,11 @@ pub fn rebuild(dir: &Path, json: bool) -> Result<u8, ReindexError> {
             h.seconds,
             h.buckets_dropped,
             h.tombstones_cleared
+        );
+        let l = &out.lookups;
+        println!(
+            "rebuilt the path and digest lookups: {} paths and {} digests rewritten, {} and {} stale ones removed",
+            l.paths_written, l.digests_written, l.paths_removed, l.digests_removed
         );
         println!(
             "rebuilt the vector graphs ({} tracks) and the text index ({} documents) in {:.1} s",
