@@ -98,11 +98,49 @@ pub fn hash_peaks(peaks: &[ScaledPeak], p: &PairParams) -> Vec<HashedPeak> {
 }
 
 /// The index's (hash, frame) pairs for a track's stored peaks.
+///
+/// The integer twin of [`hash_peaks`] at speed 1: stored peaks have whole
+/// frames and sixteenths of a bin, so every rounding `hash_peaks` does is
+/// exact here (`(freq16 + 8) >> 4` is the nearest bin, halves up, as
+/// `f32::round` does for positive values). Same pairs, same order, same
+/// hashes (a test compares them), without a float rounding per candidate
+/// pair, which is a libm call on baseline x86-64 and was ~40 % of
+/// `--rebuild`'s CPU.
 pub fn index_hashes(peaks: &[Peak], p: &PairParams) -> Vec<(u32, u32)> {
-    hash_peaks(&scale_peaks(peaks, 1.0), p)
-        .into_iter()
-        .map(|h| (h.hash, h.time as u32))
-        .collect()
+    let mut out = Vec::with_capacity(peaks.len() * p.fanout);
+    let max_dt = i64::try_from(p.max_dt).unwrap_or(i64::MAX);
+    for (i, a) in peaks.iter().enumerate() {
+        let fa = nearest_bin(a.freq16);
+        let mut taken = 0;
+        for b in &peaks[i + 1..] {
+            let dt = i64::from(b.time) - i64::from(a.time);
+            if dt > max_dt {
+                break;
+            }
+            if dt < 1 {
+                continue;
+            }
+            let df = nearest_bin(b.freq16) - fa;
+            if df.abs() > p.max_df {
+                continue;
+            }
+            // dt ≤ max_dt here; pack rejects what its 6 bits cannot hold.
+            if let Some(hash) = pack(fa, df, dt as i32) {
+                out.push((hash, a.time));
+                taken += 1;
+                if taken == p.fanout {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The nearest whole bin to a frequency in sixteenths of a bin.
+#[inline]
+fn nearest_bin(freq16: u16) -> i32 {
+    (i32::from(freq16) + 8) >> 4
 }
 
 #[cfg(test)]
@@ -138,6 +176,41 @@ mod tests {
         assert_eq!(from0, vec![(100, 10, 2), (100, 20, 5)]);
         // Nothing pairs across the 65-frame gap.
         assert!(h.iter().all(|x| x.time < 70.0));
+    }
+
+    /// `index_hashes` is the integer twin of `hash_peaks` at speed 1: the
+    /// very same (hash, time) list, half-bin peaks and same-frame peaks
+    /// included.
+    #[test]
+    fn index_hashes_equal_the_float_pairing_at_speed_one() {
+        let mut state = 0x2545_f491_u32;
+        let mut next = move |n: u32| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state % n
+        };
+        for (fanout, max_dt, max_df) in [(5, 63, 127), (3, 40, 30), (10, 63, 64), (1, 8, 4)] {
+            let p = PairParams { fanout, max_dt, max_df };
+            let mut time = 0;
+            let peaks: Vec<Peak> = (0..3000)
+                .map(|_| {
+                    time += [0, 0, 1, 1, 2, 3, 7, 70][next(8) as usize];
+                    // Every fourth peak sits exactly on a half bin.
+                    let freq16 = match next(4) {
+                        0 => (next(520) * 16 + 8) as u16,
+                        _ => next(520 * 16) as u16,
+                    };
+                    Peak { time, freq16 }
+                })
+                .collect();
+            let float: Vec<(u32, u32)> = hash_peaks(&scale_peaks(&peaks, 1.0), &p)
+                .into_iter()
+                .map(|h| (h.hash, h.time as u32))
+                .collect();
+            assert!(float.len() > 100, "{p:?}: {} hashes", float.len());
+            assert_eq!(index_hashes(&peaks, &p), float, "{p:?}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ struct Rebuilt {
     data_dir: String,
     hash_tiers: RebuildReport,
     lookups: LookupReport,
+    lookups_seconds: f64,
     vectors: usize,
     text_documents: usize,
     music_seconds: f64,
@@ -32,7 +33,9 @@ pub fn rebuild(dir: &Path, json: bool) -> Result<u8, ReindexError> {
     let started = Instant::now();
     let index = open(dir, false, "rebuild")?;
     let hash_tiers = index.rebuild_hash_tiers(&RebuildOptions::default())?;
+    let lookups_started = Instant::now();
     let lookups = index.rebuild_lookups()?;
+    let lookups_seconds = round(lookups_started.elapsed().as_secs_f64(), 3);
     let music_started = Instant::now();
     let (music, opened) = rebuild_music(dir, &index, mixer())?;
     index.flush()?;
@@ -44,6 +47,7 @@ pub fn rebuild(dir: &Path, json: bool) -> Result<u8, ReindexError> {
         wall_seconds: round(started.elapsed().as_secs_f64(), 3),
         hash_tiers,
         lookups,
+        lookups_seconds,
     };
     if json {
         println!("{}", serde_json::to_string(&out).unwrap_or_default());
@@ -63,8 +67,9 @@ pub fn rebuild(dir: &Path, json: bool) -> Result<u8, ReindexError> {
         );
         let l = &out.lookups;
         println!(
-            "rebuilt the path and digest lookups: {} paths and {} digests rewritten, {} and {} stale ones removed",
-            l.paths_written, l.digests_written, l.paths_removed, l.digests_removed
+            "rebuilt the path and digest lookups: {} paths and {} digests rewritten, {} and {} stale ones removed \
+             ({:.2} s)",
+            l.paths_written, l.digests_written, l.paths_removed, l.digests_removed, out.lookups_seconds
         );
         println!(
             "rebuilt the vector graphs ({} tracks) and the text index ({} documents) in {:.1} s",
