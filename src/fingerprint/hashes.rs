@@ -190,8 +190,10 @@ mod tests {
             state ^= state << 5;
             state % n
         };
-        for (fanout, max_dt, max_df) in [(5, 63, 127), (3, 40, 30), (10, 63, 64), (1, 8, 4)] {
-            let p = PairParams { fanout, max_dt, max_df };
+        let shipped = crate::fingerprint::FingerprintParams::index().pairs;
+        let others = [(5, 63, 127), (3, 40, 30), (10, 63, 64), (1, 8, 4)];
+        let all = others.map(|(fanout, max_dt, max_df)| PairParams { fanout, max_dt, max_df });
+        for p in std::iter::once(shipped).chain(all) {
             let mut time = 0;
             let peaks: Vec<Peak> = (0..3000)
                 .map(|_| {
