@@ -108,7 +108,7 @@ pub fn hash_peaks(peaks: &[ScaledPeak], p: &PairParams) -> Vec<HashedPeak> {
 /// `--rebuild`'s CPU.
 pub fn index_hashes(peaks: &[Peak], p: &PairParams) -> Vec<(u32, u32)> {
     let mut out = Vec::with_capacity(peaks.len() * p.fanout);
-    let max_dt = i64::try_from(p.max_dt).unwrap_or(i64::MAX);
+    let max_dt = i64::from(p.max_dt);
     for (i, a) in peaks.iter().enumerate() {
         let fa = nearest_bin(a.freq16);
         let mut taken = 0;
