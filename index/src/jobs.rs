@@ -105,34 +105,14 @@ impl FingerprintIndex {
 mod tests {
     use std::sync::Arc;
 
-    use sonica_schema::{JobSource, Peak, Tier};
+    use sonica_schema::{Peak, Tier};
 
     use super::*;
+    use crate::test_support::job;
     use crate::{Hasher, KvStore, MemStore};
 
     fn hasher() -> Hasher {
         Arc::new(|peaks: &[Peak]| peaks.iter().map(|p| (u32::from(p.freq16), p.time)).collect())
-    }
-
-    fn job(path: &str) -> JobRecord {
-        JobRecord {
-            id: 0,
-            path: path.into(),
-            source: JobSource::Upload,
-            status: JobStatus::Queued,
-            title: Some("Given".into()),
-            artist: None,
-            album: None,
-            genre: None,
-            attempts: 0,
-            error: None,
-            error_code: None,
-            created_at: 1,
-            file_len: None,
-            file_mtime_ms: None,
-            on_duplicate: None,
-            duplicates: Vec::new(),
-        }
     }
 
     fn track(path: &str) -> NewTrack {

@@ -39,7 +39,7 @@ pub use vote::{Candidate, QueryHash, Votes};
 /// Helpers shared by this crate's unit tests.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use sonica_schema::{Peak, Tier, TrackId, TrackRecord};
+    use sonica_schema::{JobRecord, JobSource, JobStatus, Peak, Tier, TrackId, TrackRecord};
 
     use crate::{Hasher, NewTrack};
 
@@ -69,6 +69,28 @@ pub(crate) mod test_support {
             hashes,
             analysis: None,
             chromaprint: None,
+        }
+    }
+
+    /// A queued upload job for `path` (titled "Given"), id not yet reserved.
+    pub fn job(path: &str) -> JobRecord {
+        JobRecord {
+            id: 0,
+            path: path.into(),
+            source: JobSource::Upload,
+            status: JobStatus::Queued,
+            title: Some("Given".into()),
+            artist: None,
+            album: None,
+            genre: None,
+            attempts: 0,
+            error: None,
+            error_code: None,
+            created_at: 1,
+            file_len: None,
+            file_mtime_ms: None,
+            on_duplicate: None,
+            duplicates: Vec::new(),
         }
     }
 

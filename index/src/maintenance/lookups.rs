@@ -19,7 +19,7 @@ use crate::fingerprints::FingerprintIndex;
 use crate::store::Batch;
 use crate::IndexError;
 
-/// Entries written or removed per committed batch.
+/// Entries written per committed batch.
 const ENTRIES_PER_BATCH: usize = 4096;
 
 /// What a rebuild of the lookup trees changed.
@@ -97,14 +97,7 @@ impl FingerprintIndex {
                 stale.push(k);
             }
         }
-        for chunk in stale.chunks(ENTRIES_PER_BATCH) {
-            let mut b = Batch::new();
-            for k in chunk {
-                b.remove(tree, k.clone());
-            }
-            self.store.commit(b)?;
-        }
-        self.store.flush()?;
+        self.remove_keys(tree, &stale)?;
         Ok((written, stale.len()))
     }
 }
@@ -113,7 +106,7 @@ impl FingerprintIndex {
 mod tests {
     use std::sync::Arc;
 
-    use sonica_schema::{JobRecord, JobSource, Peak};
+    use sonica_schema::{JobRecord, Peak};
 
     use super::*;
     use crate::{Hasher, KvStore, MemStore, NewTrack};
@@ -135,22 +128,8 @@ mod tests {
 
     fn job(path: &str, status: JobStatus) -> JobRecord {
         JobRecord {
-            id: 0,
-            path: path.into(),
-            source: JobSource::Upload,
             status,
-            title: None,
-            artist: None,
-            album: None,
-            genre: None,
-            attempts: 0,
-            error: None,
-            error_code: None,
-            created_at: 1,
-            file_len: None,
-            file_mtime_ms: None,
-            on_duplicate: None,
-            duplicates: Vec::new(),
+            ..crate::test_support::job(path)
         }
     }
 

@@ -164,6 +164,13 @@ impl FingerprintIndex {
         for e in self.store.scan(tree) {
             keys.push(e?.0);
         }
+        self.remove_keys(tree, &keys)?;
+        Ok(keys.len())
+    }
+
+    /// Deletes `keys` from `tree`, [`BUCKETS_PER_BATCH`] per batch, then
+    /// flushes.
+    pub(crate) fn remove_keys(&self, tree: Tree, keys: &[Vec<u8>]) -> Result<(), IndexError> {
         for chunk in keys.chunks(BUCKETS_PER_BATCH) {
             let mut b = Batch::new();
             for k in chunk {
@@ -172,7 +179,7 @@ impl FingerprintIndex {
             self.store.commit(b)?;
         }
         self.store.flush()?;
-        Ok(keys.len())
+        Ok(())
     }
 
     /// Writes sorted postings as bucket blocks (encoded on every core),
