@@ -70,63 +70,66 @@ pub fn scale_peaks(peaks: &[Peak], speed: f32) -> Vec<ScaledPeak> {
 /// Hashes peaks (sorted by time) with the given pairing rule.
 pub fn hash_peaks(peaks: &[ScaledPeak], p: &PairParams) -> Vec<HashedPeak> {
     let mut out = Vec::with_capacity(peaks.len() * p.fanout);
-    for (i, a) in peaks.iter().enumerate() {
-        let fa = a.bin.round() as i32;
-        let mut taken = 0;
-        for b in &peaks[i + 1..] {
-            let dt = (b.time - a.time).round() as i32;
-            if dt > p.max_dt as i32 {
-                break;
-            }
-            if dt < 1 {
-                continue;
-            }
-            let df = b.bin.round() as i32 - fa;
-            if df.abs() > p.max_df {
-                continue;
-            }
-            if let Some(hash) = pack(fa, df, dt) {
-                out.push(HashedPeak { hash, time: a.time });
-                taken += 1;
-                if taken == p.fanout {
-                    break;
-                }
-            }
-        }
-    }
+    pair_up(
+        peaks,
+        p,
+        |a| a.bin.round() as i32,
+        |a, b| (b.time - a.time).round() as i64,
+        |hash, a| out.push(HashedPeak { hash, time: a.time }),
+    );
     out
 }
 
 /// The index's (hash, frame) pairs for a track's stored peaks.
 ///
-/// The integer twin of [`hash_peaks`] at speed 1: stored peaks have whole
-/// frames and sixteenths of a bin, so every rounding `hash_peaks` does is
-/// exact here (`(freq16 + 8) >> 4` is the nearest bin, halves up, as
+/// [`hash_peaks`] at speed 1, in integers: stored peaks have whole frames
+/// and sixteenths of a bin, so every rounding `hash_peaks` does is exact
+/// here (`(freq16 + 8) >> 4` is the nearest bin, halves up, as
 /// `f32::round` does for positive values). Same pairs, same order, same
-/// hashes (a test compares them), without a float rounding per candidate
-/// pair, which is a libm call on baseline x86-64 and was ~40 % of
-/// `--rebuild`'s CPU.
+/// hashes (a test compares them), without a libm `roundf` per candidate
+/// pair (about 8 % of `--rebuild`'s CPU).
 pub fn index_hashes(peaks: &[Peak], p: &PairParams) -> Vec<(u32, u32)> {
     let mut out = Vec::with_capacity(peaks.len() * p.fanout);
+    pair_up(
+        peaks,
+        p,
+        |a| nearest_bin(a.freq16),
+        |a, b| i64::from(b.time) - i64::from(a.time),
+        |hash, a| out.push((hash, a.time)),
+    );
+    out
+}
+
+/// The pairing rule, whatever the peaks' coordinates: `bin` gives a peak's
+/// whole bin, `dt` the whole frames from one peak to a later one, and
+/// `emit` receives each hash with its anchor.
+#[inline(always)]
+fn pair_up<T>(
+    peaks: &[T],
+    p: &PairParams,
+    bin: impl Fn(&T) -> i32,
+    dt: impl Fn(&T, &T) -> i64,
+    mut emit: impl FnMut(u32, &T),
+) {
     let max_dt = i64::from(p.max_dt);
     for (i, a) in peaks.iter().enumerate() {
-        let fa = nearest_bin(a.freq16);
+        let fa = bin(a);
         let mut taken = 0;
         for b in &peaks[i + 1..] {
-            let dt = i64::from(b.time) - i64::from(a.time);
+            let dt = dt(a, b);
             if dt > max_dt {
                 break;
             }
             if dt < 1 {
                 continue;
             }
-            let df = nearest_bin(b.freq16) - fa;
+            let df = bin(b) - fa;
             if df.abs() > p.max_df {
                 continue;
             }
-            // dt ≤ max_dt here; pack rejects what its 6 bits cannot hold.
+            // 1 ≤ dt ≤ max_dt here; pack rejects what its 6 bits cannot hold.
             if let Some(hash) = pack(fa, df, dt as i32) {
-                out.push((hash, a.time));
+                emit(hash, a);
                 taken += 1;
                 if taken == p.fanout {
                     break;
@@ -134,7 +137,6 @@ pub fn index_hashes(peaks: &[Peak], p: &PairParams) -> Vec<(u32, u32)> {
             }
         }
     }
-    out
 }
 
 /// The nearest whole bin to a frequency in sixteenths of a bin.
