@@ -55,6 +55,7 @@ pub fn analyse_file(path: &Path, params: &FingerprintParams) -> Result<Analysed,
     let info = decode::decode_frames(
         path,
         true,
+        MAX_DURATION_S,
         &mut |r, channels| {
             rate.set(r);
             let print = PrintStage {
@@ -216,9 +217,13 @@ pub fn analyse_music(
     let mut seen = 0u64;
     let mut reached_end = false;
     let limit = end.min(start + max_s);
+    // A header claiming more than the range can hold is refused up front
+    // only when the whole file was asked for.
+    let declared_limit = if end_s.is_some() { f64::INFINITY } else { limit };
     let decoded = decode::decode_frames(
         path,
         true,
+        declared_limit,
         &mut |r, ch| {
             rate.set(r);
             channels.set(usize::from(ch).max(1));

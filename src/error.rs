@@ -63,6 +63,8 @@ impl SonicaError {
                 DecodeError::Unterminated { .. } => ErrorCode::TruncatedMedia,
                 DecodeError::NoAudio => ErrorCode::NoAudio,
                 DecodeError::TooLong { .. } => ErrorCode::AudioTooLong,
+                DecodeError::SampleRate { .. } => ErrorCode::SampleRateOutOfRange,
+                DecodeError::Channels { .. } => ErrorCode::ChannelsOutOfRange,
                 DecodeError::Ffmpeg(_) => ErrorCode::CorruptMedia,
                 DecodeError::Resample(_) => ErrorCode::UnsupportedMedia,
             },
@@ -113,6 +115,8 @@ pub enum ErrorCode {
     TruncatedMedia,
     NoAudio,
     AudioTooLong,
+    SampleRateOutOfRange,
+    ChannelsOutOfRange,
     AudioTooShort,
     AudioSilent,
     NoAudioFiles,
@@ -123,6 +127,7 @@ pub enum ErrorCode {
     PayloadTooLarge,
     UnsupportedContentType,
     Unauthorized,
+    ForbiddenOrigin,
     RateLimited,
     UnknownTrack,
     RouteNotFound,
@@ -141,6 +146,9 @@ pub enum ErrorCode {
     StoreFull,
     SearchIndexError,
     ShuttingDown,
+    /// A job whose worker died under it `job_attempts` times (shown on the
+    /// job, never as a response status).
+    CrashedWorker,
     Internal,
 }
 
@@ -155,6 +163,8 @@ impl ErrorCode {
             ErrorCode::TruncatedMedia => "truncated_media",
             ErrorCode::NoAudio => "no_audio",
             ErrorCode::AudioTooLong => "audio_too_long",
+            ErrorCode::SampleRateOutOfRange => "sample_rate_out_of_range",
+            ErrorCode::ChannelsOutOfRange => "channels_out_of_range",
             ErrorCode::AudioTooShort => "audio_too_short",
             ErrorCode::AudioSilent => "audio_silent",
             ErrorCode::NoAudioFiles => "no_audio_files",
@@ -170,6 +180,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedContentType => "unsupported_content_type",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::ForbiddenOrigin => "forbidden_origin",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::UnknownTrack => "unknown_track",
             ErrorCode::RouteNotFound => "route_not_found",
@@ -181,6 +192,7 @@ impl ErrorCode {
             ErrorCode::StoreIncompatible => "store_incompatible",
             ErrorCode::StoreFull => "store_full",
             ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::CrashedWorker => "crashed_worker",
             ErrorCode::Internal => "internal",
         }
     }
@@ -201,5 +213,7 @@ mod tests {
         for c in [ErrorCode::CorruptMedia, ErrorCode::RateLimited, ErrorCode::UnknownTrack] {
             assert_eq!(serde_json::to_value(c).unwrap(), serde_json::json!(c.as_str()));
         }
+        // The index layer writes this code on a job; it must be in the list.
+        assert_eq!(ErrorCode::CrashedWorker.as_str(), sonica_index::jobs::CRASHED_WORKER);
     }
 }

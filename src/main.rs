@@ -165,12 +165,21 @@ struct ServeArgs {
     /// Longest clip accepted for recognition, in seconds [default: 60].
     #[arg(long, env = "SONICA_MAX_CLIP_S")]
     max_clip_s: Option<f64>,
+    /// Longest PCM stream one WebSocket may send, in seconds [default: 14400].
+    #[arg(long, env = "SONICA_MAX_STREAM_S")]
+    max_stream_s: Option<f64>,
+    /// Close a WebSocket that sends nothing for this long, in seconds [default: 30].
+    #[arg(long, env = "SONICA_WS_IDLE_S")]
+    ws_idle_s: Option<f64>,
     /// API keys (comma-separated); when set, POST and DELETE need one.
     #[arg(long, env = "SONICA_API_KEYS", value_delimiter = ',')]
     api_keys: Option<Vec<String>>,
     /// Require a key for reads and recognition too [default: false].
     #[arg(long, env = "SONICA_PROTECT_READS", value_name = "BOOL")]
     protect_reads: Option<bool>,
+    /// Serve a non-loopback --bind without API keys on purpose [default: false].
+    #[arg(long, env = "SONICA_OPEN", value_name = "BOOL")]
+    open: Option<bool>,
     /// Recognitions/uploads per second per client; 0 = unlimited [default: 50].
     #[arg(long, env = "SONICA_RATE_LIMIT")]
     rate_limit: Option<u32>,
@@ -223,8 +232,11 @@ fn serve(data_dir: Option<PathBuf>, a: ServeArgs) -> ExitCode {
         job_backoff_ms: a.job_backoff_ms,
         max_upload_mb: a.max_upload_mb,
         max_clip_s: a.max_clip_s,
+        max_stream_s: a.max_stream_s,
+        ws_idle_s: a.ws_idle_s,
         api_keys: a.api_keys,
         protect_reads: a.protect_reads,
+        open: a.open,
         rate_limit: a.rate_limit,
         rate_burst: a.rate_burst,
         watch: a.watch,
@@ -272,9 +284,17 @@ fn init_logging(json: bool) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if cli.command.is_none() {
+        // Bare `sonica [--data-dir D]` is `sonica serve`, settings and
+        // environment (SONICA_API_KEYS, SONICA_BIND, …) included: parsed
+        // again as that, so both read them in the one place.
+        let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        args.insert(1.min(args.len()), "serve".into());
+        cli = Cli::parse_from(args);
+    }
     let command = match cli.command {
-        None => return serve(cli.data_dir, ServeArgs::default()),
+        None => return ExitCode::from(2),
         Some(Command::Serve(a)) => return serve(cli.data_dir, *a),
         Some(Command::Analyze {
             json,

@@ -84,12 +84,25 @@ impl FingerprintIndex {
     /// Jobs that must run again after a restart: everything not failed,
     /// with `processing` put back to `queued` (its worker died with the
     /// process).
-    pub fn recover_jobs(&self) -> Result<Vec<JobRecord>, IndexError> {
+    pub fn recover_jobs(&self, max_attempts: u32) -> Result<Vec<JobRecord>, IndexError> {
         let mut out = Vec::new();
         for mut j in self.jobs()? {
             match j.status {
                 JobStatus::Failed | JobStatus::Rejected => continue,
                 JobStatus::Queued => {}
+                // Found mid-run: the process died under it. That run counts
+                // as an attempt (it was counted when it started), so a file
+                // that kills its worker cannot kill every start after it.
+                JobStatus::Processing if j.attempts >= max_attempts => {
+                    j.status = JobStatus::Failed;
+                    j.error_code = Some(CRASHED_WORKER.into());
+                    j.error = Some(format!(
+                        "the process stopped while this file was being processed, {} time(s); it is not tried again",
+                        j.attempts
+                    ));
+                    self.update_job(&j)?;
+                    continue;
+                }
                 JobStatus::Processing => {
                     j.status = JobStatus::Queued;
                     self.update_job(&j)?;
@@ -100,6 +113,9 @@ impl FingerprintIndex {
         Ok(out)
     }
 }
+
+/// The error code of a job given up on because its worker kept dying.
+pub const CRASHED_WORKER: &str = "crashed_worker";
 
 #[cfg(test)]
 mod tests {
@@ -171,9 +187,35 @@ mod tests {
         assert!(idx.get(a.id).unwrap().is_none());
 
         let reopened = FingerprintIndex::open(store, hasher()).unwrap();
-        let again = reopened.recover_jobs().unwrap();
+        let again = reopened.recover_jobs(3).unwrap();
         assert_eq!(again.iter().map(|j| j.id).collect::<Vec<_>>(), vec![b.id]);
         assert_eq!(reopened.job(b.id).unwrap().unwrap().status, JobStatus::Queued);
         assert_eq!(reopened.job(c.id).unwrap().unwrap().status, JobStatus::Failed);
+    }
+
+    #[test]
+    fn a_job_that_keeps_killing_its_worker_fails_instead_of_looping() {
+        let store: Arc<dyn KvStore> = Arc::new(MemStore::new());
+        let idx = FingerprintIndex::open(store.clone(), hasher()).unwrap();
+        let mut j = idx.enqueue(job("bomb.wav")).unwrap();
+        // Each start: the worker marks it PROCESSING (one more attempt) and
+        // the process dies; the next start recovers it.
+        for start in 1..=3u32 {
+            j.status = JobStatus::Processing;
+            j.attempts = start;
+            idx.update_job(&j).unwrap();
+            let again = FingerprintIndex::open(store.clone(), hasher())
+                .unwrap()
+                .recover_jobs(3)
+                .unwrap();
+            if start < 3 {
+                assert_eq!(again.len(), 1, "start {start}");
+            } else {
+                assert!(again.is_empty(), "given up after 3 attempts");
+            }
+        }
+        let failed = idx.job(j.id).unwrap().unwrap();
+        assert_eq!(failed.status, JobStatus::Failed);
+        assert_eq!(failed.error_code.as_deref(), Some(CRASHED_WORKER));
     }
 }

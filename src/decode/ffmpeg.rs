@@ -28,13 +28,36 @@ pub(super) fn available() -> bool {
 /// Source rate used when ffprobe cannot tell it and the source rate is wanted.
 const FALLBACK_RATE: u32 = 44_100;
 
+/// Arguments that come before `-i` on every ffmpeg and ffprobe run: only
+/// local files and pipes may be opened, with the demuxer named outright.
+fn input_args(demuxer: &str) -> [&str; 4] {
+    ["-protocol_whitelist", "file,pipe", "-f", demuxer]
+}
+
 pub(super) fn decode(
     path: &Path,
+    format: &str,
     want_stereo: bool,
+    max_declared_s: f64,
     on_start: &mut dyn FnMut(u32, u16) -> Result<(), DecodeError>,
     sink: &mut dyn FnMut(&Frames) -> Result<(), DecodeError>,
 ) -> Result<AudioInfo, DecodeError> {
-    let (tags, codec, sample_rate, channels) = probe(path);
+    let Some(demuxer) = super::sniff::ffmpeg_demuxer(format) else {
+        return Err(DecodeError::Unrecognised(format.to_string()));
+    };
+    let Probed {
+        tags,
+        codec,
+        sample_rate,
+        channels,
+        duration_s,
+    } = probe(path, demuxer);
+    if let Some(rate) = sample_rate {
+        super::guard::check_format(rate, u32::from(channels.unwrap_or(1)))?;
+    }
+    if duration_s.is_some_and(|d| d > max_declared_s) {
+        return Err(DecodeError::TooLong { max_s: max_declared_s });
+    }
     let (out_rate, out_ch) = if want_stereo {
         let ch = if channels.unwrap_or(2) >= 2 { 2u16 } else { 1 };
         (sample_rate.unwrap_or(FALLBACK_RATE), ch)
@@ -42,7 +65,9 @@ pub(super) fn decode(
         (ANALYSIS_RATE, 1)
     };
     let mut child = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
+        .args(["-nostdin", "-v", "error"])
+        .args(input_args(demuxer))
+        .arg("-i")
         .arg(path)
         .args([
             "-vn",
@@ -129,10 +154,26 @@ pub(super) fn decode(
     })
 }
 
-/// Tags, codec name, rate and channels from `ffprobe`, when it is present.
-fn probe(path: &Path) -> (Tags, String, Option<u32>, Option<u16>) {
-    let mut tags = Tags::default();
+/// What `ffprobe` says of a file (all unknown when it is absent).
+struct Probed {
+    tags: Tags,
+    codec: String,
+    sample_rate: Option<u32>,
+    channels: Option<u16>,
+    duration_s: Option<f64>,
+}
+
+/// Tags, codec name, rate, channels and declared length from `ffprobe`.
+fn probe(path: &Path, demuxer: &str) -> Probed {
+    let mut p = Probed {
+        tags: Tags::default(),
+        codec: "unknown".into(),
+        sample_rate: None,
+        channels: None,
+        duration_s: None,
+    };
     let out = Command::new("ffprobe")
+        .args(input_args(demuxer))
         .args([
             "-v",
             "quiet",
@@ -147,23 +188,24 @@ fn probe(path: &Path) -> (Tags, String, Option<u32>, Option<u16>) {
         .stdin(Stdio::null())
         .output();
     let Ok(out) = out else {
-        return (tags, "unknown".into(), None, None);
+        return p;
     };
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
-        return (tags, "unknown".into(), None, None);
+        return p;
     };
     for src in [&v["format"]["tags"], &v["streams"][0]["tags"]] {
         if let Some(obj) = src.as_object() {
             for (k, val) in obj {
                 if let Some(s) = val.as_str() {
-                    tags.set_named(k, s);
+                    p.tags.set_named(k, s);
                 }
             }
         }
     }
     let s = &v["streams"][0];
-    let codec = s["codec_name"].as_str().unwrap_or("unknown").to_string();
-    let rate = s["sample_rate"].as_str().and_then(|r| r.parse().ok());
-    let ch = s["channels"].as_u64().map(|c| c as u16);
-    (tags, codec, rate, ch)
+    p.codec = s["codec_name"].as_str().unwrap_or("unknown").to_string();
+    p.sample_rate = s["sample_rate"].as_str().and_then(|r| r.parse().ok());
+    p.channels = s["channels"].as_u64().map(|c| c.min(u64::from(u16::MAX)) as u16);
+    p.duration_s = v["format"]["duration"].as_str().and_then(|d| d.parse().ok());
+    p
 }

@@ -7,6 +7,7 @@
 //! callback so a 3-hour file never sits in memory whole.
 
 mod ffmpeg;
+pub mod guard;
 mod native;
 mod sniff;
 mod tags;
@@ -60,6 +61,14 @@ pub enum DecodeError {
     NoAudio,
     #[error("audio is longer than the {} limit", fmt_limit(*max_s))]
     TooLong { max_s: f64 },
+    #[error(
+        "sample rate {rate} Hz is outside the {}–{} Hz Sonica decodes",
+        guard::MIN_SAMPLE_RATE,
+        guard::MAX_SAMPLE_RATE
+    )]
+    SampleRate { rate: u32 },
+    #[error("{channels} channels is outside the 1–{} Sonica decodes", guard::MAX_CHANNELS)]
+    Channels { channels: u32 },
     #[error("ffmpeg failed: {0}")]
     Ffmpeg(String),
     #[error(transparent)]
@@ -83,19 +92,27 @@ pub struct Frames<'a> {
 /// samples so that a resampler can be set up.
 pub fn decode_mono(
     path: &Path,
+    max_s: f64,
     on_start: &mut dyn FnMut(u32) -> Result<(), DecodeError>,
     sink: &mut dyn FnMut(&[f32]) -> Result<(), DecodeError>,
 ) -> Result<AudioInfo, DecodeError> {
-    decode_frames(path, false, &mut |rate, _| on_start(rate), &mut |f| sink(f.mono))
+    decode_frames(path, false, max_s, &mut |rate, _| on_start(rate), &mut |f| sink(f.mono))
 }
 
 /// Decodes `path` at the source rate, giving each chunk as mono and, when
 /// `want_stereo`, as two interleaved channels too. `on_start(rate,
 /// channels)` comes before any samples; `channels` is 2 when stereo chunks
 /// will follow, else 1.
+///
+/// Every decode of user audio comes through here, behind [`guard`]: a
+/// declared sample rate or channel count outside the caps, or a header
+/// claiming more than `max_declared_s` seconds, is refused before anything
+/// is sized from it; a panic inside a third-party decoder becomes this
+/// file's `Corrupt` error. The sink enforces the decoded length itself.
 pub fn decode_frames(
     path: &Path,
     want_stereo: bool,
+    max_declared_s: f64,
     on_start: &mut dyn FnMut(u32, u16) -> Result<(), DecodeError>,
     sink: &mut dyn FnMut(&Frames) -> Result<(), DecodeError>,
 ) -> Result<AudioInfo, DecodeError> {
@@ -107,26 +124,30 @@ pub fn decode_frames(
         return Err(DecodeError::Empty);
     }
     let format = sniff_format(path)?;
-    match native::decode(path, &format, want_stereo, on_start, sink) {
+    let native = guard::contain_panics(&format, || {
+        match native::decode(path, &format, want_stereo, max_declared_s, on_start, sink) {
+            Ok(info) => Ok(Ok(info)),
+            Err(native::Failure::Error(e)) => Err(e),
+            Err(other) => Ok(Err(other)),
+        }
+    })?;
+    match native {
         Ok(info) => Ok(info),
-        Err(native::Failure::Unsupported) => {
+        Err(why) => {
+            if matches!(why, native::Failure::Unrecognised) && !sniff::looks_like_known_media(&format) {
+                return Err(DecodeError::Unrecognised(format));
+            }
+            // symphonia could not take it: ffmpeg may (WMA, AC-3, Opus, …),
+            // and then only ffmpeg's own failure says the file is corrupt.
             if ffmpeg::available() {
-                ffmpeg::decode(path, want_stereo, on_start, sink)
-            } else {
-                Err(DecodeError::NeedsFfmpeg { format })
+                return ffmpeg::decode(path, &format, want_stereo, max_declared_s, on_start, sink);
+            }
+            match why {
+                // One of symphonia's own formats: its word stands.
+                native::Failure::Probe(e) if sniff::natively_decoded(&format) => Err(e),
+                _ => Err(DecodeError::NeedsFfmpeg { format }),
             }
         }
-        Err(native::Failure::Unrecognised) => {
-            // Unknown to symphonia: ffmpeg may still know it (WMA, AC-3, …).
-            if sniff::looks_like_known_media(&format) {
-                if ffmpeg::available() {
-                    return ffmpeg::decode(path, want_stereo, on_start, sink);
-                }
-                return Err(DecodeError::NeedsFfmpeg { format });
-            }
-            Err(DecodeError::Unrecognised(format))
-        }
-        Err(native::Failure::Error(e)) => Err(e),
     }
 }
 
@@ -147,6 +168,17 @@ pub fn decode_for_analysis(path: &Path, sink: &mut dyn FnMut(&[f32])) -> Result<
 /// stops with [`DecodeError::TooLong`] as soon as the limit is passed, so an
 /// over-long upload costs no more than the limit's worth of work.
 pub fn decode_limited(path: &Path, max_s: f64, sink: &mut dyn FnMut(&[f32])) -> Result<AudioInfo, DecodeError> {
+    decode_within(path, max_s, max_s, sink)
+}
+
+/// [`decode_limited`] where the header's declared length is held to
+/// `declared_limit` (a probe reads the first second of a long file).
+fn decode_within(
+    path: &Path,
+    max_s: f64,
+    declared_limit: f64,
+    sink: &mut dyn FnMut(&[f32]),
+) -> Result<AudioInfo, DecodeError> {
     use std::cell::{Cell, RefCell};
     // Both decoder callbacks reach the resampler, so it lives in a RefCell.
     let resampler: RefCell<Option<ToAnalysisRate>> = RefCell::new(None);
@@ -159,6 +191,7 @@ pub fn decode_limited(path: &Path, max_s: f64, sink: &mut dyn FnMut(&[f32])) -> 
     let max_samples = (max_s * f64::from(ANALYSIS_RATE)) as usize;
     let info = decode_mono(
         path,
+        declared_limit,
         &mut |rate| {
             *resampler.borrow_mut() = Some(ToAnalysisRate::new(rate)?);
             Ok(())
@@ -203,7 +236,7 @@ pub fn load_clip_limited(path: &Path, max_s: f64) -> Result<(Vec<f32>, AudioInfo
 /// Damage further in is found by the full decode of the job.
 pub fn probe(path: &Path) -> Result<(), DecodeError> {
     const PROBE_S: f64 = 1.0;
-    match decode_limited(path, PROBE_S, &mut |_| {}) {
+    match decode_within(path, PROBE_S, MAX_DURATION_S, &mut |_| {}) {
         // Ok: a short file decoded whole; TooLong: its first second did.
         Ok(_) | Err(DecodeError::TooLong { .. }) => Ok(()),
         Err(e) => Err(e),

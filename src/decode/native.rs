@@ -13,7 +13,14 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
-use super::{AudioInfo, DecodeError, Frames, Tags};
+use super::{guard, AudioInfo, DecodeError, Frames, Tags};
+
+fn corrupt_error(format: &str, why: String) -> DecodeError {
+    DecodeError::Corrupt {
+        format: format.to_string(),
+        why,
+    }
+}
 
 /// Averages channel planes into `out`, replacing NaN and infinities by 0.
 fn downmix_planes<'a>(out: &mut Vec<f32>, mut planes: impl Iterator<Item = &'a [f32]>, n: usize) {
@@ -47,6 +54,9 @@ pub(super) enum Failure {
     Unsupported,
     /// symphonia does not know the container at all.
     Unrecognised,
+    /// symphonia knows the container but could not read its header: ffmpeg
+    /// may still (ASF trips symphonia's probe), else this error stands.
+    Probe(DecodeError),
     Error(DecodeError),
 }
 
@@ -74,15 +84,11 @@ pub(super) fn decode(
     path: &Path,
     format_name: &str,
     want_stereo: bool,
+    max_declared_s: f64,
     on_start: &mut dyn FnMut(u32, u16) -> Result<(), DecodeError>,
     sink: &mut dyn FnMut(&Frames) -> Result<(), DecodeError>,
 ) -> Result<AudioInfo, Failure> {
-    let corrupt = |why: String| {
-        Failure::Error(DecodeError::Corrupt {
-            format: format_name.to_string(),
-            why,
-        })
-    };
+    let corrupt = |why: String| Failure::Error(corrupt_error(format_name, why));
     let file = File::open(path).map_err(DecodeError::Io)?;
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
@@ -104,9 +110,12 @@ pub(super) fn decode(
         // parse either: not audio, whatever symphonia tripped over.
         Err(_) if !super::sniff::looks_like_known_media(format_name) => return Err(Failure::Unrecognised),
         Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            return Err(corrupt("file ends inside its header".into()));
+            return Err(Failure::Probe(corrupt_error(
+                format_name,
+                "file ends inside its header".into(),
+            )));
         }
-        Err(e) => return Err(corrupt(e.to_string())),
+        Err(e) => return Err(Failure::Probe(corrupt_error(format_name, e.to_string()))),
     };
     let mut tags = Tags::default();
     if let Some(rev) = probed.metadata.get().as_ref().and_then(|m| m.current().cloned()) {
@@ -126,6 +135,22 @@ pub(super) fn decode(
         return Err(Failure::Error(DecodeError::NoAudio));
     };
     let params = track.codec_params.clone();
+    // Nothing is sized from the header before it passes the guard.
+    if let Some(rate) = params.sample_rate {
+        let channels = params.channels.map_or(1, |c| c.count() as u32);
+        guard::check_format(rate, channels)?;
+        guard::check_declared_length(params.n_frames, rate, max_declared_s)?;
+    }
+    if params
+        .max_frames_per_packet
+        .is_some_and(|n| n > guard::MAX_FRAMES_PER_PACKET)
+    {
+        return Err(corrupt(format!(
+            "a packet declares {} frames (at most {} are plausible)",
+            params.max_frames_per_packet.unwrap_or_default(),
+            guard::MAX_FRAMES_PER_PACKET
+        )));
+    }
     let mut decoder = match symphonia::default::get_codecs().make(&params, &DecoderOptions::default()) {
         Ok(d) => d,
         Err(SymError::Unsupported(_)) => return Err(Failure::Unsupported),
@@ -196,9 +221,7 @@ pub(super) fn decode(
         if !started {
             rate = spec.rate;
             channels = spec.channels.count() as u16;
-            if rate == 0 || channels == 0 {
-                return Err(corrupt("stream declares no sample rate or channels".into()));
-            }
+            guard::check_format(rate, u32::from(channels))?;
             let out_channels = if want_stereo && channels >= 2 { 2 } else { 1 };
             on_start(rate, out_channels)?;
             started = true;

@@ -118,6 +118,48 @@ pub fn looks_like_known_media(name: &str) -> bool {
     !(name.starts_with("text") || name.starts_with("unknown"))
 }
 
+/// True for the containers symphonia reads itself: when its probe fails on
+/// one of these and no ffmpeg is present, its error is the answer.
+pub fn natively_decoded(name: &str) -> bool {
+    matches!(
+        name,
+        "WAV"
+            | "FLAC"
+            | "MP3"
+            | "AAC (ADTS)"
+            | "MP4/M4A"
+            | "AIFF"
+            | "CAF"
+            | "Matroska/WebM"
+            | "OGG Vorbis"
+            | "OGG FLAC"
+    )
+}
+
+/// The ffmpeg demuxer for a sniffed format. ffmpeg is always told which
+/// demuxer to use, so a crafted file cannot have it probe its way into a
+/// playlist or concat demuxer that opens other files or URLs; a format
+/// without a name here is never handed to ffmpeg.
+pub fn ffmpeg_demuxer(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "Opus" | "OGG Vorbis" | "OGG FLAC" | "OGG" => "ogg",
+        "WAV" | "RIFF" => "wav",
+        "FLAC" => "flac",
+        "MP3" => "mp3",
+        "AAC (ADTS)" => "aac",
+        "MP4/M4A" => "mov",
+        "AIFF" => "aiff",
+        "CAF" => "caf",
+        "Matroska/WebM" => "matroska",
+        "WMA/ASF" => "asf",
+        "Monkey's Audio" => "ape",
+        "WavPack" => "wv",
+        "Sun AU" => "au",
+        "AC-3" => "ac3",
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +198,20 @@ mod tests {
         );
         assert!(sniff_bytes(b"hello, I am text\n", "a.mp3").starts_with("text, not audio, despite the .mp3"));
         assert!(sniff_bytes(&[0x00, 0x13, 0x88, 0x99, 0xa0], "x.bin").starts_with("unknown bytes"));
+    }
+
+    #[test]
+    fn playlists_disguised_as_audio_never_reach_ffmpeg() {
+        for text in [
+            &b"#EXTM3U\n#EXT-X-VERSION:3\nhttp://example.invalid/a.ts\n"[..],
+            b"ffconcat version 1.0\nfile '/etc/passwd'\n",
+        ] {
+            let name = sniff_bytes(text, "song.mp3");
+            assert!(!looks_like_known_media(&name), "{name}");
+            assert_eq!(ffmpeg_demuxer(&name), None);
+        }
+        for known in ["WMA/ASF", "AC-3", "Opus", "AIFF", "MP3"] {
+            assert!(ffmpeg_demuxer(known).is_some(), "{known}");
+        }
     }
 }

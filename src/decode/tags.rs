@@ -5,6 +5,20 @@ use std::path::Path;
 
 use symphonia::core::meta::{MetadataRevision, StandardTagKey};
 
+/// Longest tag value kept, in bytes: a 20 MB "title" is an attack or an
+/// accident, and either way would bloat every record and index it reaches.
+pub const MAX_TAG_BYTES: usize = 4096;
+
+/// `v` trimmed and cut to [`MAX_TAG_BYTES`] on a character boundary.
+fn clip(v: &str) -> String {
+    let v = v.trim();
+    let mut end = v.len().min(MAX_TAG_BYTES);
+    while !v.is_char_boundary(end) {
+        end -= 1;
+    }
+    v[..end].trim_end().to_string()
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tags {
     pub title: Option<String>,
@@ -27,7 +41,7 @@ impl Tags {
                 _ => continue,
             };
             if slot.is_none() {
-                let v = tag.value.to_string().trim().to_string();
+                let v = clip(&tag.value.to_string());
                 if !v.is_empty() {
                     *slot = Some(v);
                 }
@@ -37,7 +51,7 @@ impl Tags {
 
     /// Sets a field by its common name (ffprobe keys, any case).
     pub fn set_named(&mut self, key: &str, value: &str) {
-        let v = value.trim();
+        let v = clip(value);
         if v.is_empty() {
             return;
         }
@@ -49,7 +63,7 @@ impl Tags {
             _ => return,
         };
         if slot.is_none() {
-            *slot = Some(v.to_string());
+            *slot = Some(v);
         }
     }
 
@@ -75,5 +89,14 @@ mod tests {
         t.set_named("TITLE", "Real");
         t.set_named("title", "Ignored");
         assert_eq!(t.title_or_file_name(Path::new("x.flac")), "Real");
+    }
+
+    #[test]
+    fn huge_tags_are_cut_on_a_character_boundary() {
+        let mut t = Tags::default();
+        t.set_named("artist", &"é".repeat(10_000_000));
+        let a = t.artist.unwrap();
+        assert!(a.len() <= MAX_TAG_BYTES && a.len() >= MAX_TAG_BYTES - 1, "{}", a.len());
+        assert!(a.chars().all(|c| c == 'é'));
     }
 }

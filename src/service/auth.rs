@@ -64,10 +64,15 @@ impl Guard {
 
     /// Takes one unit of the client's allowance, or says when to retry.
     pub fn limit(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        self.limit_client(client_ip(req))
+    }
+
+    /// [`Guard::limit`] for a client already known by address (a
+    /// WebSocket takes a unit per recognition attempt).
+    pub fn limit_client(&self, ip: IpAddr) -> Result<(), ApiError> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
-        let ip = req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
         limiter.check_key(&ip).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             ApiError::RateLimited {
@@ -82,6 +87,11 @@ impl Guard {
             l.retain_recent();
         }
     }
+}
+
+/// The client's address, as rate limits count it.
+pub fn client_ip(req: &HttpRequest) -> IpAddr {
+    req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
 fn presented_key(req: &HttpRequest) -> Option<&str> {

@@ -30,10 +30,17 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Longest clip `POST /recognize` and a stream's whole-file frame accept.
     pub max_clip_s: f64,
+    /// Longest PCM stream one WebSocket may send, in seconds of audio.
+    pub max_stream_s: f64,
+    /// A WebSocket silent this long (no frame at all) is closed.
+    pub ws_idle_s: f64,
     /// Keys accepted for write routes (and reads when `protect_reads`).
     /// Empty: no auth.
     pub api_keys: Vec<String>,
     pub protect_reads: bool,
+    /// Serve a non-loopback address without API keys: the operator says
+    /// the open door is meant (otherwise the service refuses to start).
+    pub open: bool,
     /// Recognitions and uploads per second per client; 0 switches it off.
     pub rate_limit: u32,
     pub rate_burst: u32,
@@ -64,8 +71,11 @@ impl Default for Config {
             job_backoff_ms: 500,
             max_upload_bytes: 50 * 1024 * 1024,
             max_clip_s: 60.0,
+            max_stream_s: 4.0 * 3600.0,
+            ws_idle_s: 30.0,
             api_keys: Vec::new(),
             protect_reads: false,
+            open: false,
             rate_limit: 50,
             rate_burst: 100,
             watch: true,
@@ -91,8 +101,11 @@ pub struct FileConfig {
     pub job_backoff_ms: Option<u64>,
     pub max_upload_mb: Option<f64>,
     pub max_clip_s: Option<f64>,
+    pub max_stream_s: Option<f64>,
+    pub ws_idle_s: Option<f64>,
     pub api_keys: Option<Vec<String>>,
     pub protect_reads: Option<bool>,
+    pub open: Option<bool>,
     pub rate_limit: Option<u32>,
     pub rate_burst: Option<u32>,
     pub watch: Option<bool>,
@@ -154,6 +167,20 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
             message: format!("{max_clip_s} is not between 1 and 3600"),
         });
     }
+    let max_stream_s = pick!(max_stream_s, d.max_stream_s);
+    if !(1.0..=7.0 * 24.0 * 3600.0).contains(&max_stream_s) {
+        return Err(ConfigError::Invalid {
+            setting: "max_stream_s",
+            message: format!("{max_stream_s} is not between 1 and 604800 (a week)"),
+        });
+    }
+    let ws_idle_s = pick!(ws_idle_s, d.ws_idle_s);
+    if !(1.0..=3600.0).contains(&ws_idle_s) {
+        return Err(ConfigError::Invalid {
+            setting: "ws_idle_s",
+            message: format!("{ws_idle_s} is not between 1 and 3600"),
+        });
+    }
     let http_workers = pick!(http_workers, d.http_workers);
     if http_workers == 0 {
         return Err(ConfigError::Invalid {
@@ -164,8 +191,25 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
     let api_keys: Vec<String> = pick!(api_keys, d.api_keys)
         .into_iter()
         .map(|k| k.trim().to_string())
-        .filter(|k| !k.is_empty())
         .collect();
+    if api_keys.iter().any(String::is_empty) {
+        // `SONICA_API_KEYS=` or a stray comma would otherwise leave the
+        // write routes open while the operator believes them closed.
+        return Err(ConfigError::Invalid {
+            setting: "api_keys",
+            message: "a key is blank; remove the empty entry or the setting".into(),
+        });
+    }
+    let open = pick!(open, d.open);
+    if api_keys.is_empty() && !bind.ip().is_loopback() && !open {
+        return Err(ConfigError::Invalid {
+            setting: "bind",
+            message: format!(
+                "{bind} is reachable from other machines and no API keys are set; set api_keys \
+                 (--api-keys / SONICA_API_KEYS), or pass --open true to serve it without keys on purpose"
+            ),
+        });
+    }
     let rate_limit = pick!(rate_limit, d.rate_limit);
     Ok(Config {
         data_dir: pick!(data_dir, d.data_dir),
@@ -177,8 +221,11 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
         job_backoff_ms: pick!(job_backoff_ms, d.job_backoff_ms),
         max_upload_bytes: (max_upload_mb * 1024.0 * 1024.0) as u64,
         max_clip_s,
+        max_stream_s,
+        ws_idle_s,
         api_keys,
         protect_reads: pick!(protect_reads, d.protect_reads),
+        open,
         rate_limit,
         rate_burst: pick!(rate_burst, d.rate_burst.max(rate_limit)).max(1),
         watch: pick!(watch, d.watch),
@@ -197,7 +244,7 @@ mod tests {
     #[test]
     fn flags_beat_the_file_and_the_file_beats_defaults() {
         let file: FileConfig =
-            toml::from_str("bind = \"127.0.0.1:9000\"\nrate_limit = 5\non_duplicate = \"reject\"\napi_keys = [\"a\", \" \"]\nmax_upload_mb = 1")
+            toml::from_str("bind = \"127.0.0.1:9000\"\nrate_limit = 5\non_duplicate = \"reject\"\napi_keys = [\"a \"]\nmax_upload_mb = 1")
                 .unwrap();
         let over = FileConfig {
             rate_limit: Some(7),
@@ -223,5 +270,36 @@ mod tests {
         };
         let e = resolve(FileConfig::default(), bad).unwrap_err();
         assert!(e.to_string().contains("bind"), "{e}");
+    }
+
+    #[test]
+    fn a_blank_key_is_an_error_not_an_open_door() {
+        for keys in [vec!["".to_string()], vec!["good".into(), "  ".into()]] {
+            let over = FileConfig {
+                api_keys: Some(keys),
+                ..FileConfig::default()
+            };
+            let e = resolve(FileConfig::default(), over).unwrap_err();
+            assert!(e.to_string().contains("blank"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_public_address_needs_keys_or_an_explicit_open() {
+        let public = |keys: Option<Vec<String>>, open: Option<bool>| FileConfig {
+            bind: Some("0.0.0.0:7700".into()),
+            api_keys: keys,
+            open,
+            ..FileConfig::default()
+        };
+        let e = resolve(FileConfig::default(), public(None, None)).unwrap_err();
+        assert!(e.to_string().contains("--open"), "{e}");
+        assert!(resolve(FileConfig::default(), public(Some(vec!["k".into()]), None)).is_ok());
+        assert!(resolve(FileConfig::default(), public(None, Some(true))).is_ok());
+        let v6 = FileConfig {
+            bind: Some("[::1]:7700".into()),
+            ..FileConfig::default()
+        };
+        assert!(resolve(FileConfig::default(), v6).is_ok(), "loopback needs nothing");
     }
 }

@@ -24,6 +24,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::TruncatedMedia => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::NoAudio => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::AudioTooLong => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::SampleRateOutOfRange => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::ChannelsOutOfRange => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::AudioTooShort => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::AudioSilent => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::NoAudioFiles => StatusCode::UNPROCESSABLE_ENTITY,
@@ -39,6 +41,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::UnsupportedContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::ForbiddenOrigin => StatusCode::FORBIDDEN,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::UnknownTrack => StatusCode::NOT_FOUND,
         ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
@@ -50,6 +53,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::StoreIncompatible => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::StoreFull => StatusCode::INSUFFICIENT_STORAGE,
         ErrorCode::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::CrashedWorker => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -69,6 +73,11 @@ pub enum ApiError {
     UnsupportedContentType(String),
     #[error("upload is larger than the {limit_mb} MB limit")]
     TooLarge { limit_mb: f64 },
+    /// A part of a request (a WebSocket frame) over its own cap.
+    #[error("{0}")]
+    TooLargeFrame(String),
+    #[error("a cross-site request from {origin} may not change this library (the Origin must be this server)")]
+    ForbiddenOrigin { origin: String },
     #[error("a valid API key is required (Authorization: Bearer <key> or X-API-Key)")]
     Unauthorized,
     #[error("too many requests; retry in {retry_after_s} s")]
@@ -94,7 +103,8 @@ impl ApiError {
             ApiError::MissingField(_) => ErrorCode::MissingField,
             ApiError::BadRequest(_) => ErrorCode::BadRequest,
             ApiError::UnsupportedContentType(_) => ErrorCode::UnsupportedContentType,
-            ApiError::TooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::TooLarge { .. } | ApiError::TooLargeFrame(_) => ErrorCode::PayloadTooLarge,
+            ApiError::ForbiddenOrigin { .. } => ErrorCode::ForbiddenOrigin,
             ApiError::Unauthorized => ErrorCode::Unauthorized,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::UnknownTrack(_) => ErrorCode::UnknownTrack,
@@ -157,6 +167,9 @@ mod tests {
             ErrorCode::BadRequest,
             ErrorCode::PayloadTooLarge,
             ErrorCode::UnknownTrack,
+            ErrorCode::SampleRateOutOfRange,
+            ErrorCode::ChannelsOutOfRange,
+            ErrorCode::ForbiddenOrigin,
         ] {
             assert!(status_of(code).is_client_error(), "{code}");
         }

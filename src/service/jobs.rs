@@ -158,8 +158,8 @@ impl JobPool {
 }
 
 /// Queues every job the store holds that is not failed (restart recovery).
-pub fn recover(index: &FingerprintIndex, scheduler: &Scheduler) -> Result<usize, IndexError> {
-    let jobs = index.recover_jobs()?;
+pub fn recover(index: &FingerprintIndex, scheduler: &Scheduler, max_attempts: u32) -> Result<usize, IndexError> {
+    let jobs = index.recover_jobs(max_attempts)?;
     for j in &jobs {
         scheduler.push(j.id);
     }
@@ -185,7 +185,9 @@ fn run_one(
     };
     job.status = JobStatus::Processing;
     job.attempts += 1;
-    if index.update_job(&job).is_err() {
+    // Durable before the work starts: if this file kills the process, the
+    // next start sees PROCESSING and counts the attempt.
+    if index.update_job(&job).and_then(|_| index.flush()).is_err() {
         return; // cancelled meanwhile
     }
     let started = Instant::now();

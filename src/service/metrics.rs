@@ -95,7 +95,7 @@ impl Metrics {
 
     pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
         self.requests
-            .with_label_values(&[route, method, &status.to_string()])
+            .with_label_values(&[route, method_label(method), &status.to_string()])
             .inc();
         self.latency.with_label_values(&[route]).observe(seconds);
     }
@@ -115,11 +115,7 @@ impl Metrics {
         self.queue_depth.set(scheduler.depth() as i64);
         self.tracks.set(index.len() as i64);
         if let Ok(jobs) = index.jobs() {
-            let mut counts = [0i64; 3];
-            for j in jobs {
-                counts[j.status as usize] += 1;
-            }
-            for (status, n) in ["queued", "processing", "failed"].iter().zip(counts) {
+            for (status, n) in job_counts(&jobs) {
                 self.jobs_pending.with_label_values(&[status]).set(n);
             }
         }
@@ -134,8 +130,83 @@ impl Metrics {
     }
 }
 
+/// Stored jobs by status, every status named (a status missing here once
+/// made every scrape panic after the first REJECTED job).
+fn job_counts(jobs: &[sonica_schema::JobRecord]) -> [(&'static str, i64); 4] {
+    use sonica_schema::JobStatus;
+    let mut counts = [("queued", 0), ("processing", 0), ("failed", 0), ("rejected", 0)];
+    for j in jobs {
+        let at = match j.status {
+            JobStatus::Queued => 0,
+            JobStatus::Processing => 1,
+            JobStatus::Failed => 2,
+            JobStatus::Rejected => 3,
+        };
+        counts[at].1 += 1;
+    }
+    counts
+}
+
+/// The method as a label: one of the known methods or `other`, so a client
+/// inventing methods cannot grow the label set without bound.
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN.iter().find(|m| **m == method).copied().unwrap_or("other")
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sonica_schema::{JobRecord, JobSource, JobStatus};
+
+    fn job(id: u32, status: JobStatus) -> JobRecord {
+        JobRecord {
+            id,
+            path: format!("/songs/{id}.ogg"),
+            source: JobSource::Upload,
+            status,
+            title: None,
+            artist: None,
+            album: None,
+            genre: None,
+            attempts: 1,
+            error: None,
+            error_code: None,
+            created_at: 0,
+            file_len: None,
+            file_mtime_ms: None,
+            on_duplicate: None,
+            duplicates: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn every_job_status_is_counted() {
+        let jobs = [
+            job(1, JobStatus::Rejected),
+            job(2, JobStatus::Queued),
+            job(3, JobStatus::Rejected),
+            job(4, JobStatus::Failed),
+        ];
+        let counts = job_counts(&jobs);
+        assert_eq!(
+            counts,
+            [("queued", 1), ("processing", 0), ("failed", 1), ("rejected", 2)]
+        );
+    }
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("BREW"), "other");
+        assert_eq!(method_label("XXXXXXXXXXXXXXXXXXXX"), "other");
     }
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod jobs;
 pub mod metrics;
 pub mod openapi;
+pub mod policy;
 pub mod recognition;
 pub mod routes;
 pub mod saver;
@@ -83,7 +84,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     let index = Arc::new(open_library_with_cache(&data_dir, cache / 4)?.with_block_cache((cache - cache / 4) as usize));
     let scheduler = Arc::new(Scheduler::default());
     let metrics = Arc::new(Metrics::new());
-    let recovered = jobs::recover(&index, &scheduler).map_err(SonicaError::from)?;
+    let recovered = jobs::recover(&index, &scheduler, config.job_attempts).map_err(SonicaError::from)?;
     let music = open_music(&data_dir, &index)?;
     let state = Arc::new(AppState {
         guard: auth::Guard::new(&config),
@@ -148,6 +149,18 @@ async fn run_http(state: Arc<AppState>, metrics: Arc<Metrics>) -> Result<(), Ser
         let metrics = metrics.clone();
         App::new()
             .app_data(data.clone())
+            // Inner: the one guard (auth, rate limit, origin) of every route.
+            .wrap_fn(|req, srv| {
+                use futures_util::future::{ready, Either};
+                match policy::admit(&req) {
+                    Ok(()) => Either::Left(srv.call(req)),
+                    Err(e) => {
+                        let res = req.into_response(actix_web::ResponseError::error_response(&e));
+                        Either::Right(ready(Ok(res)))
+                    }
+                }
+            })
+            // Outer: metrics see every answer, the guard's refusals too.
             .wrap_fn(move |req, srv| {
                 let started = Instant::now();
                 let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());

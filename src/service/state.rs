@@ -215,8 +215,7 @@ impl AppState {
     /// a record whose file is gone, which the next start's scan removes.
     pub fn delete(&self, id: TrackId) -> Result<TrackView, ApiError> {
         let view = self.view(id)?;
-        let path = PathBuf::from(&view.path);
-        if path.starts_with(&self.songs_dir) {
+        if let Some(path) = self.owned_file(id, Path::new(&view.path))? {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -225,6 +224,27 @@ impl AppState {
         }
         self.forget(id)?;
         Ok(view)
+    }
+
+    /// The file of track `id` that a delete may unlink: only one whose
+    /// folder, symlinks resolved, is inside the songs folder (a folder
+    /// symlink out of it never lets a delete reach outside; a file symlink
+    /// is removed as a link, never its target), and whose path the store
+    /// still gives to this id.
+    pub fn owned_file(&self, id: TrackId, path: &Path) -> Result<Option<PathBuf>, ApiError> {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Ok(None);
+        };
+        let Ok(dir) = dir.canonicalize() else {
+            return Ok(None);
+        };
+        if !dir.starts_with(&self.songs_dir) {
+            return Ok(None);
+        }
+        if self.index.id_by_path(&path.to_string_lossy())? != Some(id) {
+            return Ok(None);
+        }
+        Ok(Some(dir.join(name)))
     }
 
     /// Removes a track or job from the store only.

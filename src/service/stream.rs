@@ -58,12 +58,8 @@ pub fn parse_header(text: &str) -> Result<PcmFormat, String> {
             ))
         }
     };
-    if !(4000..=384_000).contains(&h.sample_rate) {
-        return Err(format!("sample_rate {} is outside 4000–384000", h.sample_rate));
-    }
-    if !(1..=8).contains(&h.channels) {
-        return Err(format!("channels {} is outside 1–8", h.channels));
-    }
+    // The same caps as a decoded file's header.
+    crate::decode::guard::check_format(h.sample_rate, u32::from(h.channels)).map_err(|e| e.to_string())?;
     Ok(PcmFormat {
         encoding,
         sample_rate: h.sample_rate,

@@ -3,6 +3,11 @@
 //!
 //! The temporary file deletes itself when dropped, so any failure (too
 //! large, cut-off body, refused media) leaves nothing behind on disk.
+//!
+//! Bounds, so no form can cost more than its audio: at most [`MAX_PARTS`]
+//! parts, text fields of [`MAX_TEXT_FIELD`] bytes, parts with a name no
+//! route reads drained without being kept, and the whole body capped at the
+//! upload limit plus [`FORM_OVERHEAD`].
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -20,7 +25,35 @@ pub const FILE_FIELDS: [&str; 2] = ["file", "audio"];
 /// Text fields an upload stores as the track's tags (other routes read
 /// their own text fields from the same form).
 pub const META_FIELDS: [&str; 4] = ["title", "artist", "album", "genre"];
-const MAX_TEXT_FIELD: usize = 4096;
+pub const MAX_TEXT_FIELD: usize = 4096;
+/// Most parts one form may have (the richest route reads about a dozen).
+pub const MAX_PARTS: usize = 32;
+/// Bytes a form may carry beyond its audio: text fields, headers, drained
+/// parts.
+pub const FORM_OVERHEAD: u64 = 1024 * 1024;
+/// Every text field some route reads; a part with any other name is read
+/// and dropped, never stored.
+pub const TEXT_FIELDS: [&str; 19] = [
+    "title",
+    "artist",
+    "album",
+    "genre",
+    "on_duplicate",
+    "start_s",
+    "end_s",
+    "track_id",
+    "id",
+    "top_k",
+    "kind",
+    "key",
+    "tempo_min",
+    "tempo_max",
+    "min_similarity",
+    "q",
+    "text",
+    "limit",
+    "offset",
+];
 
 /// The audio part, on disk.
 pub struct Received {
@@ -62,8 +95,27 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload, dir: &Path, lim
         audio: None,
         text: HashMap::new(),
     };
+    let total_cap = limit.saturating_add(FORM_OVERHEAD);
+    let mut total = 0u64;
+    let mut parts = 0usize;
+    // Every byte of the body passes here, whichever part it belongs to.
+    let mut count = |n: usize| -> Result<(), ApiError> {
+        total += n as u64;
+        if total > total_cap {
+            return Err(ApiError::TooLarge {
+                limit_mb: limit as f64 / (1024.0 * 1024.0),
+            });
+        }
+        Ok(())
+    };
     while let Some(field) = mp.next().await {
         let mut field = field.map_err(multipart_error)?;
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(ApiError::BadRequest(format!(
+                "the form has more than {MAX_PARTS} parts"
+            )));
+        }
         let name = field.name().unwrap_or_default().to_string();
         if FILE_FIELDS.contains(&name.as_str()) {
             if form.audio.is_some() {
@@ -82,6 +134,7 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload, dir: &Path, lim
             let mut bytes = 0u64;
             while let Some(chunk) = field.next().await {
                 let chunk = chunk.map_err(multipart_error)?;
+                count(chunk.len())?;
                 bytes += chunk.len() as u64;
                 if bytes > limit {
                     return Err(ApiError::TooLarge {
@@ -97,10 +150,11 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload, dir: &Path, lim
                 file: tmp,
                 name: client_name,
             });
-        } else {
+        } else if TEXT_FIELDS.contains(&name.as_str()) {
             let mut value = Vec::new();
             while let Some(chunk) = field.next().await {
                 let chunk = chunk.map_err(multipart_error)?;
+                count(chunk.len())?;
                 if value.len() + chunk.len() > MAX_TEXT_FIELD {
                     return Err(ApiError::BadRequest(format!(
                         "field `{name}` is longer than {MAX_TEXT_FIELD} bytes"
@@ -113,6 +167,11 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload, dir: &Path, lim
             let v = v.trim();
             if !v.is_empty() {
                 form.text.insert(name, v.to_string());
+            }
+        } else {
+            // No route reads it: drain it, keeping nothing.
+            while let Some(chunk) = field.next().await {
+                count(chunk.map_err(multipart_error)?.len())?;
             }
         }
     }

@@ -69,8 +69,12 @@ struct Pending {
     stamp: Stamp,
 }
 
+/// How often a scan that found the folder gone looks again.
+const RECHECK: Duration = Duration::from_secs(5);
+
 fn run(state: Arc<AppState>, events: Receiver<PathBuf>, stop: Receiver<()>) {
-    scan(&state);
+    let mut held_back = !scan(&state);
+    let mut last_check = Instant::now();
     let settle = Duration::from_millis(state.config.settle_ms);
     let tick = (settle / 4).clamp(Duration::from_millis(20), Duration::from_millis(250));
     let mut pending: HashMap<PathBuf, Pending> = HashMap::new();
@@ -105,7 +109,34 @@ fn run(state: Arc<AppState>, events: Receiver<PathBuf>, stop: Receiver<()>) {
             pending.remove(&p);
             reconcile(&state, &p);
         }
+        if held_back && last_check.elapsed() >= RECHECK {
+            last_check = Instant::now();
+            held_back = !scan(&state);
+            if !held_back {
+                tracing::info!(folder = %state.songs_dir.display(), "the songs folder is back; scan complete");
+            }
+        }
     }
+}
+
+/// True when `p` (a file or folder, symlinks resolved) lies inside the songs
+/// folder: a symlink out of it is never followed, read or ingested.
+fn inside_folder(state: &AppState, p: &Path) -> bool {
+    p.canonicalize().is_ok_and(|c| c.starts_with(&state.songs_dir))
+}
+
+/// Whether the folder is there with something in it. An unmounted disk or
+/// a folder emptied by mistake must not empty the library.
+fn folder_present(state: &AppState) -> bool {
+    std::fs::read_dir(&state.songs_dir)
+        .is_ok_and(|mut entries| entries.any(|e| e.is_ok_and(|e| !e.file_name().to_string_lossy().starts_with('.'))))
+}
+
+/// The start-up scan holds back its removals when the folder is empty or
+/// most of its stored files are missing: it looks like a missing disk, not
+/// a user deleting songs.
+pub fn looks_gone(present: bool, stored: usize, missing: usize) -> bool {
+    missing > 0 && (!present || (stored >= 4 && missing * 2 > stored))
 }
 
 /// Marks a path (or every file of a folder moved in) as changed.
@@ -114,6 +145,10 @@ fn note(state: &AppState, pending: &mut HashMap<PathBuf, Pending>, p: PathBuf) {
         return;
     }
     if p.is_dir() {
+        if !inside_folder(state, &p) {
+            tracing::warn!(path = %p.display(), "a folder symlink out of the songs folder is not followed");
+            return;
+        }
         for f in walk(&p) {
             note(state, pending, f);
         }
@@ -150,27 +185,44 @@ fn is_hidden(root: &Path, p: &Path) -> bool {
 }
 
 /// The scan at start: every file against the store, then every stored
-/// track of the folder against the files.
-fn scan(state: &AppState) {
+/// track of the folder against the files. Returns false when it held its
+/// removals back because the folder looks gone ([`looks_gone`]); the
+/// watcher then scans again every few seconds until it is back.
+fn scan(state: &AppState) -> bool {
     for f in walk(&state.songs_dir) {
         if !is_hidden(&state.songs_dir, &f) {
             reconcile(state, &f);
         }
     }
     if !state.config.watch_remove {
-        return;
+        return true;
     }
-    match state.all_views() {
-        Ok(views) => {
-            for v in views {
-                let p = PathBuf::from(&v.path);
-                if p.starts_with(&state.songs_dir) && !p.exists() {
-                    reconcile(state, &p);
-                }
-            }
+    let views = match state.all_views() {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot list the library for the folder scan");
+            return true;
         }
-        Err(e) => tracing::error!(error = %e, "cannot list the library for the folder scan"),
+    };
+    let ours: Vec<PathBuf> = views
+        .iter()
+        .map(|v| PathBuf::from(&v.path))
+        .filter(|p| p.starts_with(&state.songs_dir))
+        .collect();
+    let missing: Vec<&PathBuf> = ours.iter().filter(|p| !p.exists()).collect();
+    if looks_gone(folder_present(state), ours.len(), missing.len()) {
+        tracing::error!(
+            folder = %state.songs_dir.display(),
+            missing = missing.len(),
+            stored = ours.len(),
+            "THE SONGS FOLDER LOOKS UNMOUNTED OR EMPTIED: its tracks are kept, not removed; waiting for it to come back"
+        );
+        return false;
     }
+    for p in missing {
+        reconcile(state, p);
+    }
+    true
 }
 
 /// Brings the store in line with the file at `p` (present or not).
@@ -195,8 +247,16 @@ pub fn reconcile(state: &AppState, p: &Path) {
             _ => None,
         },
     });
+    if p.is_file() && !inside_folder(state, p) {
+        tracing::warn!(path = %key, "a symlink out of the songs folder is not ingested");
+        return;
+    }
     if !p.is_file() {
         if let (Some(id), true) = (known, state.config.watch_remove) {
+            if !folder_present(state) {
+                tracing::error!(id, path = %key, "the songs folder is empty or gone; the track is kept");
+                return;
+            }
             if stored_stamp.is_some() {
                 match state.forget(id) {
                     Ok(()) => tracing::info!(id, path = %key, "file removed from the songs folder; track removed"),
@@ -237,5 +297,14 @@ mod tests {
         assert!(is_hidden(root, Path::new("/elsewhere/b.mp3")));
         assert!(is_audio_name(Path::new("x.MP3")));
         assert!(!is_audio_name(Path::new("x.txt")));
+    }
+
+    #[test]
+    fn an_emptied_or_missing_folder_does_not_empty_the_library() {
+        assert!(!looks_gone(true, 10, 0));
+        assert!(!looks_gone(true, 10, 3), "ordinary removals go ahead");
+        assert!(looks_gone(true, 10, 6), "most files missing");
+        assert!(looks_gone(false, 10, 1), "folder empty or unmounted");
+        assert!(!looks_gone(true, 2, 2), "a tiny library may lose everything for real");
     }
 }

@@ -9,7 +9,6 @@ use crate::analyse::analyse_music;
 use crate::analysis::{pattern_midi, summary_json};
 use crate::search::params::parse_number;
 use crate::search::{track_analysis, ParamError};
-use crate::service::auth::Access;
 use crate::service::error::ApiError;
 use crate::service::routes::{blocking, parse_id};
 use crate::service::state::AppState;
@@ -59,12 +58,7 @@ impl RawRange {
         (status = 400, body = crate::service::openapi::ErrorBody),
         (status = 404, description = "Unknown track, or a track without analysis", body = crate::service::openapi::ErrorBody),
         (status = 409, description = "The track is not READY yet", body = crate::service::openapi::ErrorBody)))]
-pub async fn get(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    state.guard.authorize(&req, Access::Read)?;
+pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let st = state.clone();
     let body = blocking(move || {
@@ -92,8 +86,6 @@ pub async fn analyze(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.guard.authorize(&req, Access::Recognize)?;
-    state.guard.limit(&req)?;
     let mut form = read_form(&req, payload, &state.tmp_dir, state.config.max_upload_bytes).await?;
     let audio = form.take_audio()?;
     let range = RawRange {
@@ -119,12 +111,10 @@ pub async fn analyze(
         (status = 404, body = crate::service::openapi::ErrorBody),
         (status = 409, body = crate::service::openapi::ErrorBody)))]
 pub async fn pattern(
-    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
     range: web::Query<RawRange>,
 ) -> Result<HttpResponse, ApiError> {
-    state.guard.authorize(&req, Access::Read)?;
     let id = parse_id(&id)?;
     let (start, end) = range.parse().map_err(SonicaError::from)?;
     let st = state.clone();

@@ -2,7 +2,6 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::service::auth::Access;
 use crate::service::error::ApiError;
 use crate::service::recognition::{recognize_file, RecognizeAnswer};
 use crate::service::routes::blocking;
@@ -23,8 +22,6 @@ pub async fn recognize(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.guard.authorize(&req, Access::Recognize)?;
-    state.guard.limit(&req)?;
     let mut form = read_form(&req, payload, &state.tmp_dir, state.config.max_upload_bytes).await?;
     let audio = form.take_audio()?;
     let _turn = state.recognizers.acquire().await.map_err(|_| ApiError::ShuttingDown)?;

@@ -14,7 +14,6 @@ use serde::Serialize;
 use crate::analyse::analyse_music;
 use crate::search::params::{json_fields, Fields};
 use crate::search::{similar, ParamError, RawSimilar, SimilarTo, TrackHit};
-use crate::service::auth::Access;
 use crate::service::error::ApiError;
 use crate::service::routes::analysis::MAX_ANALYZE_S;
 use crate::service::routes::{blocking, parse_id};
@@ -42,12 +41,10 @@ pub struct SimilarAnswer {
         (status = 404, body = crate::service::openapi::ErrorBody),
         (status = 409, body = crate::service::openapi::ErrorBody)))]
 pub async fn by_track(
-    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
     raw: web::Query<RawSimilar>,
 ) -> Result<HttpResponse, ApiError> {
-    state.guard.authorize(&req, Access::Read)?;
     let id = parse_id(&id)?;
     let p = raw.parse().map_err(SonicaError::from)?;
     let st = state.clone();
@@ -124,8 +121,6 @@ pub async fn by_body(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.guard.authorize(&req, Access::Recognize)?;
-    state.guard.limit(&req)?;
     let mut body = read_body(&req, payload, &state).await?;
     let track = track_id_field(&mut body.fields)?;
     let p = RawSimilar::from_fields(&mut body.fields)

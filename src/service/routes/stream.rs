@@ -10,19 +10,30 @@
 //! In a stream answer, `match.offset_s` is where the stream's first sample
 //! falls in the track and the top-level `offset_s` is where the latest
 //! sample falls ("now" in the track).
+//!
+//! Bounds: a PCM frame holds at most [`MAX_PCM_FRAME`] bytes; a stream at
+//! most `max_stream_s` seconds; a connection silent for `ws_idle_s` is
+//! closed; PCM conversion and resampling run on the blocking pool, never on
+//! the HTTP worker; one recognition runs at a time per connection, and each
+//! takes a unit of the client's rate limit (an attempt without one is
+//! skipped).
 
 use std::io::Write;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 
-use crate::service::auth::Access;
+use crate::decode::DecodeError;
+use crate::service::auth::client_ip;
 use crate::service::error::ApiError;
 use crate::service::recognition::{recognize_file, recognize_pcm, round3, MatchView};
 use crate::service::routes::blocking;
 use crate::service::state::AppState;
 use crate::service::stream::{parse_header, PcmStream};
+use crate::SonicaError;
 
 #[utoipa::path(get, path = "/ws/stream", tag = "recognition",
     responses((status = 101, description = "WebSocket upgrade; see the module docs for the protocol"),
@@ -33,8 +44,6 @@ pub async fn stream(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.guard.authorize(&req, Access::Recognize)?;
-    state.guard.limit(&req)?;
     let (resp, session, msgs) =
         actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest(format!("not a WebSocket handshake: {e}")))?;
     let limit = state.config.max_upload_bytes as usize;
@@ -42,8 +51,26 @@ pub async fn stream(
         .max_frame_size(limit)
         .aggregate_continuations()
         .max_continuation_size(limit);
-    actix_web::rt::spawn(run(state.into_inner(), session, msgs));
+    let ip = client_ip(&req);
+    actix_web::rt::spawn(run(state.into_inner(), session, msgs, ip));
     Ok(resp)
+}
+
+/// Largest binary frame of a PCM stream: about 2.7 s of 8-channel 48 kHz
+/// float audio. Clients send a few hundred milliseconds at a time.
+pub const MAX_PCM_FRAME: usize = 4 * 1024 * 1024;
+
+/// Feeds a frame to the stream on the blocking pool (conversion and
+/// resampling are CPU work), handing the stream back.
+async fn feed(p: PcmStream, bytes: actix_web::web::Bytes) -> Result<PcmStream, ApiError> {
+    let (p, r) = web::block(move || {
+        let mut p = p;
+        let r = p.push(&bytes);
+        (p, r)
+    })
+    .await
+    .map_err(|_| ApiError::Internal("a blocking task was cancelled".into()))?;
+    r.map(|()| p).map_err(ApiError::BadRequest)
 }
 
 /// What has been told to the client, to send only changes.
@@ -56,10 +83,24 @@ struct Told {
     misses: u32,
 }
 
-async fn run(state: Arc<AppState>, mut session: Session, mut msgs: AggregatedMessageStream) {
+async fn run(state: Arc<AppState>, mut session: Session, mut msgs: AggregatedMessageStream, ip: IpAddr) {
     let mut pcm: Option<PcmStream> = None;
     let mut told = Told::default();
-    while let Some(msg) = msgs.recv().await {
+    let idle = Duration::from_secs_f64(state.config.ws_idle_s);
+    loop {
+        let msg = match actix_web::rt::time::timeout(idle, msgs.recv()).await {
+            Ok(Some(m)) => m,
+            Ok(None) => break,
+            Err(_) => {
+                let secs = state.config.ws_idle_s;
+                fail(
+                    session,
+                    ApiError::BadRequest(format!("no frame for {secs} s; the stream is closed as idle")),
+                )
+                .await;
+                return;
+            }
+        };
         match msg {
             Err(e) => {
                 fail(session, ApiError::BadRequest(format!("WebSocket protocol error: {e}"))).await;
@@ -85,19 +126,43 @@ async fn run(state: Arc<AppState>, mut session: Session, mut msgs: AggregatedMes
                     }
                 }
             }
-            Ok(AggregatedMessage::Binary(bytes)) => match pcm.as_mut() {
+            Ok(AggregatedMessage::Binary(bytes)) => match pcm.take() {
                 None => {
                     whole_file(state, session, bytes.to_vec()).await;
                     return;
                 }
                 Some(p) => {
-                    if let Err(m) = p.push(&bytes) {
-                        fail(session, ApiError::BadRequest(m)).await;
+                    if bytes.len() > MAX_PCM_FRAME {
+                        let m = format!("a PCM frame holds at most {MAX_PCM_FRAME} bytes; send smaller frames");
+                        fail(session, ApiError::TooLargeFrame(m)).await;
                         return;
                     }
-                    if p.due() && attempt(&state, p, &mut told, &mut session, false).await.is_err() {
+                    let mut p = match feed(p, bytes).await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            fail(session, e).await;
+                            return;
+                        }
+                    };
+                    if p.received_s() > state.config.max_stream_s {
+                        fail(
+                            session,
+                            SonicaError::from(DecodeError::TooLong {
+                                max_s: state.config.max_stream_s,
+                            })
+                            .into(),
+                        )
+                        .await;
                         return;
                     }
+                    if p.due()
+                        && attempt(&state, &mut p, &mut told, &mut session, false, ip)
+                            .await
+                            .is_err()
+                    {
+                        return;
+                    }
+                    pcm = Some(p);
                 }
             },
             Ok(AggregatedMessage::Ping(b)) => {
@@ -114,7 +179,7 @@ async fn run(state: Arc<AppState>, mut session: Session, mut msgs: AggregatedMes
             && (p.has_untried() || told.last_frame.is_none())
             && p.received_s() >= crate::analyse::MIN_DURATION_S
         {
-            let _ = attempt(&state, &mut p, &mut told, &mut session, true).await;
+            let _ = attempt(&state, &mut p, &mut told, &mut session, true, ip).await;
         } else if let Some(mut f) = told.last_frame.take() {
             f["final"] = serde_json::Value::Bool(true);
             let _ = send(&mut session, &f).await;
@@ -138,9 +203,22 @@ async fn attempt(
     told: &mut Told,
     session: &mut Session,
     last: bool,
+    ip: IpAddr,
 ) -> Result<(), ()> {
     let (window, start_s) = p.take_window();
     let received = p.received_s();
+    // Each attempt is a recognition's work: it takes a unit of the
+    // client's allowance, and is skipped (the stream goes on) without one.
+    if state.guard.limit_client(ip).is_err() {
+        tracing::debug!(%ip, "stream attempt skipped: rate limit");
+        if last {
+            if let Some(mut f) = told.last_frame.take() {
+                f["final"] = serde_json::Value::Bool(true);
+                return send(session, &f).await;
+            }
+        }
+        return Ok(());
+    }
     let Ok(_turn) = state.recognizers.acquire().await else {
         return Err(());
     };

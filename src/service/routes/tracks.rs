@@ -12,7 +12,6 @@ use sonica_schema::{JobRecord, JobSource, OnDuplicate};
 
 use crate::decode::{self, sniff_format};
 use crate::ingest::unix_now_s;
-use crate::service::auth::Access;
 use crate::service::error::ApiError;
 use crate::service::routes::{blocking, parse_id};
 use crate::service::state::{AppState, TrackView};
@@ -36,8 +35,6 @@ pub async fn upload(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.guard.authorize(&req, Access::Write)?;
-    state.guard.limit(&req)?;
     let mut form = read_form(&req, payload, &state.incoming_dir, state.config.max_upload_bytes).await?;
     let audio = form.take_audio()?;
     let policy = on_duplicate(&req, &form.text)?.unwrap_or(state.config.on_duplicate);
@@ -163,12 +160,7 @@ fn extension_for(format: &str) -> &'static str {
     params(("id" = u32, Path, description = "Track id")),
     responses((status = 200, body = TrackView), (status = 400, body = crate::service::openapi::ErrorBody),
         (status = 404, body = crate::service::openapi::ErrorBody)))]
-pub async fn get(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    state.guard.authorize(&req, Access::Read)?;
+pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let st = state.clone();
     let view = blocking(move || st.view(id)).await?;
@@ -185,12 +177,7 @@ pub struct Deleted {
     params(("id" = u32, Path, description = "Track id")),
     responses((status = 200, body = Deleted), (status = 401, body = crate::service::openapi::ErrorBody),
         (status = 404, body = crate::service::openapi::ErrorBody)))]
-pub async fn delete(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    state.guard.authorize(&req, Access::Write)?;
+pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let st = state.clone();
     blocking(move || st.delete(id)).await?;

@@ -1,0 +1,181 @@
+//! The one guard in front of every route: what each route needs (a key
+//! for which kind of access, a unit of the client's rate limit, a
+//! same-origin browser) is declared in one table, and one middleware
+//! applies it before any handler runs.
+//!
+//! A route missing from the table is treated as the strictest kind (a
+//! write that takes a rate-limit unit), so a new route cannot forget its
+//! guard; a test checks that every route in the OpenAPI document has its
+//! own line.
+
+use actix_web::dev::ServiceRequest;
+use actix_web::http::{header, Method};
+use actix_web::web;
+
+use crate::service::auth::Access;
+use crate::service::error::ApiError;
+use crate::service::state::AppState;
+
+/// What a route needs before its handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// `None`: open to everyone (the API document and its page).
+    pub access: Option<Access>,
+    /// Takes a unit of the client's rate limit (routes that decode audio
+    /// or write the library).
+    pub limited: bool,
+}
+
+const fn p(access: Access, limited: bool) -> Policy {
+    Policy {
+        access: Some(access),
+        limited,
+    }
+}
+
+const OPEN: Policy = Policy {
+    access: None,
+    limited: false,
+};
+
+/// Every route, by method and pattern.
+pub const ROUTES: &[(&str, &str, Policy)] = &[
+    ("GET", "/health", p(Access::Read, false)),
+    ("GET", "/songs", p(Access::Read, false)),
+    ("GET", "/duplicates", p(Access::Read, false)),
+    ("POST", "/tracks", p(Access::Write, true)),
+    ("POST", "/upload", p(Access::Write, true)),
+    ("GET", "/tracks/{id}", p(Access::Read, false)),
+    ("DELETE", "/tracks/{id}", p(Access::Write, false)),
+    ("GET", "/tracks/{id}/analysis", p(Access::Read, false)),
+    ("GET", "/tracks/{id}/pattern.mid", p(Access::Read, false)),
+    ("GET", "/tracks/{id}/similar", p(Access::Read, false)),
+    ("POST", "/analyze", p(Access::Recognize, true)),
+    ("POST", "/search/similar", p(Access::Recognize, true)),
+    ("GET", "/search", p(Access::Read, false)),
+    ("POST", "/search", p(Access::Recognize, true)),
+    ("POST", "/recognize", p(Access::Recognize, true)),
+    ("GET", "/ws/stream", p(Access::Recognize, true)),
+    ("GET", "/metrics", p(Access::Read, false)),
+    ("GET", "/openapi.json", OPEN),
+    ("GET", "/docs", OPEN),
+];
+
+/// The policy of a matched route; the strictest for one not in the table.
+pub fn policy_of(method: &Method, pattern: &str) -> Policy {
+    ROUTES
+        .iter()
+        .find(|(m, path, _)| *path == pattern && *m == method.as_str())
+        .map(|(_, _, policy)| *policy)
+        .unwrap_or(p(Access::Write, true))
+}
+
+/// Checks a request against its route's policy. Unmatched paths and
+/// methods pass through to the 404/405 answers.
+pub fn admit(req: &ServiceRequest) -> Result<(), ApiError> {
+    let Some(pattern) = req.match_pattern() else {
+        return Ok(());
+    };
+    if !ROUTES.iter().any(|(_, path, _)| *path == pattern) {
+        return Ok(());
+    }
+    if !ROUTES
+        .iter()
+        .any(|(m, path, _)| *path == pattern && *m == req.method().as_str())
+    {
+        return Ok(()); // the resource's 405
+    }
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return Err(ApiError::Internal("the service state is missing".into()));
+    };
+    let policy = policy_of(req.method(), &pattern);
+    let http = req.request();
+    changes_state_or_streams(req.method(), &pattern)
+        .then(|| same_origin(http))
+        .unwrap_or(Ok(()))?;
+    if let Some(access) = policy.access {
+        state.guard.authorize(http, access)?;
+    }
+    if policy.limited {
+        state.guard.limit(http)?;
+    }
+    Ok(())
+}
+
+fn changes_state_or_streams(method: &Method, pattern: &str) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) || pattern == "/ws/stream"
+}
+
+/// A browser names the page that sent a request in `Origin`; a request
+/// that changes the library (or opens a stream) from another site's page
+/// is refused. Clients that are not browsers send no `Origin`.
+pub fn same_origin(req: &actix_web::HttpRequest) -> Result<(), ApiError> {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("").trim();
+    let authority = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !authority.is_empty() && authority.eq_ignore_ascii_case(host) {
+        Ok(())
+    } else {
+        Err(ApiError::ForbiddenOrigin {
+            origin: origin.chars().take(200).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn every_documented_route_declares_its_guard() {
+        let doc: serde_json::Value = serde_json::from_str(crate::service::openapi::document()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        assert!(!paths.is_empty());
+        for (path, ops) in paths {
+            for method in ops.as_object().unwrap().keys() {
+                let m = method.to_ascii_uppercase();
+                assert!(
+                    ROUTES.iter().any(|(rm, rp, _)| *rp == path && *rm == m),
+                    "{m} {path} has no line in policy::ROUTES"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_unlisted_route_gets_the_strictest_policy() {
+        assert_eq!(policy_of(&Method::PUT, "/new/route"), p(Access::Write, true));
+        assert_eq!(policy_of(&Method::GET, "/health"), p(Access::Read, false));
+    }
+
+    #[test]
+    fn cross_site_browser_writes_are_refused() {
+        let same = TestRequest::post()
+            .insert_header(("Host", "127.0.0.1:7700"))
+            .insert_header(("Origin", "http://127.0.0.1:7700"))
+            .to_http_request();
+        assert!(same_origin(&same).is_ok());
+        let none = TestRequest::post()
+            .insert_header(("Host", "127.0.0.1:7700"))
+            .to_http_request();
+        assert!(same_origin(&none).is_ok(), "curl and scripts send no Origin");
+        for evil in ["http://evil.example", "null", "http://127.0.0.1:7700.evil.example"] {
+            let r = TestRequest::post()
+                .insert_header(("Host", "127.0.0.1:7700"))
+                .insert_header(("Origin", evil))
+                .to_http_request();
+            assert!(
+                matches!(same_origin(&r), Err(ApiError::ForbiddenOrigin { .. })),
+                "{evil}"
+            );
+        }
+    }
+}
