@@ -43,7 +43,7 @@ if [[ "${FUZZ_NO_BUILD:-}" != 1 ]]; then
   build=("")
   [[ ${#targets[@]} -lt ${#all[@]} ]] && build=("${targets[@]}")
   for b in "${build[@]}"; do
-    (cd "$here" && cargo +nightly fuzz build --codegen-units 16 -j "${FUZZ_JOBS:-2}" $b) >"$fuzz/build.log" 2>&1 ||
+    (cd "$here" && CARGO_BUILD_JOBS="${FUZZ_JOBS:-2}" cargo +nightly fuzz build --codegen-units 16 $b) >"$fuzz/build.log" 2>&1 ||
       { tail -20 "$fuzz/build.log" >&2; echo "fuzz build failed (fuzz/build.log)" >&2; exit 1; }
   done
 fi

@@ -15,6 +15,10 @@ mod common;
 mod duplicates;
 #[path = "integration/fixtures.rs"]
 mod fixtures;
+#[path = "integration/hostile.rs"]
+mod hostile;
+#[path = "integration/hostile_files.rs"]
+mod hostile_files;
 #[path = "integration/kill.rs"]
 mod kill;
 #[path = "integration/recognition.rs"]

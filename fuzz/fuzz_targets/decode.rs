@@ -45,13 +45,13 @@ fuzz_target!(
         let _ = decode_limited(path, LIMIT_S, &mut |s| produced += s.len());
 
         // The analysis path: source rate, two channels, stopped by the sink.
-        let mut rate = 0u32;
+        let rate = std::cell::Cell::new(0u32);
         let mut frames = 0u64;
         let _ = decode_frames(
             path,
             true,
             &mut |r, _channels| {
-                rate = r;
+                rate.set(r);
                 Ok(())
             },
             &mut |f| {
@@ -61,6 +61,7 @@ fuzz_target!(
                     assert!(st.iter().all(|x| x.is_finite()), "non-finite stereo sample in a decoded chunk");
                 }
                 frames += f.mono.len() as u64;
+                let rate = rate.get();
                 if rate > 0 && frames as f64 / f64::from(rate) > LIMIT_S {
                     return Err(DecodeError::TooLong { max_s: LIMIT_S });
                 }

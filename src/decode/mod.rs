@@ -15,7 +15,7 @@ mod tags;
 use std::path::Path;
 
 pub use sniff::sniff_format;
-pub use tags::Tags;
+pub use tags::{Tags, MAX_TAG_BYTES};
 
 use crate::resample::{ToAnalysisRate, ANALYSIS_RATE};
 
@@ -137,14 +137,14 @@ pub fn decode_frames(
             if matches!(why, native::Failure::Unrecognised) && !sniff::looks_like_known_media(&format) {
                 return Err(DecodeError::Unrecognised(format));
             }
-            // symphonia could not take it: ffmpeg may (WMA, AC-3, Opus, …),
-            // and then only ffmpeg's own failure says the file is corrupt.
-            if ffmpeg::available() {
-                return ffmpeg::decode(path, &format, want_stereo, max_declared_s, on_start, sink);
-            }
             match why {
-                // One of symphonia's own formats: its word stands.
+                // One of symphonia's own formats: its word (truncated, corrupt
+                // at byte N) is the most precise there is.
                 native::Failure::Probe(e) if sniff::natively_decoded(&format) => Err(e),
+                // Anything else symphonia could not take (WMA, AC-3, Opus in an
+                // odd container, whatever its probe said) goes to ffmpeg, and
+                // only ffmpeg's own failure says the file is corrupt.
+                _ if ffmpeg::available() => ffmpeg::decode(path, &format, want_stereo, max_declared_s, on_start, sink),
                 _ => Err(DecodeError::NeedsFfmpeg { format }),
             }
         }

@@ -247,6 +247,13 @@ fn http_policies_and_duplicate_groups() {
     assert_eq!(rejected["error"]["code"], "duplicate");
     let path = rejected["path"].as_str().unwrap();
     assert!(!Path::new(path).exists(), "a rejected upload leaves no file");
+    // A REJECTED job once made every scrape panic (and drop the connection).
+    for _ in 0..2 {
+        let (status, body) = s.get_bytes("/metrics");
+        assert_eq!(status, 200);
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.contains("sonica_jobs_stored{status=\"rejected\"} 1"), "{text}");
+    }
 
     // Default policy (flag) marks; keep does not.
     let section = wav_bytes(dir.path(), "s.wav", &audio::slice(&x, RATE, 10.0, 30.0), RATE);

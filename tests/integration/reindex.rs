@@ -51,7 +51,7 @@ fn tool() -> &'static Path {
     })
 }
 
-fn reindex(data: &Path, args: &[&str]) -> Output {
+pub fn reindex(data: &Path, args: &[&str]) -> Output {
     Command::new(tool())
         .arg("--data-dir")
         .arg(data)
