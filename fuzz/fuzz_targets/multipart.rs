@@ -17,9 +17,13 @@
 //!
 //! No runtime is needed: the payload is in memory and `read_form` does no
 //! I/O but blocking file writes, so the future is polled with a no-op
-//! waker. Returning `Pending` more than a few thousand times in a row with
-//! every byte already available would hang a real connection until its
+//! waker. Returning `Pending` a thousand times in a row while the payload
+//! stream hands out nothing more would hang a real connection until its
 //! timeout, so that panics here as a finding.
+//!
+//! Checked on the way: an accepted audio part is within the limit; text
+//! fields are only names some route reads, at most `MAX_TEXT_FIELD` bytes,
+//! trimmed and non-empty.
 
 #![no_main]
 
@@ -27,6 +31,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::OnceLock;
+use std::cell::Cell;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use actix_web::dev::Payload;
@@ -35,7 +41,8 @@ use actix_web::test::TestRequest;
 use actix_web::{web, FromRequest};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use sonica::service::upload::read_form;
+use futures_util::StreamExt;
+use sonica::service::upload::{read_form, MAX_PARTS, MAX_TEXT_FIELD, TEXT_FIELDS};
 
 fn scratch_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -46,15 +53,26 @@ fn scratch_dir() -> &'static PathBuf {
     })
 }
 
-fn block_on<F: Future>(f: F) -> F::Output {
+/// Polls `f` to the end with a no-op waker. `progress` counts the chunks
+/// the payload stream has handed out: many `Pending`s in a row while it
+/// stands still mean the future waits for a wake-up nothing will send.
+fn block_on<F: Future>(f: F, progress: &Cell<usize>) -> F::Output {
     let mut f = pin!(f);
     let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..10_000 {
+    let mut still = 0;
+    let mut seen = progress.get();
+    loop {
         if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
             return v;
         }
+        if progress.get() == seen {
+            still += 1;
+            assert!(still < 1000, "read_form stays Pending after chunk {seen} with the whole body in memory");
+        } else {
+            seen = progress.get();
+            still = 0;
+        }
     }
-    panic!("read_form stays Pending with the whole body in memory");
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -100,19 +118,26 @@ fuzz_target!(|data: &[u8]| {
         at = end;
         k += 1;
     }
+    let progress = Rc::new(Cell::new(0usize));
     // actix-http's `BoxedPayloadStream`, which actix-web does not re-export.
     let stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, PayloadError>>>> =
-        Box::pin(futures_util::stream::iter(chunks));
+        Box::pin(futures_util::stream::iter(chunks).inspect({
+            let p = progress.clone();
+            move |_| p.set(p.get() + 1)
+        }));
     let mut dev_payload = Payload::from(stream);
-    let payload = block_on(web::Payload::from_request(&req, &mut dev_payload)).expect("Payload extractor is infallible");
+    let payload =
+        block_on(web::Payload::from_request(&req, &mut dev_payload), &progress).expect("Payload extractor is infallible");
 
-    if let Ok(form) = block_on(read_form(&req, payload, scratch_dir(), limit)) {
+    if let Ok(form) = block_on(read_form(&req, payload, scratch_dir(), limit), &progress) {
         if let Some(audio) = &form.audio {
             let len = std::fs::metadata(audio.file.path()).map(|m| m.len()).unwrap_or(0);
             assert!(len <= limit, "an audio part of {len} bytes passed the {limit}-byte limit");
         }
+        assert!(form.text.len() < MAX_PARTS);
         for (k, v) in &form.text {
-            assert!(v.len() <= 4096, "text field {k} of {} bytes", v.len());
+            assert!(TEXT_FIELDS.contains(&k.as_str()), "kept a field no route reads: {k:?}");
+            assert!(v.len() <= MAX_TEXT_FIELD, "text field {k} of {} bytes", v.len());
             assert!(!v.is_empty() && v.trim() == v, "text field {k} kept as {v:?}");
         }
     }

@@ -14,7 +14,9 @@ pub mod songs;
 pub mod stream;
 pub mod tracks;
 
-use actix_web::{web, HttpRequest, HttpResponse, Resource};
+use actix_web::dev::{AppService, HttpServiceFactory};
+use actix_web::http::{header, Method};
+use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder};
 
 use crate::service::error::{extractor_error, ApiError};
 
@@ -23,43 +25,107 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::QueryConfig::default().error_handler(|e, _| extractor_error(e.to_string())))
         .app_data(web::JsonConfig::default().error_handler(|e, _| extractor_error(e.to_string())))
         .app_data(web::PathConfig::default().error_handler(|e, _| extractor_error(e.to_string())))
-        .service(resource("/health").route(web::get().to(health::health)))
-        .service(resource("/songs").route(web::get().to(songs::list)))
-        .service(resource("/duplicates").route(web::get().to(duplicates::list)))
-        .service(resource("/tracks").route(web::post().to(tracks::upload)))
-        .service(resource("/upload").route(web::post().to(tracks::upload)))
-        .service(
-            resource("/tracks/{id}")
-                .route(web::get().to(tracks::get))
-                .route(web::delete().to(tracks::delete)),
-        )
-        .service(resource("/tracks/{id}/analysis").route(web::get().to(analysis::get)))
-        .service(resource("/tracks/{id}/pattern.mid").route(web::get().to(analysis::pattern)))
-        .service(resource("/tracks/{id}/similar").route(web::get().to(similar::by_track)))
-        .service(resource("/analyze").route(web::post().to(analysis::analyze)))
-        .service(resource("/search/similar").route(web::post().to(similar::by_body)))
-        .service(
-            resource("/search")
-                .route(web::get().to(search::text))
-                .route(web::post().to(search::mixed)),
-        )
-        .service(resource("/recognize").route(web::post().to(recognize::recognize)))
-        .service(resource("/ws/stream").route(web::get().to(stream::stream)))
-        .service(resource("/metrics").route(web::get().to(metrics::metrics)))
-        .service(resource("/openapi.json").route(web::get().to(docs::openapi)))
-        .service(resource("/docs").route(web::get().to(docs::docs)));
+        .service(resource("/health").get(health::health))
+        .service(resource("/songs").get(songs::list))
+        .service(resource("/duplicates").get(duplicates::list))
+        .service(resource("/tracks").post(tracks::upload))
+        .service(resource("/upload").post(tracks::upload))
+        .service(resource("/tracks/{id}").get(tracks::get).delete(tracks::delete))
+        .service(resource("/tracks/{id}/analysis").get(analysis::get))
+        .service(resource("/tracks/{id}/pattern.mid").get(analysis::pattern))
+        .service(resource("/tracks/{id}/similar").get(similar::by_track))
+        .service(resource("/analyze").post(analysis::analyze))
+        .service(resource("/search/similar").post(similar::by_body))
+        .service(resource("/search").get(search::text).post(search::mixed))
+        .service(resource("/recognize").post(recognize::recognize))
+        .service(resource("/ws/stream").get(stream::stream))
+        .service(resource("/metrics").get(metrics::metrics))
+        .service(resource("/openapi.json").get(docs::openapi))
+        .service(resource("/docs").get(docs::docs));
 }
 
-fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// A resource under construction: its routes, and the methods they answer,
+/// so that any other method gets a 405 whose `Allow` names exactly those
+/// (RFC 9110 requires the header on a 405).
+pub struct Res {
+    inner: Resource,
+    methods: Vec<Method>,
 }
 
-async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+/// Starts a resource; add its methods with [`Res::get`], [`Res::post`] and
+/// [`Res::delete`].
+pub fn resource(path: &str) -> Res {
+    Res {
+        inner: web::resource(path),
+        methods: Vec::new(),
+    }
+}
+
+impl Res {
+    fn on<F, Args>(mut self, method: Method, handler: F) -> Res
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.inner = self.inner.route(web::route().method(method.clone()).to(handler));
+        self.methods.push(method);
+        self
+    }
+
+    pub fn get<F, Args>(self, handler: F) -> Res
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.on(Method::GET, handler)
+    }
+
+    pub fn post<F, Args>(self, handler: F) -> Res
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.on(Method::POST, handler)
+    }
+
+    pub fn delete<F, Args>(self, handler: F) -> Res
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.on(Method::DELETE, handler)
+    }
+
+    /// The `Allow` value: the methods registered, in order.
+    pub fn allow(&self) -> String {
+        self.methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl HttpServiceFactory for Res {
+    fn register(self, config: &mut AppService) {
+        let allow = self.allow();
+        self.inner
+            .default_service(web::to(move |req: HttpRequest| {
+                let allow = allow.clone();
+                async move { method_not_allowed(&req, &allow) }
+            }))
+            .register(config)
+    }
+}
+
+fn method_not_allowed(req: &HttpRequest, allow: &str) -> HttpResponse {
     let e = serde_json::json!({"error": {
         "code": crate::ErrorCode::MethodNotAllowed,
-        "message": format!("{} is not allowed on {}", req.method(), req.path()),
+        "message": format!("{} is not allowed on {}; use {allow}", req.method(), req.path()),
     }});
-    HttpResponse::MethodNotAllowed().json(e)
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, allow.to_string()))
+        .json(e)
 }
 
 /// The app's fallback for paths no route matches.
