@@ -16,6 +16,7 @@ pub mod fingerprint;
 pub mod identify;
 pub mod ingest;
 pub mod library;
+pub mod options;
 pub mod resample;
 pub mod search;
 pub mod service;

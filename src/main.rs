@@ -25,9 +25,9 @@ use sonica::{open_library, Identifier, Match, SonicaError, Verdict};
     about = "Self-hosted audio search: recognition, similarity, duplicates, text"
 )]
 struct Cli {
-    /// Where the library lives [default: ./sonica-data].
-    #[arg(long, global = true, env = "SONICA_DATA_DIR")]
-    data_dir: Option<PathBuf>,
+    /// `--data-dir` and `--config`, resolved alike by every command.
+    #[command(flatten)]
+    library: sonica::options::LibraryArgs,
     /// With no command, `serve` runs with its defaults.
     #[command(subcommand)]
     command: Option<Command>,
@@ -144,9 +144,6 @@ struct ServeArgs {
     /// Watched folder; uploads are stored here too [default: ./songs].
     #[arg(long, env = "SONICA_SONGS_DIR")]
     songs_dir: Option<PathBuf>,
-    /// Optional TOML file with any of these settings.
-    #[arg(long, env = "SONICA_CONFIG")]
-    config: Option<PathBuf>,
     /// HTTP worker threads [default: cores].
     #[arg(long, env = "SONICA_HTTP_WORKERS")]
     http_workers: Option<usize>,
@@ -210,20 +207,17 @@ fn parse_policy(s: &str) -> Result<sonica_schema::OnDuplicate, String> {
     s.parse()
 }
 
-fn serve(data_dir: Option<PathBuf>, a: ServeArgs) -> ExitCode {
+fn serve(library: &sonica::options::LibraryArgs, a: ServeArgs) -> ExitCode {
     use sonica::service::config::{resolve, FileConfig};
-    let file = match &a.config {
-        Some(p) => match FileConfig::load(p) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("sonica: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => FileConfig::default(),
+    let file = match library.file() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("sonica: {e}");
+            return ExitCode::from(2);
+        }
     };
     let over = FileConfig {
-        data_dir,
+        data_dir: library.data_dir.clone(),
         bind: a.bind,
         songs_dir: a.songs_dir,
         http_workers: a.http_workers,
@@ -295,7 +289,7 @@ fn main() -> ExitCode {
     }
     let command = match cli.command {
         None => return ExitCode::from(2),
-        Some(Command::Serve(a)) => return serve(cli.data_dir, *a),
+        Some(Command::Serve(a)) => return serve(&cli.library, *a),
         Some(Command::Analyze {
             json,
             vectors,
@@ -305,12 +299,14 @@ fn main() -> ExitCode {
         }) => return cli::analyze::run(&files, json, vectors, start_s, end_s),
         Some(c) => c,
     };
-    let cli = Run {
-        data_dir: cli
-            .data_dir
-            .unwrap_or_else(|| PathBuf::from(sonica::library::DEFAULT_DATA_DIR)),
-        command,
+    let data_dir = match cli.library.data_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("sonica: {e}");
+            return ExitCode::from(2);
+        }
     };
+    let cli = Run { data_dir, command };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

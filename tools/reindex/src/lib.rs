@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use clap::{ArgGroup, Parser};
 use sonica::error::ErrorCode;
-use sonica::library::{index_hasher, open_library, open_music, DEFAULT_DATA_DIR};
+use sonica::library::{index_hasher, open_library, open_music};
 use sonica::SonicaError;
 use sonica_index::{FingerprintIndex, IndexError, MaintenanceError, MemStore, MusicError};
 use sonica_schema::OnDuplicate;
@@ -43,9 +43,9 @@ pub const EXIT_STORE: u8 = 3;
     group(ArgGroup::new("mode").required(true).args(["rebuild", "verify", "paths"]))
 )]
 pub struct Cli {
-    /// Where the library lives [default: ./sonica-data].
-    #[arg(long, env = "SONICA_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    /// `--data-dir` and `--config`, resolved as every `sonica` command does.
+    #[command(flatten)]
+    pub library: sonica::options::LibraryArgs,
     /// Decoding threads [default: all cores].
     #[arg(long, short)]
     pub jobs: Option<usize>,
@@ -100,7 +100,13 @@ pub enum ReindexError {
 
 /// Runs the tool and returns its exit code.
 pub fn run(cli: Cli) -> u8 {
-    let dir = cli.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let dir = match cli.library.data_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("sonica-reindex: {e}");
+            return 2;
+        }
+    };
     let result = if cli.rebuild {
         maintain::rebuild(&dir, cli.json)
     } else if cli.verify {

@@ -1,0 +1,75 @@
+//! Where the library lives, resolved the same way by every entry point:
+//! bare `sonica`, `sonica serve`, every CLI command and `sonica-reindex`.
+//!
+//! `--data-dir` (or `SONICA_DATA_DIR`) wins; else the `data_dir` of the
+//! TOML file named by `--config` (or `SONICA_CONFIG`); else
+//! `./sonica-data`. Before this, a `--config` file's `data_dir` reached the
+//! service only, so `sonica ingest` and the server could open two
+//! different libraries from one configuration.
+
+use std::path::{Path, PathBuf};
+
+use crate::service::config::{ConfigError, FileConfig};
+
+/// The two settings every command takes.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct LibraryArgs {
+    /// Where the library lives [default: the config file's data_dir, else ./sonica-data].
+    #[arg(long, global = true, env = "SONICA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A TOML file with any of the settings (same names, snake_case); flags and environment win.
+    #[arg(long, global = true, env = "SONICA_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl LibraryArgs {
+    /// The configuration file's settings, or none when no file is named.
+    pub fn file(&self) -> Result<FileConfig, ConfigError> {
+        match &self.config {
+            Some(p) => FileConfig::load(p),
+            None => Ok(FileConfig::default()),
+        }
+    }
+
+    /// The library folder, by the order above.
+    pub fn data_dir(&self) -> Result<PathBuf, ConfigError> {
+        if let Some(d) = &self.data_dir {
+            return Ok(d.clone());
+        }
+        Ok(self
+            .file()?
+            .data_dir
+            .unwrap_or_else(|| Path::new(crate::library::DEFAULT_DATA_DIR).to_path_buf()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_then_file_then_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join("sonica.toml");
+        std::fs::write(&toml, "data_dir = \"/srv/library\"\n").unwrap();
+        let from_file = LibraryArgs {
+            data_dir: None,
+            config: Some(toml.clone()),
+        };
+        assert_eq!(from_file.data_dir().unwrap(), PathBuf::from("/srv/library"));
+        let flag = LibraryArgs {
+            data_dir: Some("/tmp/x".into()),
+            config: Some(toml),
+        };
+        assert_eq!(flag.data_dir().unwrap(), PathBuf::from("/tmp/x"));
+        assert_eq!(
+            LibraryArgs::default().data_dir().unwrap(),
+            PathBuf::from(crate::library::DEFAULT_DATA_DIR)
+        );
+        let missing = LibraryArgs {
+            data_dir: None,
+            config: Some(dir.path().join("nope.toml")),
+        };
+        assert!(missing.data_dir().unwrap_err().to_string().contains("nope.toml"));
+    }
+}
