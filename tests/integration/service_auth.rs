@@ -28,6 +28,7 @@ fn keys_guard_writes_when_configured() {
     let dir2 = tempfile::tempdir().unwrap();
     let strict = Server::start(dir2.path(), &["--api-keys", "k1", "--protect-reads", "true"]);
     assert_eq!(strict.get("/songs").status, 401);
+    assert_eq!(strict.get("/health").status, 401, "/health follows --protect-reads");
     assert_eq!(strict.recognize("a.wav", &song).status, 401);
     let ok = strict.post_form(
         "/recognize",
@@ -37,10 +38,25 @@ fn keys_guard_writes_when_configured() {
     assert_eq!(ok.status, 200, "{}", ok.text);
     drop(strict);
 
-    // Without keys, writes are open.
+    // Without keys, writes are open, but not to another site's page.
     let dir3 = tempfile::tempdir().unwrap();
     let open = Server::start(dir3.path(), &[]);
     assert_eq!(open.post_form("/tracks", &part, &[]).status, 201);
+    let host = format!("127.0.0.1:{}", open.port);
+    let evil = open.post_form("/tracks", &part, &[("Origin", "http://evil.example")]);
+    assert_eq!(evil.status, 403, "{}", evil.text);
+    assert_eq!(evil.json["error"]["code"], "forbidden_origin");
+    let same = format!("http://{host}");
+    let page = open.post_form(
+        "/tracks",
+        &[Part::file("file", "b.wav", &song)],
+        &[("Origin", same.as_str())],
+    );
+    assert_eq!(page.status, 201, "the web page's own origin may write: {}", page.text);
+    assert_eq!(
+        open.delete("/tracks/1", &[("Origin", "http://evil.example")]).status,
+        403
+    );
 }
 
 #[test]
