@@ -410,3 +410,44 @@ fn the_watcher_and_delete_stay_inside_the_songs_folder() {
     assert!(precious.exists(), "DELETE unlinked a file outside the songs folder");
     assert!(srv.get("/health").status == 200);
 }
+
+/// Every input a fuzzer once crashed on (`tests/fixtures/hostile/`, named
+/// `fuzz-<target>-<n>.bin`), replayed through the part it crashed:
+/// decoding, the WebSocket PCM reader or the codecs.
+#[test]
+fn fuzz_findings_stay_fixed() {
+    let dir = fixtures_dir().join("hostile");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let params = FingerprintParams::index();
+    let mut replayed = 0;
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(&p).unwrap();
+        if name.starts_with("fuzz-decode") {
+            let r = sonica::analyse::analyse_file(&p, &params);
+            if let Err(e) = r {
+                assert_ne!(e.code(), sonica::ErrorCode::Internal, "{name}: {e}");
+            }
+            let _ = sonica::decode::load_clip_limited(&p, 20.0);
+        } else if name.starts_with("fuzz-ws_stream") {
+            let text = String::from_utf8_lossy(&bytes);
+            if let Ok(mut s) =
+                sonica::service::stream::parse_header(&text).and_then(sonica::service::stream::PcmStream::new)
+            {
+                let _ = s.push(&bytes);
+                let _ = s.finish();
+                let _ = s.take_window();
+            }
+        } else if name.starts_with("fuzz-codecs") {
+            let _ = sonica_schema::postings::decode(&bytes);
+            let _ = sonica_schema::peaks::decode(&bytes);
+        } else {
+            continue;
+        }
+        replayed += 1;
+    }
+    eprintln!("{replayed} fuzz findings replayed");
+}
