@@ -106,14 +106,11 @@ pub(super) fn decode(
         carry.extend_from_slice(&bytes[..n]);
         let whole = carry.len() / step * step;
         samples.clear();
-        samples.extend(carry[..whole].chunks_exact(4).map(|b| {
-            let v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            if v.is_finite() {
-                v
-            } else {
-                0.0
-            }
-        }));
+        samples.extend(
+            carry[..whole]
+                .chunks_exact(4)
+                .map(|b| super::guard::sample(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+        );
         carry.drain(..whole);
         let frames = if out_ch == 2 {
             mono.clear();

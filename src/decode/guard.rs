@@ -27,6 +27,24 @@ pub const MAX_CHANNELS: u32 = 32;
 /// (FLAC's 65,535), so a decoder's buffers stay in megabytes.
 pub const MAX_FRAMES_PER_PACKET: u64 = 1 << 19;
 
+/// Largest sample magnitude passed on: +24 dBFS. Float formats may go past
+/// full scale a little; a value like 3.4e38 is garbage that would overflow
+/// every FFT after it (the resampler's inverse FFT then failed an internal
+/// check and panicked: a fuzzer found it).
+pub const SAMPLE_LIMIT: f32 = 16.0;
+
+/// A decoded sample made safe for the DSP: NaN and infinities become 0,
+/// and magnitudes are held to [`SAMPLE_LIMIT`]. Every decoder's output and
+/// every streamed PCM sample passes through here.
+#[inline]
+pub fn sample(s: f32) -> f32 {
+    if s.is_finite() {
+        s.clamp(-SAMPLE_LIMIT, SAMPLE_LIMIT)
+    } else {
+        0.0
+    }
+}
+
 /// Refuses a declared sample rate or channel count outside what Sonica
 /// decodes, naming the cap.
 pub fn check_format(sample_rate: u32, channels: u32) -> Result<(), DecodeError> {
@@ -119,6 +137,16 @@ mod tests {
         for ch in [0, 33, 65_535] {
             assert!(matches!(check_format(44_100, ch), Err(DecodeError::Channels { .. })));
         }
+    }
+
+    #[test]
+    fn samples_are_finite_and_bounded() {
+        assert_eq!(sample(f32::NAN), 0.0);
+        assert_eq!(sample(f32::INFINITY), 0.0);
+        assert_eq!(sample(3.4e38), SAMPLE_LIMIT);
+        assert_eq!(sample(-3.4e38), -SAMPLE_LIMIT);
+        assert_eq!(sample(0.25), 0.25);
+        assert_eq!(sample(1.5), 1.5, "a little over full scale is real audio");
     }
 
     #[test]

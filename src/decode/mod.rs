@@ -124,6 +124,9 @@ pub fn decode_frames(
         return Err(DecodeError::Empty);
     }
     let format = sniff_format(path)?;
+    if let Err(why) = sniff::check_tag_lengths(path, &format)? {
+        return Err(DecodeError::Corrupt { format, why });
+    }
     let native = guard::contain_panics(&format, || {
         match native::decode(path, &format, want_stereo, max_declared_s, on_start, sink) {
             Ok(info) => Ok(Ok(info)),

@@ -41,11 +41,7 @@ fn downmix_planes<'a>(out: &mut Vec<f32>, mut planes: impl Iterator<Item = &'a [
 
 #[inline]
 fn finite(s: f32) -> f32 {
-    if s.is_finite() {
-        s
-    } else {
-        0.0
-    }
+    guard::sample(s)
 }
 
 /// How the native path failed, so the caller can choose a fallback.

@@ -118,6 +118,111 @@ pub fn looks_like_known_media(name: &str) -> bool {
     !(name.starts_with("text") || name.starts_with("unknown"))
 }
 
+/// How far into a file tag lengths are checked.
+const TAG_SCAN: u64 = 1 << 20;
+
+/// Checks the lengths a FLAC or Ogg file's Vorbis comment declares against
+/// the file's own size. symphonia sizes a buffer from each length before it
+/// reads a byte (a fuzzer's 71-byte FLAC asked for 2.9 GB): harmless where
+/// memory is overcommitted, an abort where it is not. A length longer than
+/// the whole file cannot be honest, so such a file is refused first.
+/// `Err` names the lie.
+pub fn check_tag_lengths(path: &Path, format: &str) -> std::io::Result<Result<(), String>> {
+    if !matches!(format, "FLAC" | "OGG" | "OGG Vorbis" | "OGG FLAC" | "Opus") {
+        return Ok(Ok(()));
+    }
+    let mut f = std::fs::File::open(path)?;
+    let file_len = f.metadata()?.len();
+    let mut head = Vec::new();
+    (&mut f).take(TAG_SCAN).read_to_end(&mut head)?;
+    let comments: Vec<&[u8]> = if format == "FLAC" {
+        flac_comment_blocks(&head)
+    } else {
+        let payload = ogg_first_stream(&head);
+        return Ok(ogg_comment(&payload).map_or(Ok(()), |c| comment_lengths(c, file_len)));
+    };
+    Ok(comments.into_iter().try_for_each(|c| comment_lengths(c, file_len)))
+}
+
+/// The VORBIS_COMMENT blocks of a FLAC file's metadata (as far as `head`
+/// reaches).
+fn flac_comment_blocks(head: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut at = 4;
+    while at + 4 <= head.len() {
+        let (last, kind) = (head[at] & 0x80 != 0, head[at] & 0x7f);
+        let len = u32::from_be_bytes([0, head[at + 1], head[at + 2], head[at + 3]]) as usize;
+        at += 4;
+        if kind == 4 {
+            out.push(&head[at..(at + len).min(head.len())]);
+        }
+        at += len;
+        if last {
+            break;
+        }
+    }
+    out
+}
+
+/// The page payloads of the first logical stream in `head`, joined: the
+/// header packets, whatever pages they span.
+fn ogg_first_stream(head: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    let mut serial = None;
+    while at + 27 <= head.len() && &head[at..at + 4] == b"OggS" {
+        let page_serial = &head[at + 14..at + 18];
+        let segments = usize::from(head[at + 26]);
+        let Some(table) = head.get(at + 27..at + 27 + segments) else {
+            break;
+        };
+        let body_len: usize = table.iter().map(|&b| usize::from(b)).sum();
+        let body_at = at + 27 + segments;
+        if *serial.get_or_insert(page_serial) == page_serial {
+            out.extend_from_slice(&head[body_at.min(head.len())..(body_at + body_len).min(head.len())]);
+        }
+        at = body_at + body_len;
+    }
+    out
+}
+
+/// The Vorbis comment (after its packet's signature) in an Ogg stream.
+fn ogg_comment(payload: &[u8]) -> Option<&[u8]> {
+    for sig in [&b"\x03vorbis"[..], b"OpusTags", b"\x84FLAC"] {
+        if let Some(i) = payload.windows(sig.len()).position(|w| w == sig) {
+            // Ogg FLAC's comment is a metadata block: a 4-byte header.
+            let skip = if sig == b"\x84FLAC" { 4 } else { sig.len() };
+            return payload.get(i + skip..);
+        }
+    }
+    None
+}
+
+/// Walks a Vorbis comment's declared lengths (vendor, then each entry) as
+/// far as `c` reaches, refusing one longer than the file.
+fn comment_lengths(c: &[u8], file_len: u64) -> Result<(), String> {
+    let word = |at: usize| {
+        c.get(at..at + 4)
+            .map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+    };
+    let too_long = |what: &str, n: u64| Err(format!("a tag's {what} declares {n} bytes in a {file_len}-byte file"));
+    let Some(vendor) = word(0) else { return Ok(()) };
+    if vendor > file_len {
+        return too_long("vendor string", vendor);
+    }
+    let mut at = 4 + vendor as usize;
+    let Some(count) = word(at) else { return Ok(()) };
+    at += 4;
+    for _ in 0..count {
+        let Some(n) = word(at) else { return Ok(()) };
+        if n > file_len {
+            return too_long("entry", n);
+        }
+        at += 4 + n as usize;
+    }
+    Ok(())
+}
+
 /// True for the containers symphonia reads itself: when its probe fails on
 /// one of these and no ffmpeg is present, its error is the answer.
 pub fn natively_decoded(name: &str) -> bool {
@@ -198,6 +303,59 @@ mod tests {
         );
         assert!(sniff_bytes(b"hello, I am text\n", "a.mp3").starts_with("text, not audio, despite the .mp3"));
         assert!(sniff_bytes(&[0x00, 0x13, 0x88, 0x99, 0xa0], "x.bin").starts_with("unknown bytes"));
+    }
+
+    #[test]
+    fn a_tag_longer_than_its_file_is_refused_before_symphonia_sizes_it() {
+        // fLaC, a last VORBIS_COMMENT block: vendor "x", one entry claiming 0xB1000000 bytes.
+        let mut flac = b"fLaC".to_vec();
+        let comment = [
+            &1u32.to_le_bytes()[..],
+            b"x",
+            &1u32.to_le_bytes(),
+            &0xB100_0000u32.to_le_bytes(),
+            b"TITLE=a",
+        ]
+        .concat();
+        flac.push(0x84);
+        flac.extend_from_slice(&(comment.len() as u32).to_be_bytes()[1..]);
+        flac.extend_from_slice(&comment);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.flac");
+        std::fs::write(&p, &flac).unwrap();
+        let why = check_tag_lengths(&p, "FLAC").unwrap().unwrap_err();
+        assert!(why.contains("2969567232"), "{why}");
+        // An honest comment passes, and so does an Ogg one split over pages.
+        let honest = [
+            &1u32.to_le_bytes()[..],
+            b"x",
+            &1u32.to_le_bytes(),
+            &7u32.to_le_bytes(),
+            b"TITLE=a",
+        ]
+        .concat();
+        assert!(comment_lengths(&honest, 100).is_ok());
+        let mut packet = b"\x03vorbis".to_vec();
+        packet.extend_from_slice(&honest);
+        let page = |body: &[u8]| {
+            let mut p = b"OggS\0\0".to_vec();
+            p.extend_from_slice(&[0; 8]);
+            p.extend_from_slice(&7u32.to_le_bytes());
+            p.extend_from_slice(&[0; 8]);
+            p.push(1);
+            p.push(body.len() as u8);
+            p.extend_from_slice(body);
+            p
+        };
+        let ogg = [page(&packet[..9]), page(&packet[9..])].concat();
+        let q = dir.path().join("a.ogg");
+        std::fs::write(&q, &ogg).unwrap();
+        assert!(check_tag_lengths(&q, "OGG Vorbis").unwrap().is_ok());
+        let mut lying = packet.clone();
+        let n = lying.len();
+        lying[n - 11..n - 7].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+        std::fs::write(&q, [page(&lying[..9]), page(&lying[9..])].concat()).unwrap();
+        assert!(check_tag_lengths(&q, "OGG Vorbis").unwrap().is_err());
     }
 
     #[test]

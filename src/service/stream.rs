@@ -108,17 +108,10 @@ impl PcmStream {
             for s in f.chunks_exact(self.fmt.encoding.bytes()) {
                 sum += match self.fmt.encoding {
                     Encoding::S16le => f32::from(i16::from_le_bytes([s[0], s[1]])) / 32768.0,
-                    Encoding::F32le => {
-                        let v = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
-                        if v.is_finite() {
-                            v
-                        } else {
-                            0.0
-                        }
-                    }
+                    Encoding::F32le => crate::decode::guard::sample(f32::from_le_bytes([s[0], s[1], s[2], s[3]])),
                 };
             }
-            self.mono.push(sum * scale);
+            self.mono.push(crate::decode::guard::sample(sum * scale));
         }
         self.carry.drain(..whole);
         let buf = &mut self.buf;

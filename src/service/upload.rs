@@ -12,10 +12,14 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use actix_multipart::{Multipart, MultipartError};
 use actix_web::{web, HttpRequest};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use tempfile::NamedTempFile;
 
 use crate::service::error::ApiError;
@@ -89,8 +93,44 @@ fn multipart_error(e: MultipartError) -> ApiError {
 /// Reads the whole form. The audio part goes to a temporary file in `dir`
 /// (which must be on the same file system as its final home, so that
 /// keeping it is a rename).
+/// How long a form may send nothing before it is refused.
+pub const BODY_IDLE: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(100);
+
+/// The next item of a multipart stream. A body that ended inside a part is
+/// refused at once: actix-multipart 0.7 then waits for bytes that never
+/// come, without a wake-up (a fuzzer found it; the request hung for good).
+/// A body that sends nothing for [`BODY_IDLE`] is refused too.
+async fn next_of<S: Stream + Unpin>(s: &mut S, ended: &AtomicBool) -> Result<Option<S::Item>, ApiError> {
+    let waiting_since = Instant::now();
+    loop {
+        match actix_web::rt::time::timeout(POLL, s.next()).await {
+            Ok(item) => return Ok(item),
+            Err(_) if ended.load(Ordering::Acquire) => {
+                return Err(ApiError::BadRequest(
+                    "malformed multipart body: it ends inside a part (no closing boundary)".into(),
+                ))
+            }
+            Err(_) if waiting_since.elapsed() >= BODY_IDLE => {
+                return Err(ApiError::BadRequest(format!(
+                    "the multipart body sent nothing for {} s",
+                    BODY_IDLE.as_secs()
+                )))
+            }
+            Err(_) => {}
+        }
+    }
+}
+
 pub async fn read_form(req: &HttpRequest, payload: web::Payload, dir: &Path, limit: u64) -> Result<Form, ApiError> {
-    let mut mp = Multipart::new(req.headers(), payload);
+    // Notes when the request body has been read to its end.
+    let ended = Arc::new(AtomicBool::new(false));
+    let flag = ended.clone();
+    let body = payload.chain(futures_util::stream::poll_fn(move |_| {
+        flag.store(true, Ordering::Release);
+        Poll::Ready(None)
+    }));
+    let mut mp = Multipart::new(req.headers(), body);
     let mut form = Form {
         audio: None,
         text: HashMap::new(),
@@ -108,7 +148,7 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload, dir: &Path, lim
         }
         Ok(())
     };
-    while let Some(field) = mp.next().await {
+    while let Some(field) = next_of(&mut mp, &ended).await? {
         let mut field = field.map_err(multipart_error)?;
         parts += 1;
         if parts > MAX_PARTS {
@@ -132,7 +172,7 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload, dir: &Path, lim
                 .tempfile_in(dir)
                 .map_err(|e| ApiError::Internal(format!("cannot create a temporary file: {e}")))?;
             let mut bytes = 0u64;
-            while let Some(chunk) = field.next().await {
+            while let Some(chunk) = next_of(&mut field, &ended).await? {
                 let chunk = chunk.map_err(multipart_error)?;
                 count(chunk.len())?;
                 bytes += chunk.len() as u64;
@@ -152,7 +192,7 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload, dir: &Path, lim
             });
         } else if TEXT_FIELDS.contains(&name.as_str()) {
             let mut value = Vec::new();
-            while let Some(chunk) = field.next().await {
+            while let Some(chunk) = next_of(&mut field, &ended).await? {
                 let chunk = chunk.map_err(multipart_error)?;
                 count(chunk.len())?;
                 if value.len() + chunk.len() > MAX_TEXT_FIELD {
@@ -170,7 +210,7 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload, dir: &Path, lim
             }
         } else {
             // No route reads it: drain it, keeping nothing.
-            while let Some(chunk) = field.next().await {
+            while let Some(chunk) = next_of(&mut field, &ended).await? {
                 count(chunk.map_err(multipart_error)?.len())?;
             }
         }

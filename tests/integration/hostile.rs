@@ -451,3 +451,19 @@ fn fuzz_findings_stay_fixed() {
     }
     eprintln!("{replayed} fuzz findings replayed");
 }
+
+/// A form whose body ends inside a part made actix-multipart wait forever
+/// (found by the multipart fuzz target): it is refused at once now.
+#[test]
+fn a_form_that_ends_inside_a_part_is_answered_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &[]);
+    let body = b"--XbOuNdArY\0\nContent-Disposition:form-data;name=e\r\n\r\n\r";
+    for route in ["/recognize", "/tracks", "/analyze"] {
+        let t0 = std::time::Instant::now();
+        let r = srv.post_raw(route, "multipart/form-data; boundary=XbOuNdArY", body);
+        assert_eq!(r.status, 400, "{route}: {}", r.text);
+        assert!(t0.elapsed() < Duration::from_secs(5), "{route} took {:?}", t0.elapsed());
+    }
+    assert_eq!(srv.get("/health").status, 200);
+}
