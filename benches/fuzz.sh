@@ -11,7 +11,9 @@
 # crash/oom/timeout/leak files found in fuzz/artifacts/<target>/ (new in
 # this run / all there). A crash ends a libFuzzer run; the target is then
 # restarted on the same corpus until its time is used, so one finding does
-# not cut the run short. The script always stops by itself.
+# not cut the run short (at most 100 restarts). The script always stops by
+# itself; a target can overrun SECONDS by the time libFuzzer takes to replay
+# its corpus at start (decode: ~30 s once the corpus has grown to ~800 files).
 #
 # Needs the nightly toolchain (`rustup toolchain install nightly`);
 # installs cargo-fuzz when it is missing. The seed corpus (fuzz/seeds/<t>,

@@ -10,7 +10,8 @@
 //! shaped by the mode) is tiled to the chosen length: `finish()` refuses
 //! anything under `MIN_DURATION_S` (5 s) before running the estimators, so
 //! a 2 s cap alone would never reach tempo, key or drums. Lengths are
-//! mostly 5–6 s, sometimes shorter (the `TooShort` path).
+//! mostly 5–5.25 s, sometimes shorter (the `TooShort` path), and rates
+//! mostly 8–22 kHz: an exec costs about its length in samples.
 //!
 //! Checked on the way, as the analyser's own tests check: a result has a
 //! finite tempo and loudness and finite vectors, survives its own
@@ -45,7 +46,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let (hdr, body) = data.split_at(7);
     let mode = hdr[0];
-    let rate = if hdr[1] < 192 {
+    // One exec costs about its length in samples: mostly low rates, so
+    // that the estimators run often; every rate now and then.
+    let rate = if hdr[1] < 128 {
+        RATES[usize::from(hdr[1]) % 4]
+    } else if hdr[1] < 224 {
         RATES[usize::from(hdr[1]) % RATES.len()]
     } else {
         // Anywhere in 4000–384000, including the refused 4000–7999.
@@ -59,7 +64,7 @@ fuzz_target!(|data: &[u8]| {
         _ => 1 + usize::from(hdr[5]) * 997,
     };
     let seconds = if hdr[6] < 200 {
-        MIN_DURATION_S + f64::from(hdr[6]) / 200.0
+        MIN_DURATION_S + f64::from(hdr[6]) / 800.0
     } else {
         f64::from(hdr[6] - 200) / 11.0
     };

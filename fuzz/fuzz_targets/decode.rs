@@ -1,7 +1,8 @@
 //! Every upload, watched file and CLI argument reaches `sonica::decode`
 //! with bytes a stranger chose: this target hands arbitrary bytes to the
 //! format sniffer, to `decode_limited` (the fingerprinting path) and to
-//! `decode_frames` with stereo (the music-analysis path). An error is the
+//! `decode_frames` with stereo and a 20 s declared-length cap (the
+//! music-analysis path). An error is the
 //! right answer to junk; a panic, an abort, a hang or a memory blow-up is a
 //! finding.
 //!
@@ -50,6 +51,7 @@ fuzz_target!(
         let _ = decode_frames(
             path,
             true,
+            LIMIT_S,
             &mut |r, _channels| {
                 rate.set(r);
                 Ok(())
@@ -68,5 +70,8 @@ fuzz_target!(
                 Ok(())
             },
         );
+        // Gone after each input, so runs leave nothing behind (a crash
+        // leaves its one file).
+        let _ = std::fs::remove_file(path);
     }
 );

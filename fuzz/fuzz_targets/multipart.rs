@@ -44,13 +44,13 @@ use libfuzzer_sys::fuzz_target;
 use futures_util::StreamExt;
 use sonica::service::upload::{read_form, MAX_PARTS, MAX_TEXT_FIELD, TEXT_FIELDS};
 
+/// The per-process folder for `read_form`'s temporary files, made for each
+/// input and removed after it, so runs leave nothing behind.
 fn scratch_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let d = PathBuf::from(format!("/dev/shm/sonica-fuzz-multipart-{}", std::process::id()));
-        std::fs::create_dir_all(&d).expect("create the scratch folder under /dev/shm");
-        d
-    })
+    let d = DIR.get_or_init(|| PathBuf::from(format!("/dev/shm/sonica-fuzz-multipart-{}", std::process::id())));
+    std::fs::create_dir_all(d).expect("create the scratch folder under /dev/shm");
+    d
 }
 
 /// Polls `f` to the end with a no-op waker. `progress` counts the chunks
@@ -129,7 +129,8 @@ fuzz_target!(|data: &[u8]| {
     let payload =
         block_on(web::Payload::from_request(&req, &mut dev_payload), &progress).expect("Payload extractor is infallible");
 
-    if let Ok(form) = block_on(read_form(&req, payload, scratch_dir(), limit), &progress) {
+    let dir = scratch_dir();
+    if let Ok(form) = block_on(read_form(&req, payload, dir, limit), &progress) {
         if let Some(audio) = &form.audio {
             let len = std::fs::metadata(audio.file.path()).map(|m| m.len()).unwrap_or(0);
             assert!(len <= limit, "an audio part of {len} bytes passed the {limit}-byte limit");
@@ -141,4 +142,5 @@ fuzz_target!(|data: &[u8]| {
             assert!(!v.is_empty() && v.trim() == v, "text field {k} kept as {v:?}");
         }
     }
+    let _ = std::fs::remove_dir_all(dir);
 });

@@ -128,6 +128,9 @@ const TAG_SCAN: u64 = 1 << 20;
 /// the whole file cannot be honest, so such a file is refused first.
 /// `Err` names the lie.
 pub fn check_tag_lengths(path: &Path, format: &str) -> std::io::Result<Result<(), String>> {
+    if format == "MP4/M4A" {
+        return mp4_sample_sizes(path);
+    }
     if !matches!(format, "FLAC" | "OGG" | "OGG Vorbis" | "OGG FLAC" | "Opus") {
         return Ok(Ok(()));
     }
@@ -142,6 +145,83 @@ pub fn check_tag_lengths(path: &Path, format: &str) -> std::io::Result<Result<()
         return Ok(ogg_comment(&payload).map_or(Ok(()), |c| comment_lengths(c, file_len)));
     };
     Ok(comments.into_iter().try_for_each(|c| comment_lengths(c, file_len)))
+}
+
+/// Largest `moov` box read for the check: a 10-hour audiobook's sample
+/// tables take about 6 MB.
+const MAX_MOOV: u64 = 64 << 20;
+
+/// Checks an MP4's sample sizes (`stsz`) against the file's size: symphonia
+/// allocates each sample's declared size before reading it (a fuzzer's
+/// 2 KB M4A declared one sample of 4 GB).
+fn mp4_sample_sizes(path: &Path) -> std::io::Result<Result<(), String>> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let file_len = f.metadata()?.len();
+    let mut at = 0u64;
+    // Walk the top-level boxes to `moov`, wherever it is.
+    while at + 8 <= file_len {
+        f.seek(SeekFrom::Start(at))?;
+        let mut hdr = [0u8; 16];
+        let n = (&mut f).take(16).read(&mut hdr)?;
+        if n < 8 {
+            break;
+        }
+        let mut size = u64::from(u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]));
+        let mut header = 8;
+        if size == 1 && n >= 16 {
+            size = u64::from_be_bytes([hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13], hdr[14], hdr[15]]);
+            header = 16;
+        } else if size == 0 {
+            size = file_len - at;
+        }
+        if size < header {
+            return Ok(Ok(())); // malformed: symphonia will say so
+        }
+        if &hdr[4..8] == b"moov" {
+            if size > MAX_MOOV {
+                return Ok(Err(format!(
+                    "its moov box declares {size} bytes (at most {MAX_MOOV} are plausible)"
+                )));
+            }
+            f.seek(SeekFrom::Start(at + header))?;
+            let mut moov = Vec::new();
+            (&mut f).take(size - header).read_to_end(&mut moov)?;
+            return Ok(stsz_sizes(&moov, file_len));
+        }
+        at = at.saturating_add(size);
+    }
+    Ok(Ok(()))
+}
+
+/// Every `stsz` table inside `moov`: no sample larger than the file.
+fn stsz_sizes(moov: &[u8], file_len: u64) -> Result<(), String> {
+    let word = |at: usize| {
+        moov.get(at..at + 4)
+            .map(|b| u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])))
+    };
+    let too_big = |n: u64| Err(format!("a sample declares {n} bytes in a {file_len}-byte file"));
+    let mut from = 0;
+    while let Some(i) = moov[from..].windows(4).position(|w| w == b"stsz") {
+        let body = from + i + 4; // version/flags, sample_size, sample_count, entries
+        from = body;
+        let (Some(fixed), Some(count)) = (word(body + 4), word(body + 8)) else {
+            continue;
+        };
+        if fixed > file_len {
+            return too_big(fixed);
+        }
+        if fixed == 0 {
+            for k in 0..count as usize {
+                match word(body + 12 + 4 * k) {
+                    Some(n) if n > file_len => return too_big(n),
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The VORBIS_COMMENT blocks of a FLAC file's metadata (as far as `head`
@@ -356,6 +436,42 @@ mod tests {
         lying[n - 11..n - 7].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
         std::fs::write(&q, [page(&lying[..9]), page(&lying[9..])].concat()).unwrap();
         assert!(check_tag_lengths(&q, "OGG Vorbis").unwrap().is_err());
+    }
+
+    #[test]
+    fn an_mp4_sample_larger_than_its_file_is_refused() {
+        let stsz = |fixed: u32, entries: &[u32]| {
+            let mut b = Vec::new();
+            let body_len = 20 + 4 * entries.len();
+            b.extend_from_slice(&(body_len as u32).to_be_bytes());
+            b.extend_from_slice(b"stsz");
+            b.extend_from_slice(&[0; 4]);
+            b.extend_from_slice(&fixed.to_be_bytes());
+            b.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+            for e in entries {
+                b.extend_from_slice(&e.to_be_bytes());
+            }
+            b
+        };
+        let file = |table: Vec<u8>| {
+            let mut f = vec![0, 0, 0, 16];
+            f.extend_from_slice(b"ftypM4A \0\0\0\0");
+            f.extend_from_slice(&((8 + table.len()) as u32).to_be_bytes());
+            f.extend_from_slice(b"moov");
+            f.extend(table);
+            f
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.m4a");
+        std::fs::write(&p, file(stsz(0, &[10, 0xFFFF_FFFF]))).unwrap();
+        assert!(check_tag_lengths(&p, "MP4/M4A")
+            .unwrap()
+            .unwrap_err()
+            .contains("4294967295"));
+        std::fs::write(&p, file(stsz(0, &[10, 20]))).unwrap();
+        assert!(check_tag_lengths(&p, "MP4/M4A").unwrap().is_ok());
+        std::fs::write(&p, file(stsz(0x7000_0000, &[]))).unwrap();
+        assert!(check_tag_lengths(&p, "MP4/M4A").unwrap().is_err());
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub struct PcmStream {
 
 impl PcmStream {
     pub fn new(fmt: PcmFormat) -> Result<PcmStream, String> {
+        // The header parser checks this too; a direct caller must not be
+        // able to build a stream that divides by zero channels.
+        crate::decode::guard::check_format(fmt.sample_rate, u32::from(fmt.channels)).map_err(|e| e.to_string())?;
         let resampler = ToAnalysisRate::new(fmt.sample_rate).map_err(|e| e.to_string())?;
         Ok(PcmStream {
             fmt,

@@ -432,6 +432,20 @@ fn fuzz_findings_stay_fixed() {
                 assert_ne!(e.code(), sonica::ErrorCode::Internal, "{name}: {e}");
             }
             let _ = sonica::decode::load_clip_limited(&p, 20.0);
+            // Where allocation can fail (an address-space limit), a buffer
+            // sized from a lying header aborts the process: the CLI must
+            // refuse such files before any decoder sizes anything.
+            let out = Command::new("bash")
+                .arg("-c")
+                .arg(format!(
+                    "ulimit -v 2000000; exec \"$0\" identify --data-dir \"$1\" \"$2\""
+                ))
+                .arg(crate::common::bin())
+                .arg(tempfile::tempdir().unwrap().path().join("db"))
+                .arg(&p)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
         } else if name.starts_with("fuzz-ws_stream") {
             let text = String::from_utf8_lossy(&bytes);
             if let Ok(mut s) =
