@@ -181,12 +181,33 @@ async fn run_http(state: Arc<AppState>, metrics: Arc<Metrics>) -> Result<(), Ser
     })
     .workers(config.http_workers)
     .shutdown_timeout(30)
+    // Our own signal handling below: registered before the address is
+    // announced (actix's own would be set up lazily, later).
+    .disable_signals()
     .bind(config.bind)
     .map_err(|source| ServeError::Bind {
         addr: config.bind.to_string(),
         source,
     })?;
-    for a in server.addrs() {
+    let addrs = server.addrs();
+    let running = server.run();
+    // SIGINT/SIGTERM stop the server gracefully. The handlers are registered
+    // here, before the address is announced, so a script that stops the
+    // server as soon as it reads the line never meets the default (abrupt)
+    // action; a failure to register them is a start-up error.
+    {
+        use actix_web::rt::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).map_err(ServeError::Server)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(ServeError::Server)?;
+        let handle = running.handle();
+        actix_web::rt::spawn(async move {
+            let (t, i) = (Box::pin(term.recv()), Box::pin(int.recv()));
+            futures_util::future::select(t, i).await;
+            tracing::info!("signal received: stopping gracefully");
+            handle.stop(true).await;
+        });
+    }
+    for a in addrs {
         // Tests and scripts read the bound address (port 0 picks a free one).
         println!("listening on http://{a}");
         tracing::info!(addr = %a, "listening");
@@ -200,5 +221,5 @@ async fn run_http(state: Arc<AppState>, metrics: Arc<Metrics>) -> Result<(), Ser
             guard_state.guard.prune();
         }
     });
-    server.run().await.map_err(ServeError::Server)
+    running.await.map_err(ServeError::Server)
 }
