@@ -96,6 +96,8 @@ fn multipart_error(e: MultipartError) -> ApiError {
 /// How long a form may send nothing before it is refused.
 pub const BODY_IDLE: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
+/// How long the parser may stay stuck after the body has ended.
+const ENDED_GRACE: Duration = Duration::from_secs(1);
 
 /// The next item of a multipart stream. A body that ended inside a part is
 /// refused at once: actix-multipart 0.7 then waits for bytes that never
@@ -103,13 +105,18 @@ const POLL: Duration = Duration::from_millis(100);
 /// A body that sends nothing for [`BODY_IDLE`] is refused too.
 async fn next_of<S: Stream + Unpin>(s: &mut S, ended: &AtomicBool) -> Result<Option<S::Item>, ApiError> {
     let waiting_since = Instant::now();
+    // When the body's end was first seen during this wait: a short grace,
+    // since a busy machine can delay the parser's own wake-ups.
+    let mut ended_at: Option<Instant> = None;
     loop {
         match actix_web::rt::time::timeout(POLL, s.next()).await {
             Ok(item) => return Ok(item),
             Err(_) if ended.load(Ordering::Acquire) => {
-                return Err(ApiError::BadRequest(
-                    "malformed multipart body: it ends inside a part (no closing boundary)".into(),
-                ))
+                if ended_at.get_or_insert_with(Instant::now).elapsed() >= ENDED_GRACE {
+                    return Err(ApiError::BadRequest(
+                        "malformed multipart body: it ends inside a part (no closing boundary)".into(),
+                    ));
+                }
             }
             Err(_) if waiting_since.elapsed() >= BODY_IDLE => {
                 return Err(ApiError::BadRequest(format!(
