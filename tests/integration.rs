@@ -37,6 +37,8 @@ mod service_flow;
 mod service_music;
 #[path = "integration/service_restart.rs"]
 mod service_restart;
+#[path = "integration/service_spec.rs"]
+mod service_spec;
 #[path = "integration/service_stream.rs"]
 mod service_stream;
 #[path = "integration/service_watch.rs"]

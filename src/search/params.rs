@@ -177,8 +177,8 @@ impl RawSimilar {
 pub type Fields = std::collections::HashMap<String, String>;
 
 /// Flattens a JSON request into named text parameters: top-level fields
-/// and those inside a `filters` (or `filter`) object, numbers and booleans
-/// as their text. Lists and other objects are refused by name.
+/// and those inside a `filters` (or `filter`) object, numbers as their text,
+/// null as not given. Booleans, lists and other objects are refused by name.
 pub fn json_fields(v: &serde_json::Value) -> Result<Fields, ParamError> {
     use serde_json::Value;
     let Value::Object(top) = v else {
@@ -190,7 +190,7 @@ pub fn json_fields(v: &serde_json::Value) -> Result<Fields, ParamError> {
             Value::Null => return Ok(()),
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
+            // No parameter is a flag: `"genre": true` is a mistake, not the genre "true".
             _ => return Err(bad(format!("{k} must be a string or a number"))),
         };
         out.insert(k.to_string(), text);
@@ -203,6 +203,8 @@ pub fn json_fields(v: &serde_json::Value) -> Result<Fields, ParamError> {
                     put(k, v)?;
                 }
             }
+            ("filters" | "filter", Value::Null) => {}
+            ("filters" | "filter", _) => return Err(bad(format!("{k} must be an object"))),
             _ => put(k, v)?,
         }
     }
@@ -244,6 +246,10 @@ mod tests {
         assert_eq!(f.get("track_id").map(String::as_str), Some("7"));
         assert!(json_fields(&serde_json::json!([1, 2])).is_err());
         assert!(json_fields(&serde_json::json!({"genre": ["a"]})).is_err());
+        assert!(json_fields(&serde_json::json!({"genre": true})).is_err());
+        assert!(json_fields(&serde_json::json!({"filters": {"tempo_min": false}})).is_err());
+        assert!(json_fields(&serde_json::json!({"filters": "rock"})).is_err());
+        assert!(json_fields(&serde_json::json!({"filters": null})).unwrap().is_empty());
     }
 
     #[test]

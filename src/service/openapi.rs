@@ -65,6 +65,8 @@ need `Authorization: Bearer <key>` or `X-API-Key: <key>`."
         routes::duplicates::DuplicateGroups,
         routes::tracks::Deleted,
         routes::similar::SimilarAnswer,
+        routes::similar::KindName,
+        routes::tracks::OnDuplicateName,
         crate::search::TrackHit,
         crate::search::TextAnswer,
         crate::search::Facets,
@@ -88,8 +90,106 @@ pub fn document() -> &'static str {
         doc.info.version = env!("CARGO_PKG_VERSION").into();
         let mut v = serde_json::to_value(&doc).unwrap_or_default();
         add_guard_answers(&mut v);
+        refine(&mut v);
         serde_json::to_string_pretty(&v).unwrap_or_else(|_| "{}".into())
     })
+}
+
+/// What the derive cannot say: a unique `operationId` per operation (the
+/// handlers share names such as `list`, and `/upload` is `/tracks` again),
+/// and the "at least one of" rules of the search bodies.
+fn refine(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for (path, item) in paths.iter_mut() {
+            let Some(ops) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, op) in ops.iter_mut() {
+                let name: String = format!("{method}{path}")
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+                op["operationId"] = json!(name.trim_end_matches('_'));
+                // These routes read a blank query parameter as not given
+                // (`search::params`), as HTML forms send them.
+                if matches!(
+                    path.as_str(),
+                    "/search" | "/tracks/{id}/similar" | "/tracks/{id}/pattern.mid"
+                ) {
+                    for p in op
+                        .get_mut("parameters")
+                        .and_then(|p| p.as_array_mut())
+                        .into_iter()
+                        .flatten()
+                    {
+                        if p["in"] == "query" {
+                            p["allowEmptyValue"] = json!(true);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let schemas = &mut doc["components"]["schemas"];
+    // Forms: a part with a name no route reads is drained and ignored,
+    // whatever it holds; its name must be a plain token (the
+    // Content-Disposition header carries it).
+    // Every part but the audio is text: a number or `true` arrives as its
+    // text, and a blank field counts as not sent.
+    for form in ["UploadForm", "ClipForm", "AnalyzeForm", "SimilarForm", "SearchForm"] {
+        if schemas.get(form).is_none() {
+            continue;
+        }
+        schemas[form]["propertyNames"] = json!({"pattern": "^[A-Za-z0-9_.-]{1,64}$"});
+        let Some(props) = schemas[form]["properties"].as_object_mut() else {
+            continue;
+        };
+        for (name, prop) in props.iter_mut() {
+            if prop["format"] == "binary" {
+                continue;
+            }
+            if ["title", "artist", "album", "genre", "q"].contains(&name.as_str()) {
+                prop["type"] = json!(["string", "number", "boolean"]);
+            }
+            // A blank `q` or `track_id` is not sent, so it cannot satisfy
+            // the "one of" rules below: those two stay strict.
+            if name == "q" || name == "track_id" {
+                continue;
+            }
+            let description = prop.as_object_mut().and_then(|o| o.remove("description"));
+            *prop = json!({"anyOf": [prop.clone(), {"type": "string", "pattern": "^[ \\t\\r\\n]*$"}]});
+            if let Some(d) = description {
+                prop["description"] = d;
+            }
+        }
+    }
+    // JSON bodies: other fields are ignored when they are strings, numbers
+    // or null (booleans, lists and objects are refused, `invalid_parameter`).
+    for body in ["SimilarJson", "SearchJson"] {
+        if schemas.get(body).is_some() {
+            schemas[body]["additionalProperties"] = json!({"type": ["string", "number", "null"]});
+        }
+    }
+    // Text fields of JSON bodies take a number as its text.
+    for (body, field) in [("SearchJson", "q"), ("SearchJson", "genre"), ("Filters", "genre")] {
+        if let Some(t) = schemas[body]["properties"][field].get_mut("type") {
+            let nullable = t.as_array().is_some_and(|a| a.contains(&json!("null")));
+            *t = if nullable {
+                json!(["string", "number", "null"])
+            } else {
+                json!(["string", "number"])
+            };
+        }
+    }
+    // A clip or a track, never both (`invalid_parameter` otherwise).
+    if schemas.get("SimilarForm").is_some() {
+        schemas["SimilarForm"]["oneOf"] = json!([{"required": ["file"]}, {"required": ["track_id"]}]);
+    }
+    // Text, a clip, or both.
+    if schemas.get("SearchForm").is_some() {
+        schemas["SearchForm"]["anyOf"] = json!([{"required": ["q"]}, {"required": ["file"]}]);
+    }
 }
 
 fn error_response(description: &str) -> serde_json::Value {
@@ -142,11 +242,14 @@ fn add_guard_answers(doc: &mut serde_json::Value) {
                     }),
                 );
             }
-            // The guard's origin check: writes, and the stream (policy.rs).
-            if m != "GET" || path == "/ws/stream" {
+            // The guard's origin check (policy.rs decides which routes).
+            let method = actix_web::http::Method::from_bytes(m.as_bytes()).unwrap_or(actix_web::http::Method::POST);
+            if crate::service::policy::changes_state_or_streams(&method, path) {
                 put(
                     "403",
-                    error_response("`forbidden_origin`: a browser page from another site (its `Origin`) may not do this"),
+                    error_response(
+                        "`forbidden_origin`: a browser page from another site (its `Origin`) may not do this",
+                    ),
                 );
             }
             if policy.limited {

@@ -102,7 +102,9 @@ pub fn admit(req: &ServiceRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn changes_state_or_streams(method: &Method, pattern: &str) -> bool {
+/// Whether a route is under the same-origin check (the OpenAPI document
+/// reads this too, to list the 403).
+pub fn changes_state_or_streams(method: &Method, pattern: &str) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) || pattern == "/ws/stream"
 }
 

@@ -437,9 +437,7 @@ fn fuzz_findings_stay_fixed() {
             // refuse such files before any decoder sizes anything.
             let out = Command::new("bash")
                 .arg("-c")
-                .arg(format!(
-                    "ulimit -v 2000000; exec \"$0\" identify --data-dir \"$1\" \"$2\""
-                ))
+                .arg("ulimit -v 2000000; exec \"$0\" identify --data-dir \"$1\" \"$2\"")
                 .arg(crate::common::bin())
                 .arg(tempfile::tempdir().unwrap().path().join("db"))
                 .arg(&p)

@@ -22,10 +22,27 @@ pub const MAX_ANALYZE_S: f64 = 20.0 * 60.0;
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RawRange {
-    /// Start of the section, seconds from the start of the track.
+    /// Start of the section, seconds from the start of the track (inside the audio).
+    #[param(value_type = f64, required = false, minimum = 0)]
     pub start_s: Option<String>,
-    /// End of the section, seconds.
+    /// End of the section, seconds (after `start_s`).
+    #[param(value_type = f64, required = false, exclusive_minimum = 0)]
     pub end_s: Option<String>,
+}
+
+/// The form of `POST /analyze` (documentation only).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AnalyzeForm {
+    /// The audio, any supported format (also accepted as `audio`).
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// Start of the section to measure, seconds (inside the audio).
+    #[schema(required = false, minimum = 0)]
+    pub start_s: f64,
+    /// End of the section, seconds (after `start_s`).
+    #[schema(required = false, exclusive_minimum = 0)]
+    pub end_s: f64,
 }
 
 impl RawRange {
@@ -52,10 +69,10 @@ impl RawRange {
 }
 
 #[utoipa::path(get, path = "/tracks/{id}/analysis", tag = "analysis",
-    params(("id" = u32, Path, description = "Track id")),
+    params(("id" = i64, Path, minimum = 1, maximum = 4294967295.0, description = "Track id")),
     responses(
-        (status = 200, description = "Tempo, key, loudness, dynamics, stereo, bands, drum pattern"),
-        (status = 400, body = crate::service::openapi::ErrorBody),
+        (status = 200, description = "Tempo, key, loudness, dynamics, stereo, bands, drum pattern", body = Object),
+        (status = 400, description = "`bad_request`: the id is not a whole number from 1 to 4294967295", body = crate::service::openapi::ErrorBody),
         (status = 404, description = "Unknown track, or a track without analysis", body = crate::service::openapi::ErrorBody),
         (status = 409, description = "The track is not READY yet", body = crate::service::openapi::ErrorBody)))]
 pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -73,14 +90,13 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<Ht
 }
 
 #[utoipa::path(post, path = "/analyze", tag = "analysis",
-    request_body(content_type = "multipart/form-data", description = "`file` (or `audio`): audio in any supported format; optional `start_s` and `end_s` (seconds) pick a section. Nothing is stored."),
+    request_body(content = AnalyzeForm, content_type = "multipart/form-data", description = "`file` (or `audio`): audio in any supported format; optional `start_s` and `end_s` (seconds) pick a section. Nothing is stored."),
     responses(
-        (status = 200, description = "The same figures as GET /tracks/{id}/analysis"),
-        (status = 400, description = "Missing file, bad start_s/end_s", body = crate::service::openapi::ErrorBody),
-        (status = 413, body = crate::service::openapi::ErrorBody),
-        (status = 415, body = crate::service::openapi::ErrorBody),
-        (status = 422, description = "Corrupt audio, or too short to analyse", body = crate::service::openapi::ErrorBody),
-        (status = 429, body = crate::service::openapi::ErrorBody)))]
+        (status = 200, description = "The same figures as GET /tracks/{id}/analysis", body = Object),
+        (status = 400, description = "`missing_field` (no file), `empty_file`, `invalid_parameter` (start_s/end_s not numbers or out of order), `bad_range` (start past the end of the audio) or `bad_request` (malformed body)", body = crate::service::openapi::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::service::openapi::ErrorBody),
+        (status = 415, description = "`unsupported_media` or `unsupported_content_type`", body = crate::service::openapi::ErrorBody),
+        (status = 422, description = "Corrupt audio, or too short to analyse", body = crate::service::openapi::ErrorBody)))]
 pub async fn analyze(
     req: HttpRequest,
     payload: web::Payload,
@@ -104,12 +120,13 @@ pub async fn analyze(
 }
 
 #[utoipa::path(get, path = "/tracks/{id}/pattern.mid", tag = "analysis",
-    params(("id" = u32, Path, description = "Track id"), RawRange),
+    params(("id" = i64, Path, minimum = 1, maximum = 4294967295.0, description = "Track id"), RawRange),
     responses(
         (status = 200, description = "Standard MIDI file: kick (36), snare (38) and hi-hat (42) on channel 10, at the track's tempo", content_type = "audio/midi"),
-        (status = 400, body = crate::service::openapi::ErrorBody),
-        (status = 404, body = crate::service::openapi::ErrorBody),
-        (status = 409, body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`bad_request` (bad id), `invalid_parameter` (start_s/end_s not numbers or out of order) or `bad_range` (the section is outside the track)", body = crate::service::openapi::ErrorBody),
+        (status = 404, description = "`unknown_track`, or `analysis_missing`", body = crate::service::openapi::ErrorBody),
+        (status = 409, description = "`track_not_ready`", body = crate::service::openapi::ErrorBody),
+        (status = 422, description = "`analysis_failed`: no drum hits in the section, nothing to export", body = crate::service::openapi::ErrorBody)))]
 pub async fn pattern(
     state: web::Data<AppState>,
     id: web::Path<String>,

@@ -20,7 +20,7 @@ pub struct DuplicateGroups {
 }
 
 #[utoipa::path(get, path = "/duplicates", tag = "tracks",
-    responses((status = 200, body = DuplicateGroups), (status = 401, body = crate::service::openapi::ErrorBody)))]
+    responses((status = 200, body = DuplicateGroups)))]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let st = state.clone();
     let groups = blocking(move || Ok(st.index.duplicate_groups()?)).await?;

@@ -6,7 +6,7 @@ use crate::service::error::ApiError;
 use crate::service::state::AppState;
 
 #[utoipa::path(get, path = "/metrics", tag = "service",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let body = state.metrics.render(&state.index, &state.scheduler);
     Ok(HttpResponse::Ok()

@@ -8,15 +8,23 @@ use crate::service::routes::blocking;
 use crate::service::state::AppState;
 use crate::service::upload::read_form;
 
+/// The form of `POST /recognize` (documentation only).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ClipForm {
+    /// The clip, any supported format (also accepted as `file`).
+    #[schema(value_type = String, format = Binary)]
+    pub audio: Vec<u8>,
+}
+
 #[utoipa::path(post, path = "/recognize", tag = "recognition",
-    request_body(content_type = "multipart/form-data", description = "`audio` (or `file`): a clip in any supported format"),
+    request_body(content = ClipForm, content_type = "multipart/form-data", description = "`audio` (or `file`): a clip in any supported format"),
     responses(
         (status = 200, description = "`match` is null when nothing in the library matches", body = RecognizeAnswer),
-        (status = 400, body = crate::service::openapi::ErrorBody),
-        (status = 413, body = crate::service::openapi::ErrorBody),
-        (status = 415, body = crate::service::openapi::ErrorBody),
-        (status = 422, description = "Corrupt, too short or longer than the clip limit", body = crate::service::openapi::ErrorBody),
-        (status = 429, body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`missing_field` (no audio part), `empty_file` or `bad_request` (malformed body)", body = crate::service::openapi::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::service::openapi::ErrorBody),
+        (status = 415, description = "`unsupported_media` or `unsupported_content_type`", body = crate::service::openapi::ErrorBody),
+        (status = 422, description = "Corrupt, too short or longer than the clip limit", body = crate::service::openapi::ErrorBody)))]
 pub async fn recognize(
     req: HttpRequest,
     payload: web::Payload,

@@ -29,15 +29,83 @@ pub const MAX_TEXT: usize = 500;
 #[into_params(parameter_in = Query)]
 pub struct RawSearch {
     /// Words to find in title, artist, album and genre (prefix and typo tolerant). Optional.
+    #[param(value_type = String, required = false, max_length = 500)]
     pub q: Option<String>,
+    /// Genre, whole and case-insensitive ("rock").
+    #[param(value_type = String, required = false, max_length = 200)]
     pub genre: Option<String>,
+    /// Key, e.g. "A minor", "Eb major", "F#m".
+    #[param(value_type = String, required = false, pattern = r"^ *([A-Ga-g](#|b|♯|♭)? *([Mm]([Aa][Jj]([Oo][Rr])?|[Ii][Nn]([Oo][Rr])?)?)?)? *$")]
     pub key: Option<String>,
+    /// Lowest tempo, BPM (inclusive; at most tempo_max).
+    #[param(value_type = f64, required = false, minimum = 0, maximum = 1000)]
     pub tempo_min: Option<String>,
+    /// Highest tempo, BPM (inclusive).
+    #[param(value_type = f64, required = false, minimum = 0, maximum = 1000)]
     pub tempo_max: Option<String>,
     /// Page size, 1–1000 (default 20).
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
-    /// Results to skip (default 0).
+    /// Results to skip, 0–100000 (default 0).
+    #[param(value_type = u32, required = false, minimum = 0, maximum = 100000)]
     pub offset: Option<String>,
+}
+
+/// The multipart form of `POST /search` (documentation only): a text `q`
+/// (also accepted as `text`), an audio `file` (or `audio`), or both.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SearchForm {
+    /// Words to find (not blank).
+    #[schema(
+        required = false,
+        max_length = 500,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
+    pub q: String,
+    /// A clip: a known track leads the list, the rest are ranked by sound.
+    #[schema(required = false, value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    #[schema(required = false, max_length = 200)]
+    pub genre: String,
+    #[schema(
+        required = false,
+        pattern = r"^ *([A-Ga-g](#|b|♯|♭)? *([Mm]([Aa][Jj]([Oo][Rr])?|[Ii][Nn]([Oo][Rr])?)?)?)? *$"
+    )]
+    pub key: String,
+    #[schema(required = false, minimum = 0, maximum = 1000)]
+    pub tempo_min: f64,
+    #[schema(required = false, minimum = 0, maximum = 1000)]
+    pub tempo_max: f64,
+    #[schema(required = false, minimum = 1, maximum = 1000)]
+    pub limit: u32,
+    #[schema(required = false, inline)]
+    pub kind: crate::service::routes::similar::KindName,
+}
+
+/// The JSON body of `POST /search` (documentation only): text only, the
+/// same fields as the form; numbers may be sent as strings.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SearchJson {
+    /// Words to find (not blank; also accepted as `text`).
+    #[schema(
+        max_length = 500,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
+    pub q: String,
+    #[schema(max_length = 200)]
+    pub genre: Option<String>,
+    #[schema(pattern = r"^ *([A-Ga-g](#|b|♯|♭)? *([Mm]([Aa][Jj]([Oo][Rr])?|[Ii][Nn]([Oo][Rr])?)?)?)? *$")]
+    pub key: Option<String>,
+    #[schema(minimum = 0, maximum = 1000)]
+    pub tempo_min: Option<f64>,
+    #[schema(minimum = 0, maximum = 1000)]
+    pub tempo_max: Option<f64>,
+    #[schema(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    #[schema(inline)]
+    pub kind: Option<crate::service::routes::similar::KindName>,
 }
 
 /// Checks a query text.
@@ -71,7 +139,7 @@ impl RawSearch {
     params(RawSearch),
     responses(
         (status = 200, body = TextAnswer),
-        (status = 400, body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`invalid_parameter` (a number out of range, an unknown key, tempo_min > tempo_max, q too long) or `bad_request` (a malformed query string)", body = crate::service::openapi::ErrorBody)))]
 pub async fn text(state: web::Data<AppState>, raw: web::Query<RawSearch>) -> Result<HttpResponse, ApiError> {
     let q = raw.into_inner().parse().map_err(SonicaError::from)?;
     let st = state.clone();
@@ -104,14 +172,14 @@ fn combined_query(f: &mut Fields) -> Result<CombinedQuery, ParamError> {
 }
 
 #[utoipa::path(post, path = "/search", tag = "search",
-    request_body(description = "multipart/form-data: `q` (text), an audio `file` (or `audio`), and optional `genre`, `key`, `tempo_min`, `tempo_max`, `limit`, `kind`; JSON with the same fields (text only) also works. A clip that is a known track is identified and leads the list; the rest are ranked by similarity to the clip, restricted to and boosted by the text."),
+    request_body(description = "A multipart form: `q` (text), an audio `file` (or `audio`), and optional `genre`, `key`, `tempo_min`, `tempo_max`, `limit`, `kind`; JSON with the same fields (text only) also works. A clip that is a known track is identified and leads the list; the rest are ranked by similarity to the clip, restricted to and boosted by the text.",
+        content((SearchForm = "multipart/form-data"), (SearchJson = "application/json"))),
     responses(
         (status = 200, body = CombinedAnswer),
-        (status = 400, body = crate::service::openapi::ErrorBody),
-        (status = 413, body = crate::service::openapi::ErrorBody),
-        (status = 415, body = crate::service::openapi::ErrorBody),
-        (status = 422, body = crate::service::openapi::ErrorBody),
-        (status = 429, body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`invalid_parameter` (neither text nor clip, a bad filter, tempo_min > tempo_max), `bad_request` (malformed body) or `empty_file`", body = crate::service::openapi::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::service::openapi::ErrorBody),
+        (status = 415, description = "`unsupported_media` or `unsupported_content_type` (neither a multipart form nor JSON)", body = crate::service::openapi::ErrorBody),
+        (status = 422, description = "The clip is corrupt or too short to analyse", body = crate::service::openapi::ErrorBody)))]
 pub async fn mixed(
     req: HttpRequest,
     payload: web::Payload,

@@ -33,13 +33,94 @@ pub struct SimilarAnswer {
     pub results: Vec<TrackHit>,
 }
 
+/// Which sound vector a similarity search compares.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum KindName {
+    Timbre,
+    Rhythm,
+    Mixed,
+}
+
+/// The multipart form of `POST /search/similar` (documentation only):
+/// exactly one of `file` and `track_id`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SimilarForm {
+    /// A clip to compare with (also accepted as `audio`).
+    #[schema(required = false, value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// A track to compare with (also accepted as `id`).
+    #[schema(required = false, minimum = 1, maximum = 4294967295.0)]
+    pub track_id: i64,
+    #[schema(required = false, max_length = 200)]
+    pub genre: String,
+    #[schema(
+        required = false,
+        pattern = r"^ *([A-Ga-g](#|b|♯|♭)? *([Mm]([Aa][Jj]([Oo][Rr])?|[Ii][Nn]([Oo][Rr])?)?)?)? *$"
+    )]
+    pub key: String,
+    #[schema(required = false, minimum = 0, maximum = 1000)]
+    pub tempo_min: f64,
+    #[schema(required = false, minimum = 0, maximum = 1000)]
+    pub tempo_max: f64,
+    #[schema(required = false, minimum = 1, maximum = 1000)]
+    pub top_k: u32,
+    #[schema(required = false, minimum = -1, maximum = 1)]
+    pub min_similarity: f64,
+    #[schema(required = false, inline)]
+    pub kind: KindName,
+}
+
+/// The JSON body of `POST /search/similar` (documentation only). The
+/// filters may also stand at the top level; numbers may be sent as strings.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SimilarJson {
+    /// The track to compare with (also accepted as `id`).
+    #[schema(minimum = 1, maximum = 4294967295.0)]
+    pub track_id: i64,
+    #[schema(minimum = 1, maximum = 1000)]
+    pub top_k: Option<u32>,
+    #[schema(minimum = -1, maximum = 1)]
+    pub min_similarity: Option<f64>,
+    #[schema(inline)]
+    pub kind: Option<KindName>,
+    pub filters: Option<Filters>,
+}
+
+/// Filters on genre, key and tempo.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Filters {
+    /// Genre, whole and case-insensitive.
+    #[schema(max_length = 200)]
+    pub genre: Option<String>,
+    /// Key, e.g. "A minor", "Eb major", "F#m".
+    #[schema(pattern = r"^ *([A-Ga-g](#|b|♯|♭)? *([Mm]([Aa][Jj]([Oo][Rr])?|[Ii][Nn]([Oo][Rr])?)?)?)? *$")]
+    pub key: Option<String>,
+    /// Lowest tempo, BPM (at most tempo_max).
+    #[schema(minimum = 0, maximum = 1000)]
+    pub tempo_min: Option<f64>,
+    /// Highest tempo, BPM.
+    #[schema(minimum = 0, maximum = 1000)]
+    pub tempo_max: Option<f64>,
+}
+
 #[utoipa::path(get, path = "/tracks/{id}/similar", tag = "similarity",
-    params(("id" = u32, Path, description = "Track id"), RawSimilar),
+    params(("id" = i64, Path, minimum = 1, maximum = 4294967295.0, description = "Track id"),
+        ("genre" = Option<String>, Query, max_length = 200, description = "Genre, whole and case-insensitive (\"rock\")"),
+        ("key" = Option<String>, Query, pattern = r"^ *([A-Ga-g](#|b|♯|♭)? *([Mm]([Aa][Jj]([Oo][Rr])?|[Ii][Nn]([Oo][Rr])?)?)?)? *$", description = "Key, e.g. \"A minor\", \"Eb major\", \"F#m\""),
+        ("tempo_min" = Option<f64>, Query, minimum = 0, maximum = 1000, description = "Lowest tempo, BPM (inclusive; at most tempo_max)"),
+        ("tempo_max" = Option<f64>, Query, minimum = 0, maximum = 1000, description = "Highest tempo, BPM (inclusive)"),
+        ("top_k" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "How many results (default 10)"),
+        ("min_similarity" = Option<f64>, Query, minimum = -1, maximum = 1, description = "Drop results less similar than this (cosine similarity)"),
+        ("kind" = Option<KindName>, Query, description = "Which sound vector to compare (default mixed)")),
     responses(
         (status = 200, body = SimilarAnswer),
-        (status = 400, description = "Bad parameter (tempo_min > tempo_max, unknown key, top_k out of 1–1000, …)", body = crate::service::openapi::ErrorBody),
-        (status = 404, body = crate::service::openapi::ErrorBody),
-        (status = 409, body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`bad_request` (bad id) or `invalid_parameter` (tempo_min > tempo_max, unknown key, top_k out of 1–1000, …)", body = crate::service::openapi::ErrorBody),
+        (status = 404, description = "`unknown_track`, or `analysis_missing`", body = crate::service::openapi::ErrorBody),
+        (status = 409, description = "`track_not_ready`", body = crate::service::openapi::ErrorBody)))]
 pub async fn by_track(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -107,15 +188,16 @@ pub fn track_id_field(f: &mut Fields) -> Result<Option<u32>, ApiError> {
 }
 
 #[utoipa::path(post, path = "/search/similar", tag = "similarity",
-    request_body(description = "multipart/form-data with an audio `file` (or `audio`) or a `track_id`, plus the filters as fields; or JSON `{\"track_id\": N, \"top_k\": 10, \"kind\": \"mixed\", \"filters\": {\"genre\", \"key\", \"tempo_min\", \"tempo_max\"}, \"min_similarity\"}`"),
+    request_body(description = "A multipart form with an audio `file` (or `audio`) or a `track_id`, plus the filters as fields; or JSON `{\"track_id\": N, \"top_k\": 10, \"kind\": \"mixed\", \"filters\": {\"genre\", \"key\", \"tempo_min\", \"tempo_max\"}, \"min_similarity\"}`",
+        content((SimilarForm = "multipart/form-data"), (SimilarJson = "application/json"))),
     responses(
         (status = 200, body = SimilarAnswer),
-        (status = 400, body = crate::service::openapi::ErrorBody),
-        (status = 404, body = crate::service::openapi::ErrorBody),
-        (status = 413, body = crate::service::openapi::ErrorBody),
-        (status = 415, body = crate::service::openapi::ErrorBody),
-        (status = 422, body = crate::service::openapi::ErrorBody),
-        (status = 429, body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`invalid_parameter` (both or neither of a clip and a track_id, tempo_min > tempo_max, a bad filter), `bad_request` (bad track_id, malformed body), `missing_field` or `empty_file`", body = crate::service::openapi::ErrorBody),
+        (status = 404, description = "`unknown_track`, or `analysis_missing`", body = crate::service::openapi::ErrorBody),
+        (status = 409, description = "`track_not_ready`", body = crate::service::openapi::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::service::openapi::ErrorBody),
+        (status = 415, description = "`unsupported_media` or `unsupported_content_type` (neither a multipart form nor JSON)", body = crate::service::openapi::ErrorBody),
+        (status = 422, description = "The clip is corrupt or too short to analyse", body = crate::service::openapi::ErrorBody)))]
 pub async fn by_body(
     req: HttpRequest,
     payload: web::Payload,

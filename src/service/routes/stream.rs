@@ -36,9 +36,13 @@ use crate::service::stream::{parse_header, PcmStream};
 use crate::SonicaError;
 
 #[utoipa::path(get, path = "/ws/stream", tag = "recognition",
+    params(
+        ("Upgrade" = String, Header, pattern = "^websocket$", description = "`websocket`"),
+        ("Connection" = String, Header, pattern = "^Upgrade$", description = "`Upgrade`"),
+        ("Sec-WebSocket-Version" = String, Header, pattern = "^13$", description = "`13`"),
+        ("Sec-WebSocket-Key" = String, Header, pattern = "^[A-Za-z0-9+/]{21}[AQgw]==$", description = "16 random bytes, base64")),
     responses((status = 101, description = "WebSocket upgrade; see the module docs for the protocol"),
-        (status = 400, body = crate::service::openapi::ErrorBody),
-        (status = 429, body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`bad_request`: not a WebSocket handshake", body = crate::service::openapi::ErrorBody)))]
 pub async fn stream(
     req: HttpRequest,
     body: web::Payload,

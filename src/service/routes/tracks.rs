@@ -18,18 +18,48 @@ use crate::service::state::{AppState, TrackView};
 use crate::service::upload::{read_form, safe_file_name, Received, META_FIELDS};
 use crate::SonicaError;
 
+/// What to do with a duplicate upload.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum OnDuplicateName {
+    Reject,
+    Flag,
+    Keep,
+}
+
+/// The form of `POST /tracks` (documentation only; [`read_form`] reads it).
+/// Text fields are trimmed, and a blank one counts as not sent.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The audio file, any supported format (also accepted as `audio`).
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// Overrides the file's title tag (at most 4096 bytes of UTF-8).
+    #[schema(required = false, max_length = 4096)]
+    pub title: String,
+    #[schema(required = false, max_length = 4096)]
+    pub artist: String,
+    #[schema(required = false, max_length = 4096)]
+    pub album: String,
+    #[schema(required = false, max_length = 4096)]
+    pub genre: String,
+    /// Overrides the query's `on_duplicate`.
+    #[schema(required = false, inline)]
+    pub on_duplicate: OnDuplicateName,
+}
+
 #[utoipa::path(post, path = "/tracks", tag = "tracks",
-    params(("on_duplicate" = Option<String>, Query, description = "reject, flag or keep (also accepted as a form field); default: the server's `on_duplicate` setting")),
-    request_body(content_type = "multipart/form-data", description = "`file` (or `audio`): the audio file; optional `title`, `artist`, `album`, `genre` override its tags; optional `on_duplicate`"),
+    params(("on_duplicate" = Option<OnDuplicateName>, Query, description = "reject, flag or keep (also accepted as a form field); default: the server's `on_duplicate` setting")),
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "`file` (or `audio`): the audio file; optional `title`, `artist`, `album`, `genre` override its tags; optional `on_duplicate`"),
     responses(
-        (status = 201, description = "Stored and queued. A duplicate found while fingerprinting is reported on the track: READY with `duplicate_of` (flag), or REJECTED with `duplicates` (reject)", body = TrackView),
-        (status = 400, description = "Missing `file` part, empty file, bad `on_duplicate` or malformed body", body = crate::service::openapi::ErrorBody),
-        (status = 401, body = crate::service::openapi::ErrorBody),
+        (status = 201, description = "Stored and queued. A duplicate found while fingerprinting is reported on the track: READY with `duplicate_of` (flag), or REJECTED with `duplicates` (reject)", body = TrackView,
+            headers(("Location" = String, description = "`/tracks/{id}` of the new track"))),
+        (status = 400, description = "`missing_field` (no `file` part), `empty_file`, `invalid_parameter` (bad `on_duplicate`) or `bad_request` (malformed body, a text field too long or not UTF-8, too many parts)", body = crate::service::openapi::ErrorBody),
         (status = 409, description = "An exact copy of a stored track, under on_duplicate=reject (`duplicate`; `error.duplicates` names it)", body = crate::service::openapi::ErrorBody),
-        (status = 413, description = "Over the upload size limit", body = crate::service::openapi::ErrorBody),
-        (status = 415, description = "Not audio Sonica can decode", body = crate::service::openapi::ErrorBody),
-        (status = 422, description = "Corrupt or truncated audio", body = crate::service::openapi::ErrorBody),
-        (status = 429, body = crate::service::openapi::ErrorBody)))]
+        (status = 413, description = "`payload_too_large`: over the upload size limit", body = crate::service::openapi::ErrorBody),
+        (status = 415, description = "`unsupported_media` (not audio Sonica can decode) or `unsupported_content_type` (not a multipart form)", body = crate::service::openapi::ErrorBody),
+        (status = 422, description = "Corrupt or truncated audio, or outside the sample rate and channel limits", body = crate::service::openapi::ErrorBody)))]
 pub async fn upload(
     req: HttpRequest,
     payload: web::Payload,
@@ -157,9 +187,10 @@ fn extension_for(format: &str) -> &'static str {
 }
 
 #[utoipa::path(get, path = "/tracks/{id}", tag = "tracks",
-    params(("id" = u32, Path, description = "Track id")),
-    responses((status = 200, body = TrackView), (status = 400, body = crate::service::openapi::ErrorBody),
-        (status = 404, body = crate::service::openapi::ErrorBody)))]
+    params(("id" = i64, Path, minimum = 1, maximum = 4294967295.0, description = "Track id")),
+    responses((status = 200, body = TrackView),
+        (status = 400, description = "`bad_request`: the id is not a whole number from 1 to 4294967295", body = crate::service::openapi::ErrorBody),
+        (status = 404, description = "`unknown_track`", body = crate::service::openapi::ErrorBody)))]
 pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let st = state.clone();
@@ -174,9 +205,10 @@ pub struct Deleted {
 }
 
 #[utoipa::path(delete, path = "/tracks/{id}", tag = "tracks",
-    params(("id" = u32, Path, description = "Track id")),
-    responses((status = 200, body = Deleted), (status = 401, body = crate::service::openapi::ErrorBody),
-        (status = 404, body = crate::service::openapi::ErrorBody)))]
+    params(("id" = i64, Path, minimum = 1, maximum = 4294967295.0, description = "Track id")),
+    responses((status = 200, body = Deleted),
+        (status = 400, description = "`bad_request`: the id is not a whole number from 1 to 4294967295", body = crate::service::openapi::ErrorBody),
+        (status = 404, description = "`unknown_track`", body = crate::service::openapi::ErrorBody)))]
 pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let st = state.clone();
