@@ -114,8 +114,12 @@ pub(super) fn decode(
         Err(e) => return Err(Failure::Probe(corrupt_error(format_name, e.to_string()))),
     };
     let mut tags = Tags::default();
-    if let Some(rev) = probed.metadata.get().as_ref().and_then(|m| m.current().cloned()) {
-        tags.absorb(&rev);
+    // Read in place: a revision can hold a 20 MB tag, and a clone of it
+    // would double that.
+    if let Some(log) = probed.metadata.get() {
+        if let Some(rev) = log.current() {
+            tags.absorb(rev);
+        }
     }
     let mut format = probed.format;
     if let Some(rev) = format.metadata().current() {

@@ -41,7 +41,11 @@ impl Tags {
                 _ => continue,
             };
             if slot.is_none() {
-                let v = clip(&tag.value.to_string());
+                // Text is cut where it lies; only other values are formatted.
+                let v = match &tag.value {
+                    symphonia::core::meta::Value::String(text) => clip(text),
+                    other => clip(&other.to_string()),
+                };
                 if !v.is_empty() {
                     *slot = Some(v);
                 }
