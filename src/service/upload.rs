@@ -164,6 +164,12 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload, dir: &Path, lim
             )));
         }
         let name = field.name().unwrap_or_default().to_string();
+        if !plain_part_name(&name) {
+            return Err(ApiError::BadRequest(format!(
+                "a form part's name must be 1-64 letters, digits, '_', '.' or '-', not {:?}",
+                name.chars().take(64).collect::<String>()
+            )));
+        }
         if FILE_FIELDS.contains(&name.as_str()) {
             if form.audio.is_some() {
                 return Err(ApiError::BadRequest(
@@ -225,6 +231,12 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload, dir: &Path, lim
     Ok(form)
 }
 
+/// Whether a part's name is the plain token the API document promises
+/// (RFC 7578: every part has a name; an empty one is malformed).
+fn plain_part_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
 /// A safe file name for the songs folder from the client's name: no
 /// folders, no leading dot, only plain characters; `fallback` when nothing
 /// usable is left.
@@ -251,6 +263,12 @@ pub fn safe_file_name(client: Option<&str>, fallback: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn part_names_are_plain_tokens() {
+        assert!(plain_part_name("file") && plain_part_name("on_duplicate") && plain_part_name("a.b-c"));
+        assert!(!plain_part_name("") && !plain_part_name("a b") && !plain_part_name(&"x".repeat(65)));
+    }
 
     #[test]
     fn client_names_cannot_escape_the_folder() {

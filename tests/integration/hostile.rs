@@ -479,3 +479,20 @@ fn a_form_that_ends_inside_a_part_is_answered_at_once() {
     }
     assert_eq!(srv.get("/health").status, 200);
 }
+
+/// A part without a name (schemathesis sent one) is malformed, not ignored.
+#[test]
+fn a_form_part_needs_a_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &[]);
+    let r = srv.post_form(
+        "/search",
+        &[
+            crate::server::Part::text("q", "x"),
+            crate::server::Part::text("", "null"),
+        ],
+        &[],
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.json["error"]["code"], "bad_request");
+}
