@@ -179,6 +179,18 @@ pub type Fields = std::collections::HashMap<String, String>;
 /// Flattens a JSON request into named text parameters: top-level fields
 /// and those inside a `filters` (or `filter`) object, numbers as their text,
 /// null as not given. Booleans, lists and other objects are refused by name.
+/// Parameters that are numbers in a JSON body.
+const NUMERIC_FIELDS: [&str; 8] = [
+    "tempo_min",
+    "tempo_max",
+    "top_k",
+    "min_similarity",
+    "limit",
+    "offset",
+    "track_id",
+    "id",
+];
+
 pub fn json_fields(v: &serde_json::Value) -> Result<Fields, ParamError> {
     use serde_json::Value;
     let Value::Object(top) = v else {
@@ -188,6 +200,11 @@ pub fn json_fields(v: &serde_json::Value) -> Result<Fields, ParamError> {
     let mut put = |k: &str, v: &Value| -> Result<(), ParamError> {
         let text = match v {
             Value::Null => return Ok(()),
+            // JSON has numbers: a numeric parameter sent as a string is a
+            // mistake the API document does not allow, so it says so.
+            Value::String(_) if NUMERIC_FIELDS.contains(&k) => {
+                return Err(bad(format!("{k} must be a JSON number (or null), not a string")))
+            }
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
             // No parameter is a flag: `"genre": true` is a mistake, not the genre "true".
@@ -250,6 +267,13 @@ mod tests {
         assert!(json_fields(&serde_json::json!({"filters": {"tempo_min": false}})).is_err());
         assert!(json_fields(&serde_json::json!({"filters": "rock"})).is_err());
         assert!(json_fields(&serde_json::json!({"filters": null})).unwrap().is_empty());
+        // Numbers are JSON numbers (schemathesis sent `"tempo_min": ""`).
+        for v in [
+            serde_json::json!({"tempo_min": ""}),
+            serde_json::json!({"filters": {"top_k": "5"}}),
+        ] {
+            assert!(json_fields(&v).unwrap_err().0.contains("JSON number"), "{v}");
+        }
     }
 
     #[test]
