@@ -15,11 +15,10 @@
 //! the size limit. Temporary files go to a per-process folder under
 //! /dev/shm and delete themselves when the form is dropped.
 //!
-//! No runtime is needed: the payload is in memory and `read_form` does no
-//! I/O but blocking file writes, so the future is polled with a no-op
-//! waker. Returning `Pending` a thousand times in a row while the payload
-//! stream hands out nothing more would hang a real connection until its
-//! timeout, so that panics here as a finding.
+//! `read_form` runs on an actix runtime (one per thread, reused): it
+//! times out a parser that stays stuck after the body's end (actix-multipart
+//! 0.7 can wait forever there; this target found it). A form that is not
+//! answered within 5 s is a hang, and panics here as a finding.
 //!
 //! Checked on the way: an accepted audio part is within the limit; text
 //! fields are only names some route reads, at most `MAX_TEXT_FIELD` bytes,
@@ -51,6 +50,11 @@ fn scratch_dir() -> &'static PathBuf {
     let d = DIR.get_or_init(|| PathBuf::from(format!("/dev/shm/sonica-fuzz-multipart-{}", std::process::id())));
     std::fs::create_dir_all(d).expect("create the scratch folder under /dev/shm");
     d
+}
+
+thread_local! {
+    /// The runtime `read_form` needs for its timers, made once per thread.
+    static RUNTIME: actix_web::rt::SystemRunner = actix_web::rt::System::new();
 }
 
 /// Polls `f` to the end with a no-op waker. `progress` counts the chunks
@@ -130,7 +134,15 @@ fuzz_target!(|data: &[u8]| {
         block_on(web::Payload::from_request(&req, &mut dev_payload), &progress).expect("Payload extractor is infallible");
 
     let dir = scratch_dir();
-    if let Ok(form) = block_on(read_form(&req, payload, dir, limit), &progress) {
+    let answered = RUNTIME.with(|rt| {
+        rt.block_on(async {
+            actix_web::rt::time::timeout(std::time::Duration::from_secs(5), read_form(&req, payload, dir, limit)).await
+        })
+    });
+    let Ok(answer) = answered else {
+        panic!("read_form gave no answer within 5 s with the whole body in memory");
+    };
+    if let Ok(form) = answer {
         if let Some(audio) = &form.audio {
             let len = std::fs::metadata(audio.file.path()).map(|m| m.len()).unwrap_or(0);
             assert!(len <= limit, "an audio part of {len} bytes passed the {limit}-byte limit");

@@ -120,6 +120,31 @@ pub fn contain_panics<T>(format: &str, f: impl FnOnce() -> Result<T, DecodeError
     }
 }
 
+/// A future polled under the same containment as [`contain_panics`]: a
+/// panic inside it (a third-party parser driven by a request: actix-
+/// multipart 0.7 panics on some malformed forms) ends it with the panic's
+/// message instead of unwinding through the HTTP worker.
+pub struct Contained<F>(pub F);
+
+impl<F: std::future::Future + Unpin> std::future::Future for Contained<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        install_hook();
+        let was = IN_DECODER.with(|c| c.replace(true));
+        let polled = catch_unwind(AssertUnwindSafe(|| std::pin::Pin::new(&mut self.0).poll(cx)));
+        IN_DECODER.with(|c| c.set(was));
+        match polled {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(LAST_PANIC
+                .with(Cell::take)
+                .unwrap_or_else(|| "unknown panic".into()))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +162,25 @@ mod tests {
         for ch in [0, 33, 65_535] {
             assert!(matches!(check_format(44_100, ch), Err(DecodeError::Channels { .. })));
         }
+    }
+
+    #[test]
+    fn a_panicking_future_ends_with_its_message() {
+        use std::future::Future;
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut f = Contained(std::future::poll_fn(|_| -> std::task::Poll<()> {
+            panic!("slice index starts at 2")
+        }));
+        match std::pin::Pin::new(&mut f).poll(&mut cx) {
+            std::task::Poll::Ready(Err(m)) => assert!(m.contains("slice index"), "{m}"),
+            _ => panic!("expected the panic as an error"),
+        }
+        let mut ok = Contained(std::future::ready(5));
+        assert!(matches!(
+            std::pin::Pin::new(&mut ok).poll(&mut cx),
+            std::task::Poll::Ready(Ok(5))
+        ));
     }
 
     #[test]

@@ -22,6 +22,7 @@ use actix_web::{web, HttpRequest};
 use futures_util::{Stream, StreamExt};
 use tempfile::NamedTempFile;
 
+use crate::decode::guard::Contained;
 use crate::service::error::ApiError;
 
 /// Names under which the audio part is accepted.
@@ -109,8 +110,16 @@ async fn next_of<S: Stream + Unpin>(s: &mut S, ended: &AtomicBool) -> Result<Opt
     // since a busy machine can delay the parser's own wake-ups.
     let mut ended_at: Option<Instant> = None;
     loop {
-        match actix_web::rt::time::timeout(POLL, s.next()).await {
-            Ok(item) => return Ok(item),
+        match actix_web::rt::time::timeout(POLL, Contained(s.next())).await {
+            Ok(Ok(item)) => return Ok(item),
+            // actix-multipart 0.7 panics on some malformed bodies (a fuzzer
+            // found a lone `--` line): that is the form's fault, a 400.
+            Ok(Err(panic)) => {
+                tracing::debug!(%panic, "multipart parser panicked");
+                return Err(ApiError::BadRequest(
+                    "malformed multipart body: the form parser gave up on it".into(),
+                ));
+            }
             Err(_) if ended.load(Ordering::Acquire) => {
                 if ended_at.get_or_insert_with(Instant::now).elapsed() >= ENDED_GRACE {
                     return Err(ApiError::BadRequest(
