@@ -132,7 +132,7 @@ async fn run(state: Arc<AppState>, mut session: Session, mut msgs: AggregatedMes
             }
             Ok(AggregatedMessage::Binary(bytes)) => match pcm.take() {
                 None => {
-                    whole_file(state, session, bytes.to_vec()).await;
+                    whole_file(state, session, bytes).await;
                     return;
                 }
                 Some(p) => {
@@ -280,7 +280,7 @@ async fn send(session: &mut Session, v: &serde_json::Value) -> Result<(), ()> {
     session.text(v.to_string()).await.map_err(|_| ())
 }
 
-async fn whole_file(state: Arc<AppState>, mut session: Session, bytes: Vec<u8>) {
+async fn whole_file(state: Arc<AppState>, mut session: Session, bytes: actix_web::web::Bytes) {
     let Ok(_turn) = state.recognizers.acquire().await else {
         return;
     };
