@@ -98,7 +98,7 @@ fn multipart_error(e: MultipartError) -> ApiError {
 pub const BODY_IDLE: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
 /// How long the parser may stay stuck after the body has ended.
-const ENDED_GRACE: Duration = Duration::from_secs(1);
+const ENDED_GRACE: Duration = Duration::from_secs(10);
 
 /// The next item of a multipart stream. A body that ended inside a part is
 /// refused at once: actix-multipart 0.7 then waits for bytes that never
