@@ -487,7 +487,11 @@ fn a_form_that_ends_inside_a_part_is_answered_at_once() {
         let t0 = std::time::Instant::now();
         let r = srv.post_raw(route, "multipart/form-data; boundary=XbOuNdArY", body);
         assert_eq!(r.status, 400, "{route}: {}", r.text);
-        assert!(t0.elapsed() < Duration::from_secs(20), "{route} took {:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{route} took {:?}",
+            t0.elapsed()
+        );
     }
     // A lone `--` line made actix-multipart 0.7 panic (slice index out of
     // range) inside the HTTP worker: now a 400 like any malformed form.
