@@ -21,6 +21,8 @@ mod hostile;
 mod hostile_files;
 #[path = "integration/kill.rs"]
 mod kill;
+#[path = "integration/pinned.rs"]
+mod pinned;
 #[path = "integration/recognition.rs"]
 mod recognition;
 #[path = "integration/reindex.rs"]
