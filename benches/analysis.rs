@@ -1,7 +1,7 @@
 //! Music-analysis speed: `analyse_pcm` on 4 minutes of generated 44.1 kHz
 //! stereo music, on one thread (the analyser never spawns any), and, when
 //! `SONICA_ANALYSIS_FILES` lists files (separated like PATH), decode +
-//! analysis of each with `sonica::analyse::analyse_music`.
+//! analysis of each with `sonica::pipeline::analyse_music`.
 //!
 //!     cargo bench --bench analysis
 //!     SONICA_ANALYSIS_FILES=a.ogg:b.flac cargo bench --bench analysis
@@ -112,7 +112,7 @@ fn main() {
         .unwrap_or_default();
     for path in files {
         let (t0, c0) = (Instant::now(), thread_cpu_s());
-        match sonica::analyse::analyse_music(&path, None, None, 4.0 * 3600.0) {
+        match sonica::pipeline::analyse_music(&path, None, None, 4.0 * 3600.0) {
             Ok(a) => {
                 let took = t0.elapsed().as_secs_f64();
                 let cpu = c0.zip(thread_cpu_s()).map(|(a, b)| b - a);

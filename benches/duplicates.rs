@@ -20,8 +20,9 @@ use std::time::Instant;
 
 use sonica::fingerprint::params::{MAX_BIN, MIN_BIN};
 use sonica::fingerprint::FingerprintParams;
-use sonica::ingest::duplicate_params;
-use sonica::library::{index_hasher, open_library};
+use sonica::library::index_hasher;
+use sonica::pipeline::writer::duplicate_params;
+use sonica::{Library, OpenOptions};
 use sonica_index::{FingerprintIndex, NewTrack, Probe};
 use sonica_schema::{Peak, Tier, TrackRecord};
 
@@ -37,7 +38,7 @@ const REPEAT: usize = 40;
 
 fn templates() -> Vec<Vec<Peak>> {
     if let Some(db) = std::env::var_os("SONICA_BENCH_DB") {
-        let index = open_library(std::path::Path::new(&db)).expect("open SONICA_BENCH_DB");
+        let index = Library::open(std::path::Path::new(&db), &OpenOptions::default()).expect("open SONICA_BENCH_DB");
         let t: Vec<Vec<Peak>> = index
             .list()
             .expect("list")
@@ -96,6 +97,7 @@ fn new_track(i: usize, peaks: Vec<Peak>) -> NewTrack {
             file_mtime_ms: None,
             sha256: None,
             duplicate_of: None,
+            analysis_pending: false,
         },
         peaks,
         hashes,
@@ -140,7 +142,7 @@ fn main() {
     }
     let templates = templates();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let index = open_library(tmp.path()).expect("library");
+    let index = Library::open(tmp.path(), &OpenOptions::default()).expect("library");
     let started = Instant::now();
     for i in 0..LIBRARY {
         let t = &templates[i % templates.len()];

@@ -8,10 +8,10 @@
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use sonica::fingerprint::FINGERPRINT_RATE;
 use sonica::fingerprint::{extract_peaks, FingerprintParams};
 use sonica::ingest::{ingest, IngestOptions};
-use sonica::resample::ANALYSIS_RATE;
-use sonica::{open_library, Identifier};
+use sonica::{Identifier, Library, OpenOptions};
 
 /// The same allocator as the `sonica` binary, so timings match it.
 #[global_allocator]
@@ -23,7 +23,7 @@ mod audio;
 
 struct Setup {
     _tmp: Option<tempfile::TempDir>,
-    index: sonica_index::FingerprintIndex,
+    index: Library,
     clips: Vec<Vec<f32>>,
     label: String,
 }
@@ -42,7 +42,7 @@ fn corpus_setup() -> Option<Setup> {
         .take(25)
         .filter_map(|p| sonica::decode::load_clip(&p).ok().map(|c| c.0))
         .collect();
-    let index = open_library(&db).ok()?;
+    let index = Library::open(&db, &OpenOptions::default()).ok()?;
     let label = format!("corpus ({} tracks)", index.len());
     Some(Setup {
         _tmp: None,
@@ -59,13 +59,13 @@ fn synthetic_setup() -> Setup {
     let mut files = Vec::new();
     for s in 0..30 {
         let p = music.join(format!("s{s}.wav"));
-        audio::wav(&p, &audio::song(s, 60.0, ANALYSIS_RATE), ANALYSIS_RATE);
+        audio::wav(&p, &audio::song(s, 60.0, FINGERPRINT_RATE), FINGERPRINT_RATE);
         files.push(p.to_string_lossy().into_owned());
     }
-    let index = open_library(&tmp.path().join("db")).unwrap();
+    let index = Library::open(&tmp.path().join("db"), &OpenOptions::default()).unwrap();
     ingest(&index, files, &IngestOptions::default(), &mut |_| {}).unwrap();
     let clips = (0..10)
-        .map(|s| audio::slice(&audio::song(s, 60.0, ANALYSIS_RATE), ANALYSIS_RATE, 20.0, 10.0))
+        .map(|s| audio::slice(&audio::song(s, 60.0, FINGERPRINT_RATE), FINGERPRINT_RATE, 20.0, 10.0))
         .collect();
     Setup {
         _tmp: Some(tmp),

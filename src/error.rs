@@ -38,7 +38,7 @@ pub enum SonicaError {
     #[error("track {0} has no music analysis: it is shorter than analysis needs, or was added before analysis existed (re-add it to analyse it)")]
     NotAnalysed(TrackId),
     #[error(transparent)]
-    Stage(#[from] crate::beside::StageFailed),
+    Stage(#[from] crate::pipeline::stage::StageFailed),
 }
 
 impl From<StoreError> for SonicaError {

@@ -103,7 +103,7 @@ pub struct Verdict {
 }
 
 /// Decodes a clip file and identifies it, with its strongest evidence.
-/// Clips shorter than [`MIN_DURATION_S`](crate::analyse::MIN_DURATION_S)
+/// Clips shorter than [`MIN_DURATION_S`](crate::pipeline::MIN_DURATION_S)
 /// are refused: they cannot carry enough landmarks to answer.
 pub fn identify_file(
     ident: &Identifier<'_>,
@@ -113,11 +113,11 @@ pub fn identify_file(
         return Err(crate::SonicaError::Missing);
     }
     let (pcm, _) = crate::decode::load_clip(path)?;
-    let secs = pcm.len() as f64 / f64::from(crate::resample::ANALYSIS_RATE);
-    if secs < crate::analyse::MIN_DURATION_S {
+    let secs = pcm.len() as f64 / f64::from(crate::fingerprint::FINGERPRINT_RATE);
+    if secs < crate::pipeline::MIN_DURATION_S {
         return Err(crate::SonicaError::TooShort {
             secs,
-            min: crate::analyse::MIN_DURATION_S,
+            min: crate::pipeline::MIN_DURATION_S,
         });
     }
     Ok(ident.explain_pcm(&pcm)?)
@@ -150,7 +150,7 @@ impl<'a> Identifier<'a> {
             return Ok((None, None));
         }
         let index_side = FingerprintParams::index();
-        let rate = f64::from(crate::resample::ANALYSIS_RATE);
+        let rate = f64::from(crate::fingerprint::FINGERPRINT_RATE);
         // Stage 1a: only the opening seconds are analysed and hashed exactly
         // as the index was. Clean clips settle here, having paid for a third
         // of a 10 s clip's FFTs and lookups.

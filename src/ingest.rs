@@ -1,32 +1,22 @@
-//! The ingest pipeline: many decoders, one writer.
+//! Bulk ingest as a library call: files and folders in, tracks stored.
 //!
-//! Paths fan out to worker threads over a crossbeam channel; each worker
-//! decodes and fingerprints independently (the CPU-heavy part), and results
-//! come back to the single writer on the calling thread, which stores each
-//! track in one atomic batch and flushes before reporting it done. A kill
-//! at any moment therefore loses at most the tracks not yet reported.
-//! The fresh tier is compacted when it grows large and at the end.
+//! `sonica ingest` is this plus a progress bar. Every file is decoded once
+//! and fingerprinted and analysed on the workers ([`crate::pipeline`]);
+//! the one writer admits each under the duplicate policy and flushes before
+//! reporting it, so a kill at any moment loses at most the tracks not yet
+//! reported. The fresh tier is compacted when it grows large and at the end.
 
-use std::path::{Path, PathBuf};
-use std::thread;
+use std::path::Path;
 
-use crossbeam_channel::{bounded, unbounded};
-use sonica_index::{FingerprintIndex, NewTrack};
-use sonica_schema::{Duplicate, OnDuplicate, Tier, TrackRecord};
+use sonica_schema::{Duplicate, OnDuplicate, TrackRecord};
 
-use crate::analyse::{analyse_file, Analysed};
 use crate::fingerprint::FingerprintParams;
+use crate::library::Library;
+use crate::pipeline::{
+    self, bulk, fingerprint_first, new_track, GivenTags, IngestWriter, MusicPart, MusicPass, Slot,
+    COMPACT_FRESH_POSTINGS,
+};
 use crate::SonicaError;
-
-/// File extensions picked up when walking folders. Explicit file arguments
-/// are always tried, whatever their name.
-pub const AUDIO_EXTENSIONS: &[&str] = &[
-    "mp3", "wav", "wave", "flac", "ogg", "oga", "opus", "m4a", "mp4", "aac", "alac", "aif", "aiff", "aifc", "caf",
-    "mkv", "mka", "webm", "wma", "asf",
-];
-
-/// Compact when the fresh tier holds this many postings.
-pub const COMPACT_FRESH_POSTINGS: usize = 4_000_000;
 
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
@@ -35,15 +25,19 @@ pub struct IngestOptions {
     pub compact_at: usize,
     /// What to do with a file that duplicates a stored track.
     pub on_duplicate: OnDuplicate,
+    /// Store the fingerprint only, the music analysis pending (filled in by
+    /// `sonica-reindex` or the next `sonica serve`).
+    pub fingerprint_only: bool,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
-            jobs: thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            jobs: bulk::default_jobs(),
             params: FingerprintParams::index(),
             compact_at: COMPACT_FRESH_POSTINGS,
             on_duplicate: OnDuplicate::default(),
+            fingerprint_only: false,
         }
     }
 }
@@ -86,122 +80,44 @@ pub struct Summary {
     pub wall_seconds: f64,
 }
 
-/// Expands arguments into files: files as given, folders walked recursively
-/// for audio extensions. Each path keeps the spelling it was given with.
+/// Expands arguments into files with the one walker: files as given,
+/// folders walked recursively for audio extensions. Each path keeps the
+/// spelling it was given with. Missing arguments and folders without audio
+/// come back as failures.
 pub fn collect_inputs(args: &[String]) -> (Vec<String>, Vec<Outcome>) {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    for a in args {
-        let p = Path::new(a);
-        if p.is_dir() {
-            let mut found: Vec<String> = walkdir::WalkDir::new(p)
-                .follow_links(true)
-                .into_iter()
-                .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_file() && is_audio_name(e.path()))
-                .map(|e| e.path().to_string_lossy().into_owned())
-                .collect();
-            if found.is_empty() {
-                errors.push(Outcome::Failed {
-                    path: a.clone(),
-                    error: SonicaError::EmptyFolder,
-                });
-            }
-            found.sort();
-            files.extend(found);
-        } else if p.exists() {
-            files.push(a.clone());
-        } else {
+    let walked = pipeline::walk(args, bulk::default_jobs());
+    let mut errors: Vec<Outcome> = walked
+        .missing
+        .iter()
+        .map(|p| Outcome::Failed {
+            path: p.clone(),
+            error: SonicaError::Missing,
+        })
+        .collect();
+    for folder in &walked.folders {
+        if !walked.files.iter().any(|f| pipeline::walk::is_under(f, folder)) {
             errors.push(Outcome::Failed {
-                path: a.clone(),
-                error: SonicaError::Missing,
+                path: folder.clone(),
+                error: SonicaError::EmptyFolder,
             });
         }
     }
-    (files, errors)
+    (walked.files, errors)
 }
 
-/// Whether a file name has one of [`AUDIO_EXTENSIONS`].
-pub fn is_audio_name(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-}
-
-/// Now, in Unix seconds (0 if the clock is before 1970).
-pub fn unix_now_s() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// A file's size and modification time (Unix ms), the watched folder's test
-/// for "replaced".
-pub fn file_stamp(path: &Path) -> (Option<u64>, Option<u64>) {
-    match std::fs::metadata(path) {
-        Ok(m) => {
-            let mtime = m
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| d.as_millis() as u64);
-            (Some(m.len()), mtime)
-        }
-        Err(_) => (None, None),
-    }
-}
-
-/// The duplicate finder's rules for Sonica's fingerprint (its frame rate).
-pub fn duplicate_params() -> sonica_index::DuplicateParams {
-    sonica_index::DuplicateParams::new(crate::fingerprint::params::FRAMES_PER_SECOND)
-}
-
-/// Builds the record for an analysed file (id and tier are set by the index).
-pub fn new_track(path: &str, a: Analysed) -> NewTrack {
-    let p = PathBuf::from(path);
-    let (file_len, file_mtime_ms) = file_stamp(&p);
-    let record = TrackRecord {
-        id: 0,
-        path: path.to_string(),
-        title: a.info.tags.title_or_file_name(&p),
-        artist: a.info.tags.artist.clone(),
-        album: a.info.tags.album.clone(),
-        genre: a.info.tags.genre.clone(),
-        duration_s: a.info.duration_s,
-        sample_rate: a.info.sample_rate,
-        channels: a.info.channels,
-        codec: a.info.codec.clone(),
-        peaks: 0,
-        hashes: 0,
-        tier: Tier::Fresh,
-        created_at: unix_now_s(),
-        file_len,
-        file_mtime_ms,
-        sha256: Some(sonica_schema::duplicate::hex(&a.sha256)),
-        duplicate_of: None,
-    };
-    NewTrack {
-        record,
-        peaks: a.peaks,
-        hashes: a.hashes,
-        analysis: a.analysis,
-        chromaprint: a.chromaprint,
-    }
-}
-
-/// Ingests `files` into `index`, calling `report` for each outcome as soon
-/// as it is final (durable, for added tracks). Each file is checked for
-/// duplicates against the library as it stands, including files added
-/// earlier in the same run, by the single writer.
+/// Ingests `files` into `library`, calling `report` for each outcome as
+/// soon as it is final (durable, for added tracks). Each file is checked
+/// for duplicates against the library as it stands, including files added
+/// earlier in the same run.
 pub fn ingest(
-    index: &FingerprintIndex,
+    library: &Library,
     files: Vec<String>,
     opts: &IngestOptions,
     report: &mut dyn FnMut(&Outcome),
 ) -> Result<Summary, SonicaError> {
     let started = std::time::Instant::now();
-    let dup_params = duplicate_params();
+    let index = library.index();
+    let writer = IngestWriter::new(index).compact_at(opts.compact_at);
     let mut summary = Summary::default();
     let mut todo = Vec::new();
     for f in files {
@@ -213,73 +129,67 @@ pub fn ingest(
             None => todo.push(f),
         }
     }
-    let jobs = opts.jobs.max(1).min(todo.len().max(1));
-    let (work_tx, work_rx) = unbounded::<String>();
-    // Bounded so fast workers cannot pile up fingerprints in memory.
-    let (done_tx, done_rx) = bounded::<(String, Result<Analysed, SonicaError>)>(jobs * 2);
-    for f in todo {
-        let _ = work_tx.send(f);
-    }
-    drop(work_tx);
-
-    let result = thread::scope(|scope| -> Result<(), SonicaError> {
-        for _ in 0..jobs {
-            let rx = work_rx.clone();
-            let tx = done_tx.clone();
-            let params = &opts.params;
-            scope.spawn(move || {
-                for path in rx.iter() {
-                    let r = analyse_file(Path::new(&path), params);
-                    if tx.send((path, r)).is_err() {
-                        break;
-                    }
+    let pass = if opts.fingerprint_only {
+        MusicPass::Skip
+    } else {
+        MusicPass::Alongside
+    };
+    let work = |path: &str| -> Result<_, SonicaError> {
+        let (print, music) = fingerprint_first(Path::new(path), &opts.params, pass)?;
+        let music = match music.is_running() {
+            true => {
+                let m = music.finish();
+                if let Err(e) = &m.analysis {
+                    tracing::info!(path, error = %e, "stored without music analysis");
                 }
-            });
-        }
-        drop(done_tx);
-        for (path, r) in done_rx.iter() {
-            match r {
-                Ok(a) => {
-                    // A duplicate path in one batch: the first one wins.
-                    if let Some(id) = index.id_by_path(&path)? {
-                        summary.skipped += 1;
-                        report(&Outcome::Skipped { path, id });
-                        continue;
-                    }
-                    let secs = a.info.duration_s;
-                    let done = index.admit(new_track(&path, a), opts.on_duplicate, &dup_params, None)?;
-                    let Some(record) = done.record else {
-                        summary.rejected += 1;
-                        report(&Outcome::Rejected {
-                            path,
-                            duplicates: done.duplicates,
-                        });
-                        continue;
-                    };
-                    index.flush()?;
-                    summary.added += 1;
-                    summary.duplicates += usize::from(!done.duplicates.is_empty());
-                    summary.audio_seconds += secs;
-                    report(&Outcome::Added {
-                        record: Box::new(record),
-                        duplicates: done.duplicates,
-                    });
-                    if index.fresh_postings() >= opts.compact_at {
-                        index.compact()?;
-                    }
-                }
-                Err(error) => {
-                    summary.failed += 1;
-                    report(&Outcome::Failed { path, error });
+                MusicPart::Ready {
+                    analysis: m.analysis.ok(),
+                    chromaprint: m.chromaprint,
                 }
             }
+            false => MusicPart::Pending,
+        };
+        Ok((print, music))
+    };
+    bulk::run(todo, opts.jobs, work, |path, r| -> Result<(), SonicaError> {
+        let (print, music) = match r {
+            Ok(r) => r,
+            Err(error) => {
+                summary.failed += 1;
+                report(&Outcome::Failed { path, error });
+                return Ok(());
+            }
+        };
+        // A duplicate path in one batch: the first one wins.
+        if let Some(id) = index.id_by_path(&path)? {
+            summary.skipped += 1;
+            report(&Outcome::Skipped { path, id });
+            return Ok(());
         }
+        let secs = print.info.duration_s;
+        let t = new_track(&path, print, music, &GivenTags::default());
+        let done = writer.write(t, opts.on_duplicate, Slot::New)?;
+        if let Some(e) = done.compaction_failed {
+            return Err(e.into());
+        }
+        let Some(record) = done.record else {
+            summary.rejected += 1;
+            report(&Outcome::Rejected {
+                path,
+                duplicates: done.duplicates,
+            });
+            return Ok(());
+        };
+        summary.added += 1;
+        summary.duplicates += usize::from(!done.duplicates.is_empty());
+        summary.audio_seconds += secs;
+        report(&Outcome::Added {
+            record: Box::new(record),
+            duplicates: done.duplicates,
+        });
         Ok(())
-    });
-    result?;
-    if index.fresh_postings() > 0 {
-        index.compact()?;
-    }
+    })?;
+    writer.finish()?;
     summary.wall_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }

@@ -5,22 +5,22 @@
 //! audio side and the command line; storage and search structures live in
 //! `sonica-index`, and every on-disk layout in `sonica-schema`.
 
-pub mod analyse;
 pub mod analysis;
-pub mod beside;
+pub mod answer;
 pub mod chromaprint;
 pub mod decode;
 pub mod digest;
+pub mod dsp;
 pub mod error;
 pub mod fingerprint;
 pub mod identify;
 pub mod ingest;
 pub mod library;
 pub mod options;
-pub mod resample;
+pub mod pipeline;
 pub mod search;
 pub mod service;
 
 pub use error::{ErrorCode, SonicaError};
 pub use identify::{Identifier, Match, MatchParams, Verdict};
-pub use library::open_library;
+pub use library::{Library, OpenOptions};

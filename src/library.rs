@@ -1,44 +1,158 @@
-//! Opening the on-disk library: where the store lives and how it is opened.
+//! A Sonica library on disk, opened in one call.
+//!
+//! [`Library::open`] opens the store, the fingerprint index over it and
+//! the search indexes beside it (vector graphs and text), repairs the
+//! search indexes from the store, and registers them as the store's
+//! observer, so every later add and remove reaches them. It is the only way
+//! the crate opens a library: no caller can forget the wiring.
+//!
+//! ```no_run
+//! use sonica::{Library, OpenOptions};
+//!
+//! let library = Library::open("my-library".as_ref(), &OpenOptions::default())?;
+//! println!("{} tracks", library.index().len());
+//! # Ok::<(), sonica::SonicaError>(())
+//! ```
 
-use std::path::Path;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sonica_index::music::Mixer;
-use sonica_index::{FingerprintIndex, Hasher, KvStore, MusicIndex, SledStore};
+use sonica_index::{FingerprintIndex, Hasher, KvStore, MemStore, MusicIndex, SledStore};
 
 use crate::fingerprint::hashes::index_hashes;
 use crate::fingerprint::FingerprintParams;
-
 use crate::SonicaError;
 
 /// The data directory used when neither `--data-dir` nor `SONICA_DATA_DIR`
-/// is given (the CLI resolves the three in that order).
+/// is given.
 pub const DEFAULT_DATA_DIR: &str = "sonica-data";
 
-/// Opens (creating if needed) the fingerprint index stored in `dir`, with
-/// the store's default cache (sized for short CLI runs).
-pub fn open_library(dir: &Path) -> Result<FingerprintIndex, SonicaError> {
-    let store: Arc<dyn KvStore> = Arc::new(SledStore::open(&dir.join("store"))?);
-    Ok(FingerprintIndex::open(store, index_hasher())?)
+/// How a library is opened.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// sled's page cache; `None`: the store's default, sized for short
+    /// command-line runs.
+    pub page_cache_bytes: Option<u64>,
+    /// Parsed compacted blocks kept in memory (what recognition reads);
+    /// 0: none.
+    pub block_cache_bytes: usize,
+    /// Open the search indexes too. Off only for commands that just
+    /// recognise (they start faster); writes through such a library are
+    /// caught up by the search indexes at the next full open.
+    pub search_indexes: bool,
 }
 
-/// [`open_library`] with a page cache of `cache_bytes`: a long-running
-/// service answers most bucket reads from memory this way.
-pub fn open_library_with_cache(dir: &Path, cache_bytes: u64) -> Result<FingerprintIndex, SonicaError> {
-    let store: Arc<dyn KvStore> = Arc::new(SledStore::open_with_cache(&dir.join("store"), cache_bytes)?);
-    Ok(FingerprintIndex::open(store, index_hasher())?)
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            page_cache_bytes: None,
+            block_cache_bytes: 0,
+            search_indexes: true,
+        }
+    }
 }
 
-/// The rule that turns stored peaks into index postings.
-pub fn index_hasher() -> Hasher {
-    let pairs = FingerprintParams::index().pairs;
-    Arc::new(move |peaks| index_hashes(peaks, &pairs))
+impl OpenOptions {
+    /// For commands that only recognise: no search indexes.
+    pub fn recognition_only() -> Self {
+        OpenOptions {
+            search_indexes: false,
+            ..OpenOptions::default()
+        }
+    }
 }
 
-/// Opens the music indexes (vector graphs and text) beside the store in
-/// `dir`, repairs them from the store, and registers them so that every
-/// later add and remove reaches them.
-pub fn open_music(dir: &Path, index: &FingerprintIndex) -> Result<Arc<MusicIndex>, SonicaError> {
+/// An open library: the fingerprint index (records, peaks, hash tiers,
+/// analyses) and, unless opened for recognition only, the search indexes
+/// wired to it. Dereferences to the fingerprint index.
+pub struct Library {
+    dir: PathBuf,
+    index: Arc<FingerprintIndex>,
+    music: Option<Arc<MusicIndex>>,
+}
+
+impl Library {
+    /// Opens the library in `dir`, creating an empty one if there is none.
+    pub fn open(dir: &Path, options: &OpenOptions) -> Result<Library, SonicaError> {
+        let store_dir = dir.join("store");
+        let store = match options.page_cache_bytes {
+            Some(bytes) => SledStore::open_with_cache(&store_dir, bytes)?,
+            None => SledStore::open(&store_dir)?,
+        };
+        let index = FingerprintIndex::open(Arc::new(store), index_hasher())?;
+        let index = Arc::new(if options.block_cache_bytes > 0 {
+            index.with_block_cache(options.block_cache_bytes)
+        } else {
+            index
+        });
+        let music = match options.search_indexes {
+            true => Some(wire_music(dir, &index)?),
+            false => None,
+        };
+        Ok(Library {
+            dir: dir.to_path_buf(),
+            index,
+            music,
+        })
+    }
+
+    /// A library held in memory only (a dry run, tests): nothing touches
+    /// the disk.
+    pub fn in_memory() -> Result<Library, SonicaError> {
+        let store: Arc<dyn KvStore> = Arc::new(MemStore::new());
+        let index = Arc::new(FingerprintIndex::open(store, index_hasher())?);
+        let music = Arc::new(MusicIndex::in_memory(mixer())?);
+        index.set_observer(music.clone());
+        Ok(Library {
+            dir: PathBuf::new(),
+            index,
+            music: Some(music),
+        })
+    }
+
+    /// The folder the library lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The fingerprint index (also reachable through `Deref`).
+    pub fn index(&self) -> &FingerprintIndex {
+        &self.index
+    }
+
+    /// The fingerprint index, shared.
+    pub fn shared_index(&self) -> &Arc<FingerprintIndex> {
+        &self.index
+    }
+
+    /// The search indexes; `None` for a library opened for recognition only.
+    pub fn music(&self) -> Option<&Arc<MusicIndex>> {
+        self.music.as_ref()
+    }
+
+    /// Writes the search indexes' pending changes to disk.
+    pub fn sync(&self) -> Result<(), SonicaError> {
+        if let Some(m) = &self.music {
+            m.sync()?;
+        }
+        Ok(())
+    }
+}
+
+impl Deref for Library {
+    type Target = FingerprintIndex;
+
+    fn deref(&self) -> &FingerprintIndex {
+        &self.index
+    }
+}
+
+/// Opens the search indexes beside the store in `dir`, repairs them from
+/// the store, and registers them so that every later add and remove
+/// reaches them.
+fn wire_music(dir: &Path, index: &FingerprintIndex) -> Result<Arc<MusicIndex>, SonicaError> {
     let (music, report) = MusicIndex::open(dir, index, mixer())?;
     if report.vectors_repaired > 0 || report.text_repaired > 0 {
         tracing::info!(
@@ -51,6 +165,12 @@ pub fn open_music(dir: &Path, index: &FingerprintIndex) -> Result<Arc<MusicIndex
     let music = Arc::new(music);
     index.set_observer(music.clone());
     Ok(music)
+}
+
+/// The rule that turns stored peaks into index postings.
+pub fn index_hasher() -> Hasher {
+    let pairs = FingerprintParams::index().pairs;
+    Arc::new(move |peaks| index_hashes(peaks, &pairs))
 }
 
 /// The rule that builds the mixed vector from an analysis.

@@ -20,7 +20,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sonica::decode::guard::{MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
-use sonica::resample::ANALYSIS_RATE;
+use sonica::fingerprint::FINGERPRINT_RATE as ANALYSIS_RATE;
 use sonica::service::stream::{parse_header, Encoding, PcmFormat, PcmStream, WINDOW_S};
 
 /// PCM bytes used per input: at 4 kHz mono s16 this is 8 s of audio.

@@ -394,6 +394,37 @@ impl FingerprintIndex {
         Ok(())
     }
 
+    /// Ends a track's pending music analysis (fingerprint first, analysis
+    /// after): stores the analysis and the Chromaprint when there are any
+    /// and clears the record's `analysis_pending`, in one batch. A track
+    /// deleted or replaced meanwhile is [`IndexError::UnknownTrack`].
+    pub fn finish_analysis(
+        &self,
+        id: TrackId,
+        analysis: Option<&TrackAnalysis>,
+        chromaprint: Option<&[u8]>,
+    ) -> Result<TrackRecord, IndexError> {
+        let _w = self.lock_writer();
+        let Some(rec) = self.store.get(Tree::Tracks, &track_key(id))? else {
+            return Err(IndexError::UnknownTrack(id));
+        };
+        let mut rec = TrackRecord::decode(&rec)?;
+        rec.analysis_pending = false;
+        let mut b = Batch::new();
+        b.put(Tree::Tracks, track_key(id), rec.encode());
+        if let Some(a) = analysis {
+            b.put(Tree::Analysis, track_key(id), a.encode());
+        }
+        if let Some(c) = chromaprint {
+            b.put(Tree::Chromaprints, track_key(id), c.to_vec());
+        }
+        self.store.commit(b)?;
+        if let (Some(o), Some(a)) = (self.observer(), analysis) {
+            o.track_added(&rec, Some(a));
+        }
+        Ok(rec)
+    }
+
     /// Every stored analysis, by track id. An unreadable record is skipped
     /// rather than failing the scan: it is derived data that re-analysis
     /// can rebuild, and one bad value must not stop the service starting.

@@ -115,6 +115,7 @@ pub(crate) mod test_support {
             file_mtime_ms: None,
             sha256: None,
             duplicate_of: None,
+            analysis_pending: false,
         }
     }
 }

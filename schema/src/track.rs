@@ -64,6 +64,12 @@ pub struct TrackRecord {
     /// duplicates another: the best such match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<crate::Duplicate>,
+    /// Set while the track is recognisable but its music analysis (and
+    /// Chromaprint) has not been stored yet: the service stores the
+    /// fingerprint first and the analysis after, and a start after a kill
+    /// analyses such tracks again. Absent (false) otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub analysis_pending: bool,
 }
 
 impl TrackRecord {
@@ -100,6 +106,7 @@ mod tests {
             file_mtime_ms: None,
             sha256: None,
             duplicate_of: None,
+            analysis_pending: false,
         }
     }
 

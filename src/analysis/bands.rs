@@ -10,7 +10,8 @@
 use sonica_schema::{Band, Bands};
 
 use super::loudness::FLOOR_DB;
-use super::stft::{bin_hz, Framer, PowerSpectrum};
+use crate::dsp::spectrum::bin_hz;
+use crate::dsp::{Framer, PowerSpectrum};
 
 /// Band edges, Hz: low, low-mid, mid, high-mid, high.
 pub const BAND_EDGES: [(f64, f64); 5] = [
@@ -156,11 +157,7 @@ impl BandMeter {
             Band {
                 low_hz: lo_hz,
                 high_hz: hi_hz,
-                energy_db: if e > 0.0 {
-                    (10.0 * e.log10()).max(FLOOR_DB)
-                } else {
-                    FLOOR_DB
-                },
+                energy_db: crate::dsp::db::energy_db(e, FLOOR_DB),
                 energy_share: if total > 0.0 { e / total } else { 0.0 },
                 centroid_hz: centroid,
                 flatness: if self.flat_n[b] > 0 {

@@ -7,17 +7,16 @@
 //! working stream costs a few megabytes. Log values are floored at
 //! [`DB_FLOOR`] so that flux in near-silence is not noise being amplified.
 
-use super::mel::MelBank;
-use super::stft::{Framer, PowerSpectrum};
+use super::mel::{MelBank, N_MELS};
 use super::timbre::TimbreAccumulator;
-use super::working::WORK_RATE;
-use crate::fingerprint::spectrogram::power_db;
+use super::ANALYSIS_RATE;
+use crate::dsp::power_db;
+use crate::dsp::{Framer, PowerSpectrum};
 
 pub const FRAME: usize = 1024;
 pub const HOP: usize = 256;
 /// Frames per second of every per-frame series.
-pub const FPS: f64 = WORK_RATE as f64 / HOP as f64;
-pub const N_MELS: usize = 40;
+pub const FPS: f64 = ANALYSIS_RATE as f64 / HOP as f64;
 const MEL_FMIN: f64 = 30.0;
 const MEL_FMAX: f64 = 11000.0;
 /// Flux compares a frame with the one this many hops earlier (23 ms): with
@@ -72,7 +71,7 @@ impl Default for FeatureExtractor {
 
 impl FeatureExtractor {
     pub fn new() -> Self {
-        let rate = f64::from(WORK_RATE);
+        let rate = f64::from(ANALYSIS_RATE);
         let bin = |hz: f64| ((hz * FRAME as f64 / rate).round() as usize).min(FRAME / 2);
         let drum_groups = DRUM_BANDS.map(|(lo, hi)| {
             let (a, b) = (bin(lo), bin(hi).max(bin(lo) + 1));

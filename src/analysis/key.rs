@@ -14,8 +14,8 @@
 
 use sonica_schema::{Key, KeyEstimate, Mode};
 
-use super::stft::{Framer, PowerSpectrum};
-use super::working::WORK_RATE;
+use super::ANALYSIS_RATE;
+use crate::dsp::{Framer, PowerSpectrum};
 
 const FRAME: usize = 8192;
 const HOP: usize = 4096;
@@ -87,7 +87,7 @@ impl ChromaExtractor {
     }
 
     fn frame(&mut self, x: &[f32]) {
-        let rate = f64::from(WORK_RATE);
+        let rate = f64::from(ANALYSIS_RATE);
         let bin_hz = rate / FRAME as f64;
         let p = self.spectrum.compute(x);
         let lo = (BASS_HZ.0 / bin_hz).floor().max(1.0) as usize;

@@ -196,11 +196,7 @@ impl LoudnessMeter {
 
 /// 20·log10 of a linear amplitude, floored at [`FLOOR_DB`].
 pub fn to_db(amplitude: f64) -> f64 {
-    if amplitude > 0.0 && amplitude.is_finite() {
-        (20.0 * amplitude.log10()).max(FLOOR_DB)
-    } else {
-        FLOOR_DB
-    }
+    crate::dsp::db::amplitude_db(amplitude, FLOOR_DB)
 }
 
 fn lufs_to_energy(l: f64) -> f64 {

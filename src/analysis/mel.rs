@@ -6,6 +6,9 @@
 //! log-mel values of wide and narrow bands are comparable. Stored sparsely:
 //! each filter touches only a handful of bins.
 
+/// Mel bands of the onset envelope and the timbre statistics.
+pub const N_MELS: usize = 40;
+
 pub struct MelBank {
     /// Per filter: first bin and its weights.
     filters: Vec<(usize, Vec<f32>)>,

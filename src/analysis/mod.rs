@@ -8,7 +8,8 @@
 //! - at the source rate and channel layout: [`loudness`], [`k_weighting`] and [`true_peak`] (EBU R128, dynamics,
 //!   stereo image, over the whole range) and [`bands`] (sparse full-rate
 //!   spectra of the mono downmix);
-//! - at the mono working rate ([`working`], 22.05 kHz, capped at 20 minutes):
+//! - at the mono analysis rate ([`ANALYSIS_RATE`], 22.05 kHz, through the
+//!   DSP layer's resampler, capped at [`ANALYSIS_CAP_S`]):
 //!   [`features`] (one short STFT → onset envelope, drum-band flux, timbre
 //!   statistics) and the long-frame chroma of [`key`].
 //!
@@ -28,13 +29,11 @@ pub mod mel;
 pub mod midi;
 pub mod onsets;
 pub mod rhythm_vector;
-pub mod stft;
 pub mod summary;
 pub mod tempo;
 pub mod timbre;
 pub mod true_peak;
 pub mod vector;
-pub mod working;
 
 #[cfg(test)]
 mod tests;
@@ -48,11 +47,24 @@ pub use midi::pattern_midi;
 pub use summary::summary_json;
 pub use vector::{mixed_vector, MIXED_DIM};
 
+use crate::dsp::Resampler;
 use bands::BandMeter;
 use features::FeatureExtractor;
 use key::ChromaExtractor;
 use loudness::LoudnessMeter;
-use working::ToWorkRate;
+
+/// The mono rate tempo, key, timbre and drums run on: every source is
+/// downmixed and resampled to it, so every estimator sees the same time and
+/// frequency grid whatever the file's rate. 22.05 kHz keeps everything up
+/// to 11 kHz (hi-hats included) at half the cost of 44.1 kHz.
+pub const ANALYSIS_RATE: u32 = 22050;
+/// At most this many seconds of a range reach the analysis-rate stream:
+/// beyond it the music is assumed to repeat itself, and a 3-hour file then
+/// costs no more than a 20-minute one (loudness and the bands still cover
+/// everything).
+pub const ANALYSIS_CAP_S: f64 = 20.0 * 60.0;
+/// rubato's input chunk for the analysis resampler.
+const RESAMPLER_CHUNK: usize = 2048;
 
 /// Sample rates the analyser takes.
 pub const MIN_RATE: u32 = 8000;
@@ -68,7 +80,7 @@ pub struct Analyser {
     channels: u16,
     loudness: LoudnessMeter,
     bands: BandMeter,
-    to_work: ToWorkRate,
+    to_work: Resampler,
     features: FeatureExtractor,
     chroma: ChromaExtractor,
     clean: Vec<f32>,
@@ -95,7 +107,9 @@ impl Analyser {
             channels,
             loudness: LoudnessMeter::new(sample_rate, channels)?,
             bands: BandMeter::new(sample_rate),
-            to_work: ToWorkRate::new(sample_rate)?,
+            to_work: Resampler::new(sample_rate, ANALYSIS_RATE, RESAMPLER_CHUNK)
+                .map_err(|e| AnalysisError::internal("resampler", e))?
+                .with_cap((ANALYSIS_CAP_S * f64::from(ANALYSIS_RATE)) as usize),
             features: FeatureExtractor::new(),
             chroma: ChromaExtractor::new(),
             clean: Vec::new(),
@@ -141,7 +155,7 @@ impl Analyser {
             features.push(s);
             chroma.push(s);
         }) {
-            self.failed = Some(e);
+            self.failed = Some(AnalysisError::internal("resampler", e));
         }
     }
 
@@ -175,10 +189,12 @@ impl Analyser {
                 min: MIN_DURATION_S,
             });
         }
-        to_work.finish(&mut |s| {
-            features.push(s);
-            chroma.push(s);
-        })?;
+        to_work
+            .finish(&mut |s| {
+                features.push(s);
+                chroma.push(s);
+            })
+            .map_err(|e| AnalysisError::internal("resampler", e))?;
         features.finish();
         let level = loudness.finish();
         if level.loudness.sample_peak_dbfs < SILENT_PEAK_DBFS {
@@ -251,7 +267,7 @@ impl Analyser {
 }
 
 fn onsets_time(frame: f64) -> f64 {
-    onsets::frame_time(0) + frame * features::HOP as f64 / f64::from(working::WORK_RATE)
+    onsets::frame_time(0) + frame * features::HOP as f64 / f64::from(ANALYSIS_RATE)
 }
 
 fn round_to(x: f64, scale: f64) -> f64 {

@@ -8,7 +8,7 @@
 //! with a minimum spacing, the usual picker of Böck et al. (2012).
 
 use super::features::{FPS, HOP};
-use super::working::WORK_RATE;
+use super::ANALYSIS_RATE;
 
 /// Moving-mean window taken off the envelope, seconds.
 const DETREND_S: f64 = 0.4;
@@ -24,12 +24,12 @@ const MIN_GAP_S: f64 = 0.03;
 /// Time (s) of frame `i`'s flux value: where, on average, the hit lies that
 /// makes frame i's flux peak.
 pub fn frame_time(i: usize) -> f64 {
-    (i as f64 * HOP as f64 + ONSET_OFFSET_SAMPLES) / f64::from(WORK_RATE)
+    (i as f64 * HOP as f64 + ONSET_OFFSET_SAMPLES) / f64::from(ANALYSIS_RATE)
 }
 
 /// Frame whose time is nearest `t` seconds.
 pub fn time_frame(t: f64) -> f64 {
-    (t * f64::from(WORK_RATE) - ONSET_OFFSET_SAMPLES) / HOP as f64
+    (t * f64::from(ANALYSIS_RATE) - ONSET_OFFSET_SAMPLES) / HOP as f64
 }
 
 /// Samples from the start of frame i to the hit that makes its flux peak.

@@ -12,7 +12,7 @@
 use sonica_schema::{Bands, Dynamics, TIMBRE_DIM};
 
 use super::vector::{normalise, NormStats};
-use crate::fingerprint::spectrogram::power_db;
+use crate::dsp::power_db;
 
 const N_MFCC: usize = 13;
 /// Frames this far (dB) below the loudest frame so far are silence and do not count
@@ -46,7 +46,7 @@ pub struct TimbreAccumulator {
 
 impl TimbreAccumulator {
     pub fn new(frame: usize, rate: f64) -> Self {
-        let n_mels = super::features::N_MELS;
+        let n_mels = super::mel::N_MELS;
         let dct = (0..N_MFCC)
             .map(|k| {
                 let norm = if k == 0 {

@@ -5,9 +5,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use sonica::analyse::analyse_music;
 use sonica::analysis::summary_json;
 use sonica::decode::MAX_DURATION_S;
+use sonica::pipeline::analyse_music;
 
 /// Analyses each file; one JSON line (or a text block) per file. Exit 0 when
 /// every file was analysed, 1 when any failed (each failure is reported on

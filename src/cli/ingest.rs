@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use sonica::ingest::{self, IngestOptions, Outcome};
-use sonica_index::FingerprintIndex;
+use sonica::Library;
 use sonica_schema::{Duplicate, OnDuplicate};
 
 /// The JSON line for one file: `{"path", "id" (null when rejected or
@@ -61,15 +61,17 @@ fn describe(d: &Duplicate) -> String {
 /// Runs the command; exit 1 when any file failed (rejections are the policy
 /// working, not failures).
 pub fn run(
-    index: &FingerprintIndex,
+    library: &Library,
     jobs: Option<usize>,
     json: bool,
     on_duplicate: OnDuplicate,
+    fingerprint_only: bool,
     paths: &[String],
 ) -> anyhow::Result<ExitCode> {
     let (files, early) = ingest::collect_inputs(paths);
     let mut opts = IngestOptions {
         on_duplicate,
+        fingerprint_only,
         ..IngestOptions::default()
     };
     if let Some(j) = jobs {
@@ -128,7 +130,7 @@ pub fn run(
     for o in &early {
         print(o);
     }
-    let summary = ingest::ingest(index, files, &opts, &mut print)?;
+    let summary = ingest::ingest(library, files, &opts, &mut print)?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

@@ -1,6 +1,11 @@
-//! Command-line subcommands that have grown past a few lines, one file each.
+//! The command line's pieces, one file each: the flags ([`args`]), the
+//! service start ([`serve`]) and every subcommand longer than a line.
 
 pub mod analyze;
+pub mod args;
 pub mod duplicates;
+pub mod identify;
 pub mod ingest;
+pub mod library;
+pub mod serve;
 pub mod similar;

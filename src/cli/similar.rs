@@ -5,9 +5,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use sonica::analyse::analyse_music;
 use sonica::decode::MAX_DURATION_S;
 use sonica::error::ErrorCode;
+use sonica::pipeline::analyse_music;
 use sonica::search::params::{parse_count, RawFilter, MAX_OFFSET};
 use sonica::search::{similar, text_search, RawSimilar, SimilarTo, TrackHit};
 use sonica::SonicaError;

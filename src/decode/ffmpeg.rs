@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::{AudioInfo, DecodeError, Frames, Tags};
-use crate::resample::ANALYSIS_RATE;
+use crate::fingerprint::FINGERPRINT_RATE;
 
 /// True when `ffmpeg` can be run.
 pub(super) fn available() -> bool {
@@ -62,7 +62,7 @@ pub(super) fn decode(
         let ch = if channels.unwrap_or(2) >= 2 { 2u16 } else { 1 };
         (sample_rate.unwrap_or(FALLBACK_RATE), ch)
     } else {
-        (ANALYSIS_RATE, 1)
+        (FINGERPRINT_RATE, 1)
     };
     let mut child = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error"])
@@ -142,7 +142,7 @@ pub(super) fn decode(
         return Err(DecodeError::NoAudio);
     }
     Ok(AudioInfo {
-        sample_rate: sample_rate.unwrap_or(ANALYSIS_RATE),
+        sample_rate: sample_rate.unwrap_or(FINGERPRINT_RATE),
         channels: channels.unwrap_or(1),
         codec,
         duration_s: total as f64 / f64::from(out_rate),

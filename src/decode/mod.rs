@@ -17,7 +17,8 @@ use std::path::Path;
 pub use sniff::sniff_format;
 pub use tags::{Tags, MAX_TAG_BYTES};
 
-use crate::resample::{ToAnalysisRate, ANALYSIS_RATE};
+use crate::dsp::Resampler;
+use crate::fingerprint::FINGERPRINT_RATE;
 
 /// Longest audio accepted, in seconds: past this a file is refused rather
 /// than tying up a worker (a whole-day radio log is not a track).
@@ -72,7 +73,7 @@ pub enum DecodeError {
     #[error("ffmpeg failed: {0}")]
     Ffmpeg(String),
     #[error(transparent)]
-    Resample(#[from] crate::resample::ResampleError),
+    Resample(#[from] crate::dsp::ResampleError),
 }
 
 /// One decoded chunk at the source rate.
@@ -162,7 +163,7 @@ fn fmt_limit(s: f64) -> String {
     }
 }
 
-/// Decodes `path` and streams mono samples at [`ANALYSIS_RATE`] into `sink`.
+/// Decodes `path` and streams mono samples at [`FINGERPRINT_RATE`] into `sink`.
 pub fn decode_for_analysis(path: &Path, sink: &mut dyn FnMut(&[f32])) -> Result<AudioInfo, DecodeError> {
     decode_limited(path, MAX_DURATION_S, sink)
 }
@@ -184,19 +185,19 @@ fn decode_within(
 ) -> Result<AudioInfo, DecodeError> {
     use std::cell::{Cell, RefCell};
     // Both decoder callbacks reach the resampler, so it lives in a RefCell.
-    let resampler: RefCell<Option<ToAnalysisRate>> = RefCell::new(None);
+    let resampler: RefCell<Option<Resampler>> = RefCell::new(None);
     let produced = Cell::new(0usize);
     let sink = RefCell::new(sink);
     let emit = |s: &[f32]| {
         produced.set(produced.get() + s.len());
         (sink.borrow_mut())(s);
     };
-    let max_samples = (max_s * f64::from(ANALYSIS_RATE)) as usize;
+    let max_samples = (max_s * f64::from(FINGERPRINT_RATE)) as usize;
     let info = decode_mono(
         path,
         declared_limit,
         &mut |rate| {
-            *resampler.borrow_mut() = Some(ToAnalysisRate::new(rate)?);
+            *resampler.borrow_mut() = Some(crate::fingerprint::resampler(rate)?);
             Ok(())
         },
         &mut |s| {

@@ -14,13 +14,20 @@ pub mod peaks;
 pub mod spectrogram;
 
 pub use hashes::{hash_peaks, HashedPeak, ScaledPeak};
-pub use params::{FingerprintParams, PeakParams, FFT_SIZE, FRAMES_PER_SECOND, HOP};
+pub use params::{FingerprintParams, PeakParams, FFT_SIZE, FINGERPRINT_RATE, FRAMES_PER_SECOND, HOP};
 pub use peaks::PeakPicker;
 pub use spectrogram::Spectrogram;
 
 use sonica_schema::Peak;
 
-/// Streaming extractor: samples at the analysis rate in, peaks out.
+use crate::dsp::{ResampleError, Resampler};
+
+/// The streaming resampler from a source rate to [`FINGERPRINT_RATE`].
+pub fn resampler(from: u32) -> Result<Resampler, ResampleError> {
+    Resampler::new(from, FINGERPRINT_RATE, params::RESAMPLER_CHUNK)
+}
+
+/// Streaming extractor: samples at the fingerprint rate in, peaks out.
 pub struct PeakExtractor {
     spec: Spectrogram,
     picker: PeakPicker,
@@ -49,7 +56,7 @@ impl PeakExtractor {
     }
 }
 
-/// Peaks of a whole buffer of analysis-rate samples.
+/// Peaks of a whole buffer of fingerprint-rate samples.
 pub fn extract_peaks(samples: &[f32], p: &PeakParams) -> Vec<Peak> {
     let mut x = PeakExtractor::new(p);
     x.push(samples);

@@ -1,8 +1,9 @@
 //! Fingerprint parameters, with the reasons for their values.
 //!
-//! The analysis rate is 8 kHz (see `resample`), so the spectrum spans
-//! 0–4 kHz: the band that survives telephone lines, low-bitrate codecs and
-//! small speakers.
+//! The fingerprint rate is 8 kHz ([`FINGERPRINT_RATE`]), so the spectrum
+//! spans 0–4 kHz: the band that survives telephone lines, low-bitrate
+//! codecs and small speakers. (The music analysis reads its own rate,
+//! `analysis::ANALYSIS_RATE`.)
 //!
 //! * `FFT_SIZE` 1024 (128 ms) gives 7.8 Hz bins: fine enough that a pitch
 //!   shift of 1% moves upper peaks by whole bins (so speed hypotheses can be
@@ -18,12 +19,18 @@
 //! The values were chosen on the real corpus with `benches/corpus-eval.sh`;
 //! the README records the runs.
 
-/// FFT length in samples at the analysis rate.
+/// The one sample rate every fingerprint is taken at, so that hashes from
+/// a 44.1 kHz FLAC and an 8 kHz phone recording of the same song agree.
+/// 8 kHz keeps 0–4 kHz and makes decoding-to-peaks cheap.
+pub const FINGERPRINT_RATE: u32 = 8000;
+/// rubato's input chunk for the fingerprint's resampler.
+pub const RESAMPLER_CHUNK: usize = 4096;
+/// FFT length in samples at the fingerprint rate.
 pub const FFT_SIZE: usize = 1024;
 /// Hop between frames in samples.
 pub const HOP: usize = 128;
-/// Frames per second at the analysis rate.
-pub const FRAMES_PER_SECOND: f64 = crate::resample::ANALYSIS_RATE as f64 / HOP as f64;
+/// Frames per second at the fingerprint rate.
+pub const FRAMES_PER_SECOND: f64 = FINGERPRINT_RATE as f64 / HOP as f64;
 /// Lowest and highest FFT bins where peaks are picked.
 pub const MIN_BIN: usize = 19;
 pub const MAX_BIN: usize = 480;

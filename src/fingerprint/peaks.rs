@@ -18,7 +18,7 @@ use sonica_schema::Peak;
 
 use super::maxfilter::SlidingMax;
 use super::params::{PeakParams, FRAMES_PER_SECOND, MAX_BIN, MIN_BIN};
-use super::spectrogram::power_db;
+use crate::dsp::power_db;
 
 /// One frame: linear power per bin, and its frequency-direction maxima.
 struct Frame {
@@ -182,13 +182,13 @@ impl PeakPicker {
 #[cfg(test)]
 mod tests {
     use super::super::{extract_peaks, FingerprintParams};
-    use crate::resample::ANALYSIS_RATE;
+    use crate::fingerprint::FINGERPRINT_RATE;
 
     fn tone(freqs: &[f32], secs: f32, amp: f32) -> Vec<f32> {
-        let n = (ANALYSIS_RATE as f32 * secs) as usize;
+        let n = (FINGERPRINT_RATE as f32 * secs) as usize;
         (0..n)
             .map(|i| {
-                let t = i as f32 / ANALYSIS_RATE as f32;
+                let t = i as f32 / FINGERPRINT_RATE as f32;
                 freqs
                     .iter()
                     .map(|f| (2.0 * std::f32::consts::PI * f * t).sin())
@@ -235,7 +235,7 @@ mod tests {
                 .collect()
         };
         let peaks = extract_peaks(&noise, &p);
-        let secs = 80_000.0 / ANALYSIS_RATE as f32;
+        let secs = 80_000.0 / FINGERPRINT_RATE as f32;
         assert!(
             peaks.len() as f32 <= p.per_second as f32 * (secs + 1.0),
             "{} peaks",

@@ -8,7 +8,7 @@ use prometheus::{
 
 use sonica_index::FingerprintIndex;
 
-use crate::service::jobs::Scheduler;
+use crate::service::scheduler::Scheduler;
 
 pub struct Metrics {
     registry: Registry,

@@ -7,6 +7,7 @@
 //! Shutdown (SIGINT/SIGTERM) stops accepting, lets requests and running
 //! jobs finish, and leaves unstarted jobs queued in the store.
 
+pub mod analysis_pass;
 pub mod auth;
 pub mod config;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod policy;
 pub mod recognition;
 pub mod routes;
 pub mod saver;
+pub mod scheduler;
 pub mod state;
 pub mod stream;
 pub mod upload;
@@ -29,12 +31,13 @@ use std::time::{Duration, Instant};
 use actix_web::dev::Service;
 use actix_web::{web, App, HttpServer};
 
-use crate::library::{open_library_with_cache, open_music};
+use crate::library::{Library, OpenOptions};
 use crate::SonicaError;
 use config::Config;
-use jobs::{JobPool, RetryPolicy, Scheduler};
+use jobs::{JobPool, RetryPolicy};
 use metrics::Metrics;
 use saver::VectorSaver;
+use scheduler::Scheduler;
 use state::{AppState, INCOMING_DIR};
 use watcher::FolderWatcher;
 
@@ -81,11 +84,19 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     // A quarter of the cache budget to sled's pages, the rest to parsed
     // compacted blocks, which are what recognition reads.
     let cache = config.cache_mb * 1024 * 1024;
-    let index = Arc::new(open_library_with_cache(&data_dir, cache / 4)?.with_block_cache((cache - cache / 4) as usize));
+    let library = Library::open(
+        &data_dir,
+        &OpenOptions {
+            page_cache_bytes: Some(cache / 4),
+            block_cache_bytes: (cache - cache / 4) as usize,
+            search_indexes: true,
+        },
+    )?;
+    let index = library.shared_index().clone();
     let scheduler = Arc::new(Scheduler::default());
     let metrics = Arc::new(Metrics::new());
     let recovered = jobs::recover(&index, &scheduler, config.job_attempts).map_err(SonicaError::from)?;
-    let music = open_music(&data_dir, &index)?;
+    let music = library.music().expect("opened with the search indexes").clone();
     let state = Arc::new(AppState {
         guard: auth::Guard::new(&config),
         config: config.clone(),

@@ -6,9 +6,9 @@ use std::sync::OnceLock;
 use serde::Serialize;
 use utoipa::OpenApi;
 
+use crate::answer::{MatchView, RecognizeAnswer};
 use crate::service::auth::Access;
 use crate::service::policy;
-use crate::service::recognition::{MatchView, RecognizeAnswer};
 use crate::service::routes;
 use crate::service::state::{TrackFailure, TrackView};
 

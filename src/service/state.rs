@@ -11,12 +11,12 @@ use serde::Serialize;
 use sonica_index::{FingerprintIndex, IndexError, MusicIndex};
 use sonica_schema::{Duplicate, JobRecord, JobSource, JobStatus, TrackId, TrackRecord};
 
-use crate::ingest::{file_stamp, unix_now_s};
+use crate::pipeline::writer::{file_stamp, unix_now_s};
 use crate::service::auth::Guard;
 use crate::service::config::Config;
 use crate::service::error::ApiError;
-use crate::service::jobs::Scheduler;
 use crate::service::metrics::Metrics;
+use crate::service::scheduler::Scheduler;
 
 /// Hidden folder inside the songs folder where uploads land before they are
 /// complete; the watcher ignores hidden folders.

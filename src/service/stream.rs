@@ -8,7 +8,8 @@
 
 use serde::Deserialize;
 
-use crate::resample::{ToAnalysisRate, ANALYSIS_RATE};
+use crate::dsp::Resampler;
+use crate::fingerprint::FINGERPRINT_RATE;
 
 pub const FIRST_TRY_S: f64 = 2.0;
 pub const EVERY_S: f64 = 1.0;
@@ -69,7 +70,7 @@ pub fn parse_header(text: &str) -> Result<PcmFormat, String> {
 
 pub struct PcmStream {
     fmt: PcmFormat,
-    resampler: ToAnalysisRate,
+    resampler: Resampler,
     /// Bytes of an incomplete frame left over from the last chunk.
     carry: Vec<u8>,
     /// Analysis-rate audio; the oldest is dropped beyond the window.
@@ -86,7 +87,7 @@ impl PcmStream {
         // The header parser checks this too; a direct caller must not be
         // able to build a stream that divides by zero channels.
         crate::decode::guard::check_format(fmt.sample_rate, u32::from(fmt.channels)).map_err(|e| e.to_string())?;
-        let resampler = ToAnalysisRate::new(fmt.sample_rate).map_err(|e| e.to_string())?;
+        let resampler = crate::fingerprint::resampler(fmt.sample_rate).map_err(|e| e.to_string())?;
         Ok(PcmStream {
             fmt,
             resampler,
@@ -136,7 +137,7 @@ impl PcmStream {
     }
 
     fn trim(&mut self) {
-        let keep = (WINDOW_S * f64::from(ANALYSIS_RATE)) as usize;
+        let keep = (WINDOW_S * f64::from(FINGERPRINT_RATE)) as usize;
         // Drop in big steps so the copy is rare.
         if self.buf.len() > keep * 2 {
             let cut = self.buf.len() - keep;
@@ -151,12 +152,12 @@ impl PcmStream {
 
     /// Seconds of audio received so far.
     pub fn received_s(&self) -> f64 {
-        self.total() as f64 / f64::from(ANALYSIS_RATE)
+        self.total() as f64 / f64::from(FINGERPRINT_RATE)
     }
 
     /// Whether enough new audio has arrived to try again.
     pub fn due(&self) -> bool {
-        let rate = f64::from(ANALYSIS_RATE);
+        let rate = f64::from(FINGERPRINT_RATE);
         let total = self.total();
         total as f64 >= FIRST_TRY_S * rate && (total - self.last_try) as f64 >= EVERY_S * rate
     }
@@ -169,12 +170,12 @@ impl PcmStream {
     /// The latest window and where it starts in the stream (seconds);
     /// marks it tried.
     pub fn take_window(&mut self) -> (Vec<f32>, f64) {
-        let keep = (WINDOW_S * f64::from(ANALYSIS_RATE)) as usize;
+        let keep = (WINDOW_S * f64::from(FINGERPRINT_RATE)) as usize;
         let start = self.buf.len().saturating_sub(keep);
         self.last_try = self.total();
         (
             self.buf[start..].to_vec(),
-            (self.dropped + start) as f64 / f64::from(ANALYSIS_RATE),
+            (self.dropped + start) as f64 / f64::from(FINGERPRINT_RATE),
         )
     }
 }

@@ -18,7 +18,8 @@ use crossbeam_channel::{select, unbounded, Receiver, Sender};
 use notify::{RecursiveMode, Watcher};
 use sonica_schema::JobSource;
 
-use crate::ingest::{file_stamp, is_audio_name};
+use crate::pipeline::is_audio_name;
+use crate::pipeline::writer::file_stamp;
 use crate::service::state::AppState;
 
 type Stamp = (Option<u64>, Option<u64>);

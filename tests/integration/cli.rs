@@ -119,7 +119,7 @@ fn a_store_of_another_format_version_is_refused() {
 fn a_store_in_use_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("db");
-    let _held = sonica::open_library(&data).unwrap();
+    let _held = sonica::Library::open(&data, &sonica::OpenOptions::default()).unwrap();
     let out = sonica(&data, &["list"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("in use by another process"), "{}", stderr(&out));

@@ -2,14 +2,14 @@
 //! OGG Vorbis ingest with tags, and MP3 and AAC clips identified against it.
 
 use sonica::ingest::{ingest, IngestOptions, Outcome};
-use sonica::open_library;
+use sonica::{Library, OpenOptions};
 
 use crate::common::{fixture, identify_path};
 
 #[test]
 fn codec_degraded_clips_match_the_ogg_reference() {
     let dir = tempfile::tempdir().unwrap();
-    let index = open_library(dir.path()).unwrap();
+    let index = Library::open(dir.path(), &OpenOptions::default()).unwrap();
     let reference = fixture("melody.ogg").to_string_lossy().into_owned();
     let mut rec = None;
     ingest(&index, vec![reference.clone()], &IngestOptions::default(), &mut |o| {
@@ -64,7 +64,7 @@ fn a_format_v1_store_still_opens_and_answers() {
         1,
         "bump: keep this fixture and add a v2 one"
     );
-    let index = open_library(dir.path()).unwrap();
+    let index = Library::open(dir.path(), &OpenOptions::default()).unwrap();
     let tracks = index.list().unwrap();
     assert_eq!(tracks.len(), 1);
     assert_eq!(tracks[0].title, "Fixture Melody");

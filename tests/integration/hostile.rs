@@ -21,7 +21,7 @@ fn fixtures_dir() -> std::path::PathBuf {
 }
 
 /// The code of a library-level failure.
-fn code_of(r: &Result<sonica::analyse::Analysed, sonica::SonicaError>) -> Option<String> {
+fn code_of(r: &Result<sonica::pipeline::Analysed, sonica::SonicaError>) -> Option<String> {
     r.as_ref().err().map(|e| e.code().as_str().to_string())
 }
 
@@ -49,10 +49,10 @@ fn the_library_refuses_each_hostile_file_precisely() {
     for h in hostile_set(&fixtures_dir()) {
         let p = dir.path().join(h.name);
         std::fs::write(&p, &h.bytes).unwrap();
-        let analysed = sonica::analyse::analyse_file(&p, &params);
+        let analysed = sonica::pipeline::analyse_file(&p, &params);
         check_code(&h, code_of(&analysed).as_deref(), "analyse_file");
         if let Ok(a) = &analysed {
-            let title = a.info.tags.title.as_deref().unwrap_or("");
+            let title = a.print.info.tags.title.as_deref().unwrap_or("");
             assert!(
                 title.len() <= sonica::decode::MAX_TAG_BYTES,
                 "{}: a {} byte tag kept",
@@ -131,9 +131,9 @@ fn every_format_reaches_a_decoder() {
     let dir = tempfile::tempdir().unwrap();
     let params = FingerprintParams::index();
     for (name, p) in every_container(dir.path()) {
-        let a = sonica::analyse::analyse_file(&p, &params).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(a.info.duration_s > 2.5, "{name}: {} s", a.info.duration_s);
-        assert!(!a.hashes.is_empty(), "{name}");
+        let a = sonica::pipeline::analyse_file(&p, &params).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(a.print.info.duration_s > 2.5, "{name}: {} s", a.print.info.duration_s);
+        assert!(!a.print.hashes.is_empty(), "{name}");
     }
 }
 
@@ -149,7 +149,7 @@ fn truncated_and_bit_flipped_files_of_every_container_never_crash() {
         for (k, m) in mutations(&bytes, seed as u32 + 1).into_iter().enumerate() {
             let q = dir.path().join(format!("m{seed}_{k}.{ext}"));
             std::fs::write(&q, &m).unwrap();
-            let r = sonica::analyse::analyse_file(&q, &params);
+            let r = sonica::pipeline::analyse_file(&q, &params);
             cases += 1;
             if let Err(e) = &r {
                 refused += 1;
@@ -439,7 +439,7 @@ fn fuzz_findings_stay_fixed() {
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         let bytes = std::fs::read(&p).unwrap();
         if name.starts_with("fuzz-decode") {
-            let r = sonica::analyse::analyse_file(&p, &params);
+            let r = sonica::pipeline::analyse_file(&p, &params);
             if let Err(e) = r {
                 assert_ne!(e.code(), sonica::ErrorCode::Internal, "{name}: {e}");
             }

@@ -52,7 +52,7 @@ fn killed_ingest_leaves_a_consistent_store() {
     assert_eq!(reported.len(), 3, "ingest reported too few tracks before the kill");
 
     {
-        let index = sonica::open_library(&data).unwrap();
+        let index = sonica::Library::open(&data, &sonica::OpenOptions::default()).unwrap();
         let records = index.list().unwrap();
         assert!(
             records.len() >= 3 && records.len() < n as usize,
@@ -82,7 +82,7 @@ fn killed_ingest_leaves_a_consistent_store() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let index = sonica::open_library(&data).unwrap();
+    let index = sonica::Library::open(&data, &sonica::OpenOptions::default()).unwrap();
     assert_eq!(index.list().unwrap().len(), n as usize);
     let s = 11;
     let clip = d.join("clip-last.wav");

@@ -37,26 +37,96 @@ fn digests(name: &str, tmp: &Path) -> (usize, u64, usize, u64, usize, u64) {
         }
         None => fixture(name),
     };
-    let a = sonica::analyse::analyse_file(Path::new(&path), &FingerprintParams::index()).expect("fixture ingests");
-    let peaks = fnv(a.peaks.iter().flat_map(|p| [p.time, u32::from(p.freq16)]));
-    let hashes = fnv(a.hashes.iter().flat_map(|&(h, t)| [h, t]));
+    let a = sonica::pipeline::analyse_file(Path::new(&path), &FingerprintParams::index()).expect("fixture ingests");
+    let peaks = fnv(a.print.peaks.iter().flat_map(|p| [p.time, u32::from(p.freq16)]));
+    let hashes = fnv(a.print.hashes.iter().flat_map(|&(h, t)| [h, t]));
     let (pcm, _) = sonica::decode::load_clip(&path).expect("fixture decodes");
     let q = sonica::fingerprint::ClipSpectrum::new(&pcm).peaks(&FingerprintParams::query().peaks);
     let query = fnv(q.iter().flat_map(|p| [p.time, u32::from(p.freq16)]));
-    (a.peaks.len(), peaks, a.hashes.len(), hashes, q.len(), query)
+    (a.print.peaks.len(), peaks, a.print.hashes.len(), hashes, q.len(), query)
 }
 
 #[test]
 fn fixture_peaks_and_hashes_are_pinned() {
     // Recorded from the code before the DSP layer was unified (b7bf60e).
     let want: &[(&str, (usize, u64, usize, u64, usize, u64))] = &[
-        ("melody.ogg", (632, 8237579279780033352, 3576, 17301858247871778634, 1108, 15449250876666986066)),
-        ("melody_5s.flac", (59, 8900245563366164345, 306, 8094618107941939355, 71, 12628774689608667467)),
-        ("melody_clip_32k.mp3", (251, 1445213813230683915, 1393, 14732605495131718246, 437, 1178626961144767978)),
-        ("melody_clip.m4a", (238, 13723589335142808354, 1334, 11708243657575194795, 416, 958416856256346382)),
-        ("song-7-44100", (893, 9266097492556834529, 4962, 3515579804375638286, 1268, 3177408287930648984)),
-        ("song-8-48000", (949, 1092104023185609792, 5566, 6783486337786795987, 1387, 5632841083990363411)),
-        ("song-9-8000", (944, 6637937242212698759, 5528, 1150267517993757968, 1350, 7094860337213110276)),
+        (
+            "melody.ogg",
+            (
+                632,
+                8237579279780033352,
+                3576,
+                17301858247871778634,
+                1108,
+                15449250876666986066,
+            ),
+        ),
+        (
+            "melody_5s.flac",
+            (
+                59,
+                8900245563366164345,
+                306,
+                8094618107941939355,
+                71,
+                12628774689608667467,
+            ),
+        ),
+        (
+            "melody_clip_32k.mp3",
+            (
+                251,
+                1445213813230683915,
+                1393,
+                14732605495131718246,
+                437,
+                1178626961144767978,
+            ),
+        ),
+        (
+            "melody_clip.m4a",
+            (
+                238,
+                13723589335142808354,
+                1334,
+                11708243657575194795,
+                416,
+                958416856256346382,
+            ),
+        ),
+        (
+            "song-7-44100",
+            (
+                893,
+                9266097492556834529,
+                4962,
+                3515579804375638286,
+                1268,
+                3177408287930648984,
+            ),
+        ),
+        (
+            "song-8-48000",
+            (
+                949,
+                1092104023185609792,
+                5566,
+                6783486337786795987,
+                1387,
+                5632841083990363411,
+            ),
+        ),
+        (
+            "song-9-8000",
+            (
+                944,
+                6637937242212698759,
+                5528,
+                1150267517993757968,
+                1350,
+                7094860337213110276,
+            ),
+        ),
     ];
     let tmp = tempfile::tempdir().unwrap();
     let mut got = Vec::new();

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use sonica::ingest::{collect_inputs, ingest, IngestOptions, Outcome};
-use sonica::open_library;
+use sonica::{Library, OpenOptions};
 
 use crate::audio::{self, Fmt};
 use crate::common::identify_path;
@@ -13,14 +13,14 @@ const RATE: u32 = 44_100;
 const SONGS: u32 = 5;
 const SECS: f32 = 24.0;
 
-fn build_library(dir: &Path) -> (sonica_index::FingerprintIndex, Vec<String>) {
+fn build_library(dir: &Path) -> (Library, Vec<String>) {
     let music = dir.join("music");
     std::fs::create_dir_all(&music).unwrap();
     for s in 0..SONGS {
         let x = audio::song(100 + s, SECS, RATE);
         audio::write_wav(&music.join(format!("song{s}.wav")), &x, RATE, 2, Fmt::I16);
     }
-    let index = open_library(&dir.join("db")).unwrap();
+    let index = Library::open(&dir.join("db"), &OpenOptions::default()).unwrap();
     let (files, errors) = collect_inputs(&[music.to_string_lossy().into_owned()]);
     assert!(errors.is_empty());
     let mut added = Vec::new();

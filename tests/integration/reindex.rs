@@ -90,7 +90,7 @@ fn identify(data: &Path, dir: &Path, seed: u32) -> Option<String> {
 }
 
 fn paths(data: &Path) -> Vec<(u32, String)> {
-    let index = sonica::open_library(data).unwrap();
+    let index = sonica::Library::open(data, &sonica::OpenOptions::default()).unwrap();
     let mut v: Vec<_> = index.list().unwrap().into_iter().map(|r| (r.id, r.path)).collect();
     v.sort_by(|a, b| a.1.cmp(&b.1));
     v
@@ -207,7 +207,7 @@ fn duplicates_failures_and_old_tracks_without_analysis() {
         "{text}"
     );
     assert!(stderr(&out).contains("broken.wav"), "{}", stderr(&out));
-    let index = sonica::open_library(&data).unwrap();
+    let index = sonica::Library::open(&data, &sonica::OpenOptions::default()).unwrap();
     // Whichever of the two copies came second is the flagged one.
     let flagged: Vec<_> = index
         .list()
@@ -235,7 +235,7 @@ fn duplicates_failures_and_old_tracks_without_analysis() {
     std::fs::remove_file(music.join("broken.wav")).unwrap();
     let r = report(&data, &[music.to_str().unwrap()], 0);
     assert_eq!([&r["analysed"], &r["unchanged"], &r["added"]], [3, 3, 0], "{r}");
-    let index = sonica::open_library(&data).unwrap();
+    let index = sonica::Library::open(&data, &sonica::OpenOptions::default()).unwrap();
     assert!(ids.iter().all(|id| index.analysis(*id).unwrap().is_some()));
     drop(index);
     verify_clean(&data);
@@ -285,7 +285,7 @@ fn a_killed_run_resumes_with_every_file_once() {
         "{reported} reported but missing"
     );
     {
-        let index = sonica::open_library(&data).unwrap();
+        let index = sonica::Library::open(&data, &sonica::OpenOptions::default()).unwrap();
         for (id, _) in &found {
             assert!(!index.peaks(*id).unwrap().is_empty(), "track {id} is whole");
         }
@@ -395,7 +395,7 @@ fn a_store_in_use_is_refused_before_anything_happens() {
     let d = dir.path();
     let (data, music) = (d.join("db"), d.join("music"));
     write_song(&music.join("x.wav"), 800);
-    let held = sonica::open_library(&data).unwrap();
+    let held = sonica::Library::open(&data, &sonica::OpenOptions::default()).unwrap();
     for args in [vec![music.to_str().unwrap()], vec!["--rebuild"], vec!["--verify"]] {
         let out = reindex(&data, &args);
         assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr(&out));

@@ -5,8 +5,8 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::analyse::analyse_music;
 use crate::analysis::{pattern_midi, summary_json};
+use crate::pipeline::analyse_music;
 use crate::search::params::parse_number;
 use crate::search::{track_analysis, ParamError};
 use crate::service::error::ApiError;

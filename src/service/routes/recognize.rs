@@ -2,8 +2,9 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::answer::RecognizeAnswer;
 use crate::service::error::ApiError;
-use crate::service::recognition::{recognize_file, RecognizeAnswer};
+use crate::service::recognition::recognize_file;
 use crate::service::routes::blocking;
 use crate::service::state::AppState;
 use crate::service::upload::read_form;

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use sonica_index::text::TextQuery;
 use sonica_index::VectorKind;
 
-use crate::analyse::analyse_music;
+use crate::pipeline::analyse_music;
 use crate::search::combined::{combined, CombinedAnswer, CombinedQuery, Identified};
 use crate::search::params::{parse_count, Fields, RawFilter, MAX_OFFSET};
 use crate::search::{text_search, ParamError, TextAnswer};

@@ -11,7 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::analyse::analyse_music;
+use crate::pipeline::analyse_music;
 use crate::search::params::{json_fields, Fields};
 use crate::search::{similar, ParamError, RawSimilar, SimilarTo, TrackHit};
 use crate::service::error::ApiError;

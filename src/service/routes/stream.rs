@@ -26,10 +26,11 @@ use std::time::Duration;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 
+use crate::answer::{round3, MatchView};
 use crate::decode::DecodeError;
 use crate::service::auth::client_ip;
 use crate::service::error::ApiError;
-use crate::service::recognition::{recognize_file, recognize_pcm, round3, MatchView};
+use crate::service::recognition::{recognize_file, recognize_pcm};
 use crate::service::routes::blocking;
 use crate::service::state::AppState;
 use crate::service::stream::{parse_header, PcmStream};
@@ -181,7 +182,7 @@ async fn run(state: Arc<AppState>, mut session: Session, mut msgs: AggregatedMes
     if let Some(mut p) = pcm {
         if p.finish().is_ok()
             && (p.has_untried() || told.last_frame.is_none())
-            && p.received_s() >= crate::analyse::MIN_DURATION_S
+            && p.received_s() >= crate::pipeline::MIN_DURATION_S
         {
             let _ = attempt(&state, &mut p, &mut told, &mut session, true, ip).await;
         } else if let Some(mut f) = told.last_frame.take() {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sonica_schema::{JobRecord, JobSource, OnDuplicate};
 
 use crate::decode::{self, sniff_format};
-use crate::ingest::unix_now_s;
+use crate::pipeline::writer::unix_now_s;
 use crate::service::error::ApiError;
 use crate::service::routes::{blocking, parse_id};
 use crate::service::state::{AppState, TrackView};

@@ -13,8 +13,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use sonica::ingest::COMPACT_FRESH_POSTINGS;
-use sonica::library::{index_hasher, open_library, open_music};
+use sonica::library::index_hasher;
+use sonica::pipeline::COMPACT_FRESH_POSTINGS;
+use sonica::{Library, OpenOptions};
 use sonica_index::NewTrack;
 use sonica_schema::Peak;
 
@@ -37,8 +38,7 @@ fn main() -> ExitCode {
 }
 
 fn grow(dir: &std::path::Path, want: usize) -> Result<usize, Box<dyn std::error::Error>> {
-    let index = open_library(dir)?;
-    let music = open_music(dir, &index)?;
+    let index = Library::open(dir, &OpenOptions::default())?;
     let sources = index.list()?;
     if sources.is_empty() {
         return Err("the library is empty: ingest something first".into());
@@ -85,7 +85,7 @@ fn grow(dir: &std::path::Path, want: usize) -> Result<usize, Box<dyn std::error:
         }
     }
     index.compact()?;
-    music.sync()?;
+    index.sync()?;
     index.flush()?;
     Ok(index.len())
 }

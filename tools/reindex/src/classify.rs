@@ -101,6 +101,7 @@ mod tests {
             file_mtime_ms: mtime,
             sha256: sha.map(|s| sonica_schema::duplicate::hex(&s)),
             duplicate_of: None,
+            analysis_pending: false,
         }
     }
 

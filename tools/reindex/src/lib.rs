@@ -15,17 +15,16 @@ pub mod classify;
 pub mod maintain;
 pub mod pipeline;
 pub mod report;
-pub mod walk;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{ArgGroup, Parser};
 use sonica::error::ErrorCode;
-use sonica::library::{index_hasher, open_library, open_music};
+use sonica::pipeline::walk;
 use sonica::SonicaError;
-use sonica_index::{FingerprintIndex, IndexError, MaintenanceError, MemStore, MusicError};
+use sonica::{Library, OpenOptions};
+use sonica_index::{FingerprintIndex, IndexError, MaintenanceError, MusicError};
 use sonica_schema::OnDuplicate;
 
 use crate::report::Failure;
@@ -123,14 +122,19 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
-/// Opens the store in `dir`, telling a locked store apart. Without
-/// `create`, a missing library is an error rather than a new empty one.
-pub fn open(dir: &Path, create: bool, purpose: &'static str) -> Result<FingerprintIndex, ReindexError> {
+/// Opens the library in `dir` (with its search indexes when `search`),
+/// telling a locked store apart. Without `create`, a missing library is an
+/// error rather than a new empty one.
+pub fn open(dir: &Path, create: bool, search: bool, purpose: &'static str) -> Result<Library, ReindexError> {
     let store = dir.join("store");
     if !create && !store.exists() {
         return Err(ReindexError::NoLibrary(dir.display().to_string(), purpose));
     }
-    open_library(dir).map_err(|e| {
+    let options = OpenOptions {
+        search_indexes: search,
+        ..OpenOptions::default()
+    };
+    Library::open(dir, &options).map_err(|e| {
         if e.code() == ErrorCode::StoreLocked {
             ReindexError::Locked(store.display().to_string())
         } else {
@@ -149,16 +153,12 @@ fn ingest(dir: &Path, cli: &Cli) -> Result<u8, ReindexError> {
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
         .max(1);
     // A dry run writes nothing, not even a new empty store.
-    let index = if cli.dry_run && !dir.join("store").exists() {
-        FingerprintIndex::open(Arc::new(MemStore::new()), index_hasher())?
+    let library = if cli.dry_run && !dir.join("store").exists() {
+        Library::in_memory()?
     } else {
-        open(dir, true, "index")?
+        open(dir, true, !cli.dry_run, "index")?
     };
-    let music = if cli.dry_run {
-        None
-    } else {
-        Some(open_music(dir, &index)?)
-    };
+    let index: &FingerprintIndex = &library;
     let walked = walk::walk(&cli.paths, jobs);
     let mut early: Vec<Failure> = walked
         .missing
@@ -178,9 +178,9 @@ fn ingest(dir: &Path, cli: &Cli) -> Result<u8, ReindexError> {
         verbose: cli.verbose,
         json: cli.json,
     };
-    let (mut report, failures, audio_s) = pipeline::run(&index, walked.files, &walked.folders, early, &opts)?;
-    if let Some(m) = &music {
-        m.sync()?;
+    let (mut report, failures, audio_s) = pipeline::run(index, walked.files, &walked.folders, early, &opts)?;
+    if !cli.dry_run {
+        library.sync()?;
     }
     if !cli.dry_run {
         index.flush()?;

@@ -9,7 +9,7 @@ use sonica::library::mixer;
 use sonica_index::maintenance::{
     rebuild_music, verify as check, LookupReport, RebuildOptions, RebuildReport, VerifyOptions,
 };
-use sonica_index::MusicIndex;
+use sonica_index::{FingerprintIndex, MusicIndex};
 
 use crate::report::round;
 use crate::{open, ReindexError, EXIT_FAILED, EXIT_OK};
@@ -31,7 +31,8 @@ struct Rebuilt {
 /// vector and text indexes.
 pub fn rebuild(dir: &Path, json: bool) -> Result<u8, ReindexError> {
     let started = Instant::now();
-    let index = open(dir, false, "rebuild")?;
+    let library = open(dir, false, false, "rebuild")?;
+    let index: &FingerprintIndex = &library;
     let hash_tiers = index.rebuild_hash_tiers(&RebuildOptions::default())?;
     let lookups_started = Instant::now();
     let lookups = index.rebuild_lookups()?;
@@ -92,7 +93,8 @@ pub fn rebuild(dir: &Path, json: bool) -> Result<u8, ReindexError> {
 /// Checks every index against the records; 1 when anything differs.
 pub fn verify(dir: &Path, json: bool) -> Result<u8, ReindexError> {
     let started = Instant::now();
-    let index = open(dir, false, "verify")?;
+    let library = open(dir, false, false, "verify")?;
+    let index: &FingerprintIndex = &library;
     // Loaded as saved: opening them normally would repair what we look for.
     let ids = MusicIndex::load(dir, mixer())?.indexed_ids()?;
     let report = check(&index, Some(&ids), &VerifyOptions::default())?;

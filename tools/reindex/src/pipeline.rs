@@ -1,27 +1,26 @@
-//! The ingest run: every core examines and decodes files, one writer
-//! talks to the store.
+//! The reindex run on Sonica's one bulk path ([`sonica::pipeline::bulk`]):
+//! every core examines and decodes files, the one ingest writer talks to
+//! the store.
 //!
-//! Workers take paths from a queue (largest files first, so no core sits
-//! idle at the end behind one long file), decide what each needs
-//! ([`crate::classify`]), and decode, fingerprint and analyse only what is
-//! new or changed. Results come back over a bounded channel to the writer
-//! on the calling thread, which commits each file in one atomic batch and
-//! flushes before counting it: a kill loses at most the files in flight,
-//! and a rerun skips everything already committed.
+//! Workers decide what each file needs ([`crate::classify`]), and decode,
+//! fingerprint and analyse only what is new or changed. The writer on the
+//! calling thread commits each file in one atomic batch and flushes before
+//! counting it: a kill loses at most the files in flight, and a rerun skips
+//! everything already committed.
 
 use std::path::Path;
-use std::thread;
 
-use crossbeam_channel::{bounded, unbounded, Receiver};
-use sonica::analyse::{analyse_file, analyse_music, Analysed};
-use sonica::ingest::{duplicate_params, file_stamp, new_track, COMPACT_FRESH_POSTINGS};
+use sonica::pipeline::walk::is_under;
+use sonica::pipeline::writer::file_stamp;
+use sonica::pipeline::{
+    analyse_file, bulk, music_of_file, new_track, Analysed, GivenTags, IngestWriter, Music, MusicPart, Slot,
+};
 use sonica::SonicaError;
-use sonica_index::{DuplicateParams, FingerprintIndex};
-use sonica_schema::{OnDuplicate, TrackAnalysis, TrackId, TrackRecord};
+use sonica_index::FingerprintIndex;
+use sonica_schema::{OnDuplicate, TrackId, TrackRecord};
 
 use crate::classify::{plan, restamped, Known, Plan};
 use crate::report::{DuplicateCounts, Failure, Progress, Report};
-use crate::walk::is_under;
 
 /// How a run behaves.
 #[derive(Debug, Clone)]
@@ -40,8 +39,8 @@ pub struct IngestOptions {
 enum Done {
     Add(String, Box<Analysed>),
     Replace(String, TrackId, Box<Analysed>),
-    Restamp(Box<TrackRecord>, Option<Box<TrackAnalysis>>),
-    Analyse(Box<TrackRecord>, Box<TrackAnalysis>),
+    Restamp(Box<TrackRecord>, Option<Box<Music>>),
+    Analyse(Box<TrackRecord>, Box<Music>),
     Unchanged,
     Queued,
     /// Dry run: what would happen.
@@ -96,13 +95,9 @@ fn examine(index: &FingerprintIndex, path: &str, dry: bool) -> Result<Done, Soni
         Known::Track { record, analysed } => (Some(record.as_ref()), *analysed),
         _ => (None, true),
     };
-    // A file too short for a tempo stays without analysis, as at ingest.
-    let reanalyse = || -> Option<Box<TrackAnalysis>> {
-        (!analysed)
-            .then(|| analyse_music(p, None, None, sonica::decode::MAX_DURATION_S).ok())
-            .flatten()
-            .map(Box::new)
-    };
+    // A file too short for a tempo stays without analysis, as at ingest;
+    // one left pending by a fingerprint-first ingest gets it now.
+    let reanalyse = || -> Option<Box<Music>> { (!analysed).then(|| music_of_file(p).ok()).flatten().map(Box::new) };
     Ok(match (plan(&known, now), record) {
         (Plan::New, _) if dry => Done::Would(Would::Add, path.into()),
         (Plan::New, _) => Done::Add(path.into(), Box::new(analyse_file(p, &params())?)),
@@ -130,15 +125,11 @@ fn examine(index: &FingerprintIndex, path: &str, dry: bool) -> Result<Done, Soni
         (Plan::CompareFingerprint { .. }, _) if dry => Done::Would(Would::Update, path.into()),
         (Plan::CompareFingerprint { id }, Some(r)) => {
             let a = analyse_file(p, &params())?;
-            let mut peaks = a.peaks.clone();
+            let mut peaks = a.print.peaks.clone();
             peaks.sort_unstable();
             if index.peaks(id).ok() == Some(peaks) {
-                let analysis = if analysed {
-                    None
-                } else {
-                    a.analysis.clone().map(Box::new)
-                };
-                Done::Restamp(Box::new(restamped(r, now, &a.sha256)), analysis)
+                let restamp = Box::new(restamped(r, now, &a.print.sha256));
+                Done::Restamp(restamp, (!analysed).then(|| Box::new(a.music)))
             } else {
                 Done::Replace(path.into(), id, Box::new(a))
             }
@@ -156,7 +147,7 @@ fn params() -> sonica::fingerprint::FingerprintParams {
 struct Writer<'a> {
     index: &'a FingerprintIndex,
     opts: &'a IngestOptions,
-    params: DuplicateParams,
+    writer: IngestWriter<'a>,
     report: Report,
     failures: Vec<Failure>,
     progress: Progress,
@@ -187,10 +178,10 @@ impl Writer<'_> {
         match done {
             Done::Add(path, a) => audio = self.admit(path, None, *a)?,
             Done::Replace(path, old, a) => audio = self.admit(path, Some(old), *a)?,
-            Done::Restamp(r, analysis) => {
+            Done::Restamp(r, music) => {
                 self.index.update_record(&r)?;
-                if let Some(a) = &analysis {
-                    self.index.set_analysis(r.id, a)?;
+                if let Some(m) = &music {
+                    self.store_music(r.id, m)?;
                     self.report.analysed += 1;
                     audio = r.duration_s;
                 }
@@ -199,9 +190,8 @@ impl Writer<'_> {
                 self.report.restamped += 1;
                 self.say(|| format!("restamped {}: {}", r.id, r.path));
             }
-            Done::Analyse(r, a) => {
-                self.index.set_analysis(r.id, &a)?;
-                self.index.flush()?;
+            Done::Analyse(r, m) => {
+                self.store_music(r.id, &m)?;
                 self.report.unchanged += 1;
                 self.report.analysed += 1;
                 audio = r.duration_s;
@@ -231,22 +221,35 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Stores a track's music analysis and Chromaprint (clearing a pending
+    /// analysis), flushed.
+    fn store_music(&self, id: TrackId, m: &Music) -> Result<(), SonicaError> {
+        self.writer
+            .finish_analysis(id, m.analysis.as_ref().ok(), m.chromaprint.as_deref())?;
+        Ok(())
+    }
+
     /// Adds a new or changed file under the duplicate policy; returns the
     /// seconds of audio it holds.
     fn admit(&mut self, path: String, old: Option<TrackId>, a: Analysed) -> Result<f64, SonicaError> {
-        let secs = a.info.duration_s;
-        let t = new_track(&path, a);
-        let admitted = self.index.admit(t, self.opts.policy, &self.params, old)?;
+        let secs = a.print.info.duration_s;
+        let music = MusicPart::Ready {
+            analysis: a.music.analysis.ok(),
+            chromaprint: a.music.chromaprint,
+        };
+        let t = new_track(&path, a.print, music, &GivenTags::default());
+        let slot = old.map_or(Slot::New, Slot::Replaces);
+        // A changed file that now duplicates another track under `reject`
+        // loses its old track too (the writer removes it): its old content
+        // is gone from disk.
+        let admitted = self.writer.write(t, self.opts.policy, slot)?;
+        if let Some(e) = admitted.compaction_failed {
+            return Err(e.into());
+        }
         let dups: &mut DuplicateCounts = &mut self.report.duplicates;
         match (&admitted.record, admitted.duplicates.first()) {
             (None, d) => {
                 dups.rejected += 1;
-                // The changed file now duplicates another track: its old
-                // content is gone from disk, so its old track goes too.
-                if let Some(old) = old {
-                    self.index.remove(old)?;
-                }
-                self.index.flush()?;
                 let d = d.map(|d| format!("{} of track {} ({})", d.kind, d.of, d.of_path));
                 self.say(|| format!("rejected {path}: {}", d.unwrap_or_default()));
                 return Ok(0.0);
@@ -255,7 +258,6 @@ impl Writer<'_> {
             (Some(_), Some(_)) => dups.kept += 1,
             (Some(_), None) => {}
         }
-        self.index.flush()?;
         let id = admitted.record.as_ref().map_or(0, |r| r.id);
         match old {
             Some(old) => {
@@ -266,10 +268,6 @@ impl Writer<'_> {
                 self.report.added += 1;
                 self.say(|| format!("added {id}: {path}"));
             }
-        }
-        if self.index.fresh_postings() >= COMPACT_FRESH_POSTINGS {
-            self.index.compact()?;
-            self.report.compactions += 1;
         }
         Ok(secs)
     }
@@ -307,7 +305,7 @@ pub fn run(
     let mut w = Writer {
         index,
         opts,
-        params: duplicate_params(),
+        writer: IngestWriter::new(index),
         report: Report {
             dry_run: opts.dry_run,
             files_seen: files.len(),
@@ -323,49 +321,18 @@ pub fn run(
     if opts.prune {
         w.prune(folders)?;
     }
-    // Largest first: the long files start early instead of finishing last.
-    let mut todo: Vec<(u64, String)> = files
-        .into_iter()
-        .map(|f| (std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0), f))
-        .collect();
-    todo.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    let jobs = opts.jobs.max(1).min(todo.len().max(1));
-    let (work_tx, work_rx) = unbounded::<String>();
-    for (_, f) in todo {
-        let _ = work_tx.send(f);
-    }
-    drop(work_tx);
-    let (done_tx, done_rx) = bounded::<Done>(jobs * 2);
     let dry = opts.dry_run;
-    let result = thread::scope(|scope| {
-        for _ in 0..jobs {
-            let (rx, tx) = (work_rx.clone(), done_tx.clone());
-            scope.spawn(move || {
-                for path in rx.iter() {
-                    let done = examine(index, &path, dry).unwrap_or_else(|e| Done::Failed(failure(&path, &e)));
-                    if tx.send(done).is_err() {
-                        break; // the writer stopped
-                    }
-                }
-            });
-        }
-        drop(done_tx);
-        let r = consume(&mut w, &done_rx);
-        drop(done_rx);
-        r
-    });
+    let result = bulk::run(
+        files,
+        opts.jobs,
+        |path| examine(index, path, dry).unwrap_or_else(|e| Done::Failed(failure(path, &e))),
+        |_, done| w.apply(done),
+    );
     w.progress.finish();
     result?;
-    if !dry && index.fresh_postings() > 0 {
-        index.compact()?;
-        w.report.compactions += 1;
+    if !dry {
+        w.writer.finish()?;
     }
+    w.report.compactions = w.writer.compactions();
     Ok((w.report, w.failures, w.audio_s))
-}
-
-fn consume(w: &mut Writer<'_>, rx: &Receiver<Done>) -> Result<(), SonicaError> {
-    for done in rx.iter() {
-        w.apply(done)?;
-    }
-    Ok(())
 }

@@ -1,11 +1,15 @@
-//! Finding the audio files under the arguments, on every core.
+//! Finding the audio files under the arguments, on every core: the one
+//! folder walker of `sonica ingest`, `sonica-reindex` and the watched
+//! folder.
 //!
 //! A library of tens of thousands of files on a network share spends
 //! seconds listing folders, so folders are listed in parallel: a shared
 //! queue of folders, each worker reading one and queueing its subfolders.
 //! Paths are spelled from the argument as the user gave it (`music/./a`
 //! stays so), because the store records paths exactly as given. Symbolic
-//! links are followed, with each root's folders visited once (no loops).
+//! links are followed for the command line, with each root's folders
+//! visited once (no loops); the watched folder does not follow them, so a
+//! link cannot pull a file from elsewhere into the library.
 
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
@@ -34,9 +38,30 @@ enum Msg {
     Stop,
 }
 
-/// Walks `args` with `threads` workers. File arguments are taken whatever
-/// their name; files in folders only when `is_audio_name` says so.
+/// File extensions picked up when walking folders. Explicit file arguments
+/// are always tried, whatever their name.
+pub const AUDIO_EXTENSIONS: &[&str] = &[
+    "mp3", "wav", "wave", "flac", "ogg", "oga", "opus", "m4a", "mp4", "aac", "alac", "aif", "aiff", "aifc", "caf",
+    "mkv", "mka", "webm", "wma", "asf",
+];
+
+/// Whether a file name has one of [`AUDIO_EXTENSIONS`].
+pub fn is_audio_name(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Walks `args` with `threads` workers, following symbolic links. File
+/// arguments are taken whatever their name; files in folders only when
+/// [`is_audio_name`] says so.
 pub fn walk(args: &[String], threads: usize) -> Walked {
+    walk_with(args, threads, true)
+}
+
+/// [`walk`], choosing whether symbolic links (to files or folders) are
+/// followed; when not, they are skipped.
+pub fn walk_with(args: &[String], threads: usize, follow_links: bool) -> Walked {
     let mut out = Walked::default();
     let mut roots = Vec::new();
     for a in args {
@@ -72,7 +97,7 @@ pub fn walk(args: &[String], threads: usize) -> Walked {
                         .map(|c| lock(visited).insert((root, c)))
                         .unwrap_or(true);
                     if first {
-                        let (files, dirs) = list(&dir, unreadable);
+                        let (files, dirs) = list(&dir, follow_links, unreadable);
                         lock(found).extend(files);
                         pending.fetch_add(dirs.len(), Ordering::SeqCst);
                         for d in dirs {
@@ -104,8 +129,8 @@ fn finish(mut out: Walked) -> Walked {
     out
 }
 
-/// One folder's audio files and subfolders (links followed).
-fn list(dir: &Path, unreadable: &Mutex<Vec<(String, String)>>) -> (Vec<String>, Vec<PathBuf>) {
+/// One folder's audio files and subfolders (links followed or skipped).
+fn list(dir: &Path, follow_links: bool, unreadable: &Mutex<Vec<(String, String)>>) -> (Vec<String>, Vec<PathBuf>) {
     let (mut files, mut dirs) = (Vec::new(), Vec::new());
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -117,13 +142,14 @@ fn list(dir: &Path, unreadable: &Mutex<Vec<(String, String)>>) -> (Vec<String>, 
     for e in entries.flatten() {
         let path = dir.join(e.file_name());
         let is_dir = match e.file_type() {
+            Ok(t) if t.is_symlink() && !follow_links => continue,
             Ok(t) if t.is_symlink() => std::fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false),
             Ok(t) => t.is_dir(),
             Err(_) => false,
         };
         if is_dir {
             dirs.push(path);
-        } else if sonica::ingest::is_audio_name(&path) && path.is_file() {
+        } else if is_audio_name(&path) && path.is_file() {
             files.push(path.to_string_lossy().into_owned());
         }
     }
@@ -209,6 +235,31 @@ mod tests {
         std::os::unix::fs::symlink(d.join("a"), d.join("a/loop")).unwrap();
         let w = walk(&[d.join("a").to_string_lossy().into_owned()], 2);
         assert_eq!(w.files.len(), 1, "{:?}", w.files);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_skipped_when_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        touch(&d.join("elsewhere/secret.wav"));
+        touch(&d.join("songs/own.wav"));
+        std::os::unix::fs::symlink(d.join("elsewhere"), d.join("songs/dir-link")).unwrap();
+        std::os::unix::fs::symlink(d.join("elsewhere/secret.wav"), d.join("songs/file-link.wav")).unwrap();
+        let songs = d.join("songs").to_string_lossy().into_owned();
+        assert_eq!(
+            walk_with(&[songs.clone()], 2, false).files,
+            vec![format!("{songs}/own.wav")]
+        );
+        assert_eq!(walk_with(&[songs], 2, true).files.len(), 3);
+    }
+
+    #[test]
+    fn audio_names_by_extension() {
+        assert!(is_audio_name(Path::new("x.MP3")));
+        assert!(is_audio_name(Path::new("a/b.flac")));
+        assert!(!is_audio_name(Path::new("x.txt")));
+        assert!(!is_audio_name(Path::new("mp3")));
     }
 
     #[test]

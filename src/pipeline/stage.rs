@@ -9,6 +9,11 @@
 //! file spreads over the cores. Under bulk ingest, where every core already
 //! decodes a file, the extra threads cost one copy of the samples, and the
 //! last files of a run no longer finish on one core.
+//!
+//! A [`Priority::Background`] stage runs at a lower OS priority behind a
+//! deep queue: the decoder and the other stages get the cores first and
+//! the background stage catches up after (the service's music analysis,
+//! which must not delay a track becoming recognisable).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,6 +25,19 @@ use crossbeam_channel::{bounded, Sender};
 const BATCH: usize = 1 << 15;
 /// Batches in flight: bounds memory if a stage falls behind the decoder.
 const IN_FLIGHT: usize = 8;
+/// Batches a background stage may fall behind: 768 × 128 KiB = 96 MiB,
+/// four minutes of 44.1 kHz stereo, so a song's decode never waits on it.
+const IN_FLIGHT_BACKGROUND: usize = 768;
+/// How much nicer a background stage is than the rest (Linux `nice`).
+const BACKGROUND_NICE: i32 = 10;
+
+/// How a stage competes for the cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Normal,
+    /// Lower OS priority and a deep queue.
+    Background,
+}
 
 /// Work that consumes a stream of samples and yields one result. A stage
 /// keeps its own errors and reports them in its output: the decoder never
@@ -32,7 +50,7 @@ pub trait Stage: 'static {
 }
 
 /// A [`Stage`] running on its own thread.
-pub struct Beside<S: Stage> {
+pub struct StageThread<S: Stage> {
     name: &'static str,
     tx: Option<Sender<Vec<f32>>>,
     pending: Vec<f32>,
@@ -48,15 +66,26 @@ pub struct StageFailed {
     pub what: String,
 }
 
-impl<S: Stage> Beside<S> {
+impl<S: Stage> StageThread<S> {
     /// Starts a thread named `name` that builds its stage with `make`.
-    pub fn start(name: &'static str, make: impl FnOnce() -> S + Send + 'static) -> Result<Self, StageFailed> {
-        let (tx, rx) = bounded::<Vec<f32>>(IN_FLIGHT);
+    pub fn start(
+        name: &'static str,
+        priority: Priority,
+        make: impl FnOnce() -> S + Send + 'static,
+    ) -> Result<Self, StageFailed> {
+        let depth = match priority {
+            Priority::Normal => IN_FLIGHT,
+            Priority::Background => IN_FLIGHT_BACKGROUND,
+        };
+        let (tx, rx) = bounded::<Vec<f32>>(depth);
         let abandon = Arc::new(AtomicBool::new(false));
         let stop = abandon.clone();
         let worker = std::thread::Builder::new()
             .name(format!("sonica-{name}"))
             .spawn(move || {
+                if priority == Priority::Background {
+                    lower_this_threads_priority();
+                }
                 let mut stage = make();
                 for batch in rx {
                     if stop.load(Ordering::Relaxed) {
@@ -70,7 +99,7 @@ impl<S: Stage> Beside<S> {
                 name,
                 what: format!("could not start: {e}"),
             })?;
-        Ok(Beside {
+        Ok(StageThread {
             name,
             tx: Some(tx),
             pending: Vec::with_capacity(BATCH),
@@ -117,9 +146,25 @@ impl<S: Stage> Beside<S> {
     }
 }
 
+/// Makes the calling thread yield the cores to normal-priority work. Best
+/// effort: where the OS refuses, the stage just runs at normal priority.
+#[cfg(target_os = "linux")]
+pub(crate) fn lower_this_threads_priority() {
+    // SAFETY: plain system calls on the calling thread's own id, no memory
+    // handed over. On Linux, PRIO_PROCESS with a thread id sets that
+    // thread's nice value alone.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, BACKGROUND_NICE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn lower_this_threads_priority() {}
+
 /// Dropped without `finish` (the decode failed): the thread stops at its
 /// next batch and is waited for, so no work outlives the file.
-impl<S: Stage> Drop for Beside<S> {
+impl<S: Stage> Drop for StageThread<S> {
     fn drop(&mut self) {
         if let Some(worker) = self.worker.take() {
             self.abandon.store(true, Ordering::Relaxed);
@@ -150,7 +195,7 @@ mod tests {
 
     #[test]
     fn every_sample_arrives_in_order_on_the_stage_thread() {
-        let mut b = Beside::start("sum", || Sum(0.0, 0, None)).unwrap();
+        let mut b = StageThread::start("sum", Priority::Normal, || Sum(0.0, 0, None)).unwrap();
         let x: Vec<f32> = (0..200_001).map(|i| (i % 7) as f32).collect();
         for c in x.chunks(999) {
             b.push(c);
@@ -173,7 +218,7 @@ mod tests {
 
     #[test]
     fn a_stage_that_panics_is_reported_not_propagated() {
-        let mut b = Beside::start("panics", || Panics).unwrap();
+        let mut b = StageThread::start("panics", Priority::Normal, || Panics).unwrap();
         for _ in 0..40 {
             b.push(&[0.0; 4096]);
         }
@@ -182,8 +227,16 @@ mod tests {
     }
 
     #[test]
+    fn a_background_stage_gets_everything_too() {
+        let mut b = StageThread::start("sum", Priority::Background, || Sum(0.0, 0, None)).unwrap();
+        b.push(&vec![1.0; BATCH * 20 + 3]);
+        let (sum, n, _) = b.finish().unwrap();
+        assert_eq!((sum as usize, n), (BATCH * 20 + 3, BATCH * 20 + 3));
+    }
+
+    #[test]
     fn dropping_it_unfinished_stops_the_thread() {
-        let mut b = Beside::start("sum", || Sum(0.0, 0, None)).unwrap();
+        let mut b = StageThread::start("sum", Priority::Normal, || Sum(0.0, 0, None)).unwrap();
         b.push(&vec![1.0; BATCH * 3]);
         drop(b);
     }

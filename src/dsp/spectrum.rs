@@ -1,16 +1,22 @@
-//! Framing, windowing and the power spectrum, shared by every spectral stage.
+//! The power spectrum of one real frame.
 //!
-//! [`PowerSpectrum`] turns one real frame into `n/2 + 1` power values with a
-//! half-length complex FFT (the packed even/odd trick of the fingerprint's
-//! spectrogram, about twice as fast as a full complex FFT), reusing its
-//! buffers. Power is relative to a full-scale sine (1.0 = 0 dB), so fixed
-//! floors mean the same thing for every file. [`Framer`] cuts a stream into
-//! frames `hop` apart without keeping more than a few frames of samples.
+//! A real frame of `n` samples is transformed as `n/2` complex ones (even
+//! samples as real parts, odd as imaginary) and untangled, about twice as
+//! fast as a full complex FFT. Power is relative to a full-scale sine
+//! (1.0 = 0 dB), so a fixed floor means the same thing for every file and
+//! every frame size. A consumer that never looks above some bin asks for
+//! only that many ([`PowerSpectrum::low_bins`]): the fingerprint reads the
+//! bottom 0–3.6 kHz and skips the rest of the untangling.
+//!
+//! Twiddles and the window are single precision, as the fingerprint always
+//! computed them: the stored peaks depend on them to the last bit.
 
 use std::sync::Arc;
 
 use rustfft::num_complex::Complex32;
 use rustfft::{Fft, FftPlanner};
+
+use super::window::hann;
 
 /// Power spectrum of Hann-windowed real frames of one fixed size.
 pub struct PowerSpectrum {
@@ -25,18 +31,25 @@ pub struct PowerSpectrum {
 }
 
 impl PowerSpectrum {
-    /// `n` must be even (all callers use powers of two).
+    /// All `n/2 + 1` bins of frames of `n` samples (`n` even; every caller
+    /// uses a power of two).
     pub fn new(n: usize) -> Self {
         let n = n.max(4) & !1;
+        Self::low_bins(n, n / 2 + 1)
+    }
+
+    /// Only bins `0..bins` of frames of `n` samples.
+    pub fn low_bins(n: usize, bins: usize) -> Self {
+        let n = n.max(4) & !1;
         let half = n / 2;
+        let bins = bins.clamp(1, half + 1);
         let fft = FftPlanner::<f32>::new().plan_fft_forward(half);
         let twiddles = (0..half)
             .map(|k| {
-                let a = -2.0 * std::f64::consts::PI * k as f64 / n as f64;
-                Complex32::new(a.cos() as f32, a.sin() as f32)
+                let a = -2.0 * std::f32::consts::PI * k as f32 / n as f32;
+                Complex32::new(a.cos(), a.sin())
             })
             .collect();
-        let window = hann(n);
         // A full-scale sine through a Hann window peaks at |X| = N/4.
         let ref_power = (n as f32 / 4.0).powi(2);
         PowerSpectrum {
@@ -44,20 +57,26 @@ impl PowerSpectrum {
             scratch: vec![Complex32::default(); fft.get_inplace_scratch_len()],
             fft,
             twiddles,
-            window,
+            window: hann(n),
             work: vec![Complex32::default(); half],
-            power: vec![0.0; half + 1],
+            power: vec![0.0; bins],
             inv_ref: 1.0 / ref_power,
         }
     }
 
+    /// The frame size.
     pub fn size(&self) -> usize {
         self.n
     }
 
-    /// Number of power bins: `n/2 + 1`.
+    /// Number of power values each frame yields.
     pub fn bins(&self) -> usize {
-        self.n / 2 + 1
+        self.power.len()
+    }
+
+    /// The window applied to each frame.
+    pub fn window(&self) -> &[f32] {
+        &self.window
     }
 
     /// Windowed power spectrum of `x` (exactly `n` samples).
@@ -76,74 +95,22 @@ impl PowerSpectrum {
         // X[k] = E[k] + W^k O[k], E = (Z[k] + conj Z[M-k]) / 2, O = -i (Z[k] - conj Z[M-k]) / 2.
         let m = self.n / 2;
         let z = &self.work;
-        // k = 0 and k = m (Nyquist) from Z[0]: X[0] = re + im, X[m] = re - im.
-        self.power[0] = (z[0].re + z[0].im).powi(2) * self.inv_ref;
-        self.power[m] = (z[0].re - z[0].im).powi(2) * self.inv_ref;
         let inv_ref = self.inv_ref;
+        // k = 0 and k = m (Nyquist) from Z[0]: X[0] = re + im, X[m] = re - im.
+        self.power[0] = (z[0].re + z[0].im).powi(2) * inv_ref;
+        let inner = (self.power.len() - 1).min(m - 1);
         let pairs = z[1..].iter().zip(z[1..].iter().rev());
-        for (((a, b), t), o) in pairs.zip(&self.twiddles[1..]).zip(&mut self.power[1..m]) {
+        for (((a, b), t), o) in pairs.zip(&self.twiddles[1..]).zip(&mut self.power[1..1 + inner]) {
             let b = b.conj();
             let e = (a + b) * 0.5;
             let d = (a - b) * 0.5;
             let od = Complex32::new(d.im, -d.re);
             *o = (e + t * od).norm_sqr() * inv_ref;
         }
+        if self.power.len() > m {
+            self.power[m] = (z[0].re - z[0].im).powi(2) * inv_ref;
+        }
         &self.power
-    }
-}
-
-/// Periodic Hann window.
-pub fn hann(n: usize) -> Vec<f32> {
-    (0..n)
-        .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32)
-        .collect()
-}
-
-/// Cuts a sample stream into frames of `size`, `hop` apart; the first frame
-/// starts at sample 0.
-pub struct Framer {
-    size: usize,
-    hop: usize,
-    buf: Vec<f32>,
-    /// Start of the next frame within `buf`.
-    next: usize,
-}
-
-impl Framer {
-    pub fn new(size: usize, hop: usize) -> Self {
-        Framer {
-            size,
-            hop: hop.max(1),
-            buf: Vec::with_capacity(size * 4),
-            next: 0,
-        }
-    }
-
-    /// Feeds samples; calls `on_frame(frame)` for each completed frame.
-    pub fn push(&mut self, samples: &[f32], on_frame: &mut dyn FnMut(&[f32])) {
-        self.buf.extend_from_slice(samples);
-        while self.buf.len() >= self.next + self.size {
-            on_frame(&self.buf[self.next..self.next + self.size]);
-            self.next += self.hop;
-        }
-        // Drop used samples only now and then: a memmove per packet shows.
-        let used = self.next.min(self.buf.len());
-        if used >= 4 * self.size.max(self.hop) {
-            self.buf.drain(..used);
-            self.next -= used;
-        }
-    }
-
-    /// Emits the last partial frame zero-padded, when at least `min_fill` of it is real audio.
-    pub fn finish(&mut self, min_fill: usize, on_frame: &mut dyn FnMut(&[f32])) {
-        if self.buf.len() > self.next && self.buf.len() - self.next >= min_fill.max(1) {
-            let mut last = self.buf[self.next..].to_vec();
-            last.resize(self.size, 0.0);
-            on_frame(&last);
-            self.next += self.hop;
-        }
-        self.buf.clear();
-        self.next = 0;
     }
 }
 
@@ -180,6 +147,7 @@ mod tests {
         let mut ps = PowerSpectrum::new(n);
         let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 13) as f32 / 13.0 - 0.4).collect();
         let p = ps.compute(&x).to_vec();
+        assert_eq!(p.len(), n / 2 + 1);
         let w = hann(n);
         for (k, &got) in p.iter().enumerate() {
             let (mut re, mut im) = (0.0f64, 0.0f64);
@@ -197,13 +165,12 @@ mod tests {
     }
 
     #[test]
-    fn framer_emits_hop_spaced_frames() {
-        let mut f = Framer::new(8, 4);
-        let mut starts = Vec::new();
-        let data: Vec<f32> = (0..40).map(|i| i as f32).collect();
-        for c in data.chunks(3) {
-            f.push(c, &mut |fr| starts.push(fr[0] as usize));
-        }
-        assert_eq!(starts, vec![0, 4, 8, 12, 16, 20, 24, 28, 32]);
+    fn low_bins_are_the_same_values() {
+        let n = 256;
+        let x: Vec<f32> = (0..n).map(|i| ((i * i) % 97) as f32 / 97.0 - 0.5).collect();
+        let all = PowerSpectrum::new(n).compute(&x).to_vec();
+        let mut low = PowerSpectrum::low_bins(n, 40);
+        assert_eq!(low.bins(), 40);
+        assert_eq!(low.compute(&x), &all[..40]);
     }
 }

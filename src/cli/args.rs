@@ -1,0 +1,199 @@
+//! The command line's flags and subcommands (clap), in one place.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "sonica",
+    version,
+    about = "Self-hosted audio search: recognition, similarity, duplicates, text"
+)]
+pub struct Cli {
+    /// `--data-dir` and `--config`, resolved alike by every command.
+    #[command(flatten)]
+    pub library: sonica::options::LibraryArgs,
+    /// With no command, `serve` runs with its defaults.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP/WebSocket service (the default command).
+    Serve(Box<ServeArgs>),
+    /// Add audio files (and folders, recursively) to the library.
+    Ingest {
+        /// Worker threads for decoding and fingerprinting (default: all cores).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// One JSON line per file instead of text.
+        #[arg(long)]
+        json: bool,
+        /// What to do with a file that duplicates a stored track: reject
+        /// (do not add), flag (add and mark) or keep (add as usual).
+        #[arg(long, default_value = "flag", value_parser = parse_policy)]
+        on_duplicate: sonica_schema::OnDuplicate,
+        /// Store only the fingerprints (the tracks are recognisable at
+        /// once); the music analysis is left pending, for `sonica-reindex`
+        /// or the next `sonica serve` to fill in.
+        #[arg(long)]
+        fingerprint_only: bool,
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// List the library's duplicate groups.
+    Duplicates {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recognise clips against the library.
+    Identify {
+        #[arg(long)]
+        json: bool,
+        /// Add the strongest evidence (even when rejected) to JSON output,
+        /// for threshold calibration.
+        #[arg(long)]
+        explain: bool,
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// List the tracks in the library.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a track by id.
+    Remove { id: u32 },
+    /// Tracks, hours of audio, postings and bytes per tier.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge the fresh tier into the compacted buckets and purge deletions.
+    Compact,
+    /// Measure tempo, key, loudness, bands and more of audio files (no library needed).
+    Analyze {
+        /// One JSON line per file.
+        #[arg(long)]
+        json: bool,
+        /// Include the timbre and rhythm vectors in the JSON.
+        #[arg(long)]
+        vectors: bool,
+        /// Analyse from this second on.
+        #[arg(long)]
+        start_s: Option<f64>,
+        /// Analyse up to this second.
+        #[arg(long)]
+        end_s: Option<f64>,
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// Tracks that sound like a library track (by id) or an audio file.
+    Similar {
+        #[arg(long)]
+        json: bool,
+        /// A track id, or an audio file to analyse and compare.
+        target: String,
+        /// How many results (1–1000).
+        #[arg(long, default_value = "10")]
+        top_k: String,
+        /// timbre, rhythm or mixed.
+        #[arg(long, default_value = "mixed")]
+        kind: String,
+        /// Drop results less similar than this (−1 to 1).
+        #[arg(long)]
+        min_similarity: Option<String>,
+        #[command(flatten)]
+        filter: super::similar::FilterArgs,
+    },
+    /// Search titles, artists, albums and genres, with filters.
+    Search {
+        #[arg(long)]
+        json: bool,
+        /// Words to find (prefix and typo tolerant); "" lists by filters alone.
+        text: String,
+        #[arg(long)]
+        limit: Option<String>,
+        #[arg(long)]
+        offset: Option<String>,
+        #[command(flatten)]
+        filter: super::similar::FilterArgs,
+    },
+}
+
+/// `sonica serve` settings. Each also reads `SONICA_<NAME>` and the
+/// `--config` TOML file (same names, snake_case); flags and environment win.
+#[derive(clap::Args, Default)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:7700]; port 0 picks a free one.
+    #[arg(long, env = "SONICA_BIND")]
+    pub bind: Option<String>,
+    /// Watched folder; uploads are stored here too [default: ./songs].
+    #[arg(long, env = "SONICA_SONGS_DIR")]
+    pub songs_dir: Option<PathBuf>,
+    /// HTTP worker threads [default: cores].
+    #[arg(long, env = "SONICA_HTTP_WORKERS")]
+    pub http_workers: Option<usize>,
+    /// Fingerprinting workers [default: cores / 2, at least 1]; 0 queues without processing.
+    #[arg(long, env = "SONICA_JOB_WORKERS")]
+    pub job_workers: Option<usize>,
+    /// Attempts per job before it is marked FAILED [default: 3].
+    #[arg(long, env = "SONICA_JOB_ATTEMPTS")]
+    pub job_attempts: Option<u32>,
+    /// First retry delay in ms, doubling per attempt [default: 500].
+    #[arg(long, env = "SONICA_JOB_BACKOFF_MS")]
+    pub job_backoff_ms: Option<u64>,
+    /// Upload size limit in MB [default: 50].
+    #[arg(long, env = "SONICA_MAX_UPLOAD_MB")]
+    pub max_upload_mb: Option<f64>,
+    /// Longest clip accepted for recognition, in seconds [default: 60].
+    #[arg(long, env = "SONICA_MAX_CLIP_S")]
+    pub max_clip_s: Option<f64>,
+    /// Longest PCM stream one WebSocket may send, in seconds [default: 14400].
+    #[arg(long, env = "SONICA_MAX_STREAM_S")]
+    pub max_stream_s: Option<f64>,
+    /// Close a WebSocket that sends nothing for this long, in seconds [default: 30].
+    #[arg(long, env = "SONICA_WS_IDLE_S")]
+    pub ws_idle_s: Option<f64>,
+    /// API keys (comma-separated); when set, POST and DELETE need one.
+    #[arg(long, env = "SONICA_API_KEYS", value_delimiter = ',')]
+    pub api_keys: Option<Vec<String>>,
+    /// Require a key for reads and recognition too [default: false].
+    #[arg(long, env = "SONICA_PROTECT_READS", value_name = "BOOL")]
+    pub protect_reads: Option<bool>,
+    /// Serve a non-loopback --bind without API keys on purpose [default: false].
+    #[arg(long, env = "SONICA_OPEN", value_name = "BOOL")]
+    pub open: Option<bool>,
+    /// Recognitions/uploads per second per client; 0 = unlimited [default: 50].
+    #[arg(long, env = "SONICA_RATE_LIMIT")]
+    pub rate_limit: Option<u32>,
+    /// Burst allowance above the rate [default: 100].
+    #[arg(long, env = "SONICA_RATE_BURST")]
+    pub rate_burst: Option<u32>,
+    /// Watch the songs folder [default: true].
+    #[arg(long, env = "SONICA_WATCH", value_name = "BOOL")]
+    pub watch: Option<bool>,
+    /// Remove tracks whose file leaves the songs folder [default: true].
+    #[arg(long, env = "SONICA_WATCH_REMOVE", value_name = "BOOL")]
+    pub watch_remove: Option<bool>,
+    /// Quiet time before a changed file counts as complete, ms [default: 1000].
+    #[arg(long, env = "SONICA_SETTLE_MS")]
+    pub settle_ms: Option<u64>,
+    /// Log JSON lines instead of text [default: false].
+    #[arg(long, env = "SONICA_LOG_JSON", value_name = "BOOL")]
+    pub log_json: Option<bool>,
+    /// Cache memory in MB (store pages and parsed index blocks) [default: 256].
+    #[arg(long, env = "SONICA_CACHE_MB")]
+    pub cache_mb: Option<u64>,
+    /// Duplicate policy for uploads and watched files: reject, flag or keep [default: flag].
+    #[arg(long, env = "SONICA_ON_DUPLICATE", value_parser = parse_policy)]
+    pub on_duplicate: Option<sonica_schema::OnDuplicate>,
+}
+
+pub fn parse_policy(s: &str) -> Result<sonica_schema::OnDuplicate, String> {
+    s.parse()
+}
