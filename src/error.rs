@@ -37,6 +37,8 @@ pub enum SonicaError {
     NotReady(TrackId),
     #[error("track {0} has no music analysis: it is shorter than analysis needs, or was added before analysis existed (re-add it to analyse it)")]
     NotAnalysed(TrackId),
+    #[error("track {0} is recognisable but its music analysis is still running; try again shortly")]
+    AnalysisPending(TrackId),
     #[error(transparent)]
     Stage(#[from] crate::pipeline::stage::StageFailed),
 }
@@ -82,6 +84,7 @@ impl SonicaError {
             }
             SonicaError::NotReady(_) => ErrorCode::TrackNotReady,
             SonicaError::NotAnalysed(_) => ErrorCode::AnalysisMissing,
+            SonicaError::AnalysisPending(_) => ErrorCode::AnalysisPending,
             SonicaError::Stage(_) => ErrorCode::Internal,
         }
     }
@@ -135,6 +138,7 @@ pub enum ErrorCode {
     BadRange,
     InvalidParameter,
     AnalysisMissing,
+    AnalysisPending,
     TrackNotReady,
     Duplicate,
     // The server's side.
@@ -172,6 +176,7 @@ impl ErrorCode {
             ErrorCode::BadRange => "bad_range",
             ErrorCode::InvalidParameter => "invalid_parameter",
             ErrorCode::AnalysisMissing => "analysis_missing",
+            ErrorCode::AnalysisPending => "analysis_pending",
             ErrorCode::TrackNotReady => "track_not_ready",
             ErrorCode::Duplicate => "duplicate",
             ErrorCode::SearchIndexError => "search_index_error",

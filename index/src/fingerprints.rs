@@ -418,10 +418,14 @@ impl FingerprintIndex {
         if let Some(c) = chromaprint {
             b.put(Tree::Chromaprints, track_key(id), c.to_vec());
         }
-        self.store.commit(b)?;
+        // The search indexes first: once the record says the analysis is
+        // done, a filter or similarity query must already find it. (A kill
+        // in between leaves the record pending; it is analysed again and
+        // the search indexes are repaired from the store at the next open.)
         if let (Some(o), Some(a)) = (self.observer(), analysis) {
             o.track_added(&rec, Some(a));
         }
+        self.store.commit(b)?;
         Ok(rec)
     }
 

@@ -164,11 +164,11 @@ fn fmt_limit(s: f64) -> String {
 }
 
 /// Decodes `path` and streams mono samples at [`FINGERPRINT_RATE`] into `sink`.
-pub fn decode_for_analysis(path: &Path, sink: &mut dyn FnMut(&[f32])) -> Result<AudioInfo, DecodeError> {
+pub fn decode_for_fingerprint(path: &Path, sink: &mut dyn FnMut(&[f32])) -> Result<AudioInfo, DecodeError> {
     decode_limited(path, MAX_DURATION_S, sink)
 }
 
-/// [`decode_for_analysis`] with a caller's length limit in seconds: decoding
+/// [`decode_for_fingerprint`] with a caller's length limit in seconds: decoding
 /// stops with [`DecodeError::TooLong`] as soon as the limit is passed, so an
 /// over-long upload costs no more than the limit's worth of work.
 pub fn decode_limited(path: &Path, max_s: f64, sink: &mut dyn FnMut(&[f32])) -> Result<AudioInfo, DecodeError> {

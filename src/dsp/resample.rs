@@ -150,6 +150,15 @@ fn emit(buf: &[f32], skip: &mut usize, emitted: &mut usize, cap: usize, sink: &m
 }
 
 /// Resamples a whole buffer (clips and tests).
+///
+/// ```
+/// // One second of a 440 Hz tone at 44.1 kHz, to the fingerprint's 8 kHz.
+/// let tone: Vec<f32> = (0..44_100)
+///     .map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 44_100.0).sin())
+///     .collect();
+/// let out = sonica::dsp::resample(&tone, 44_100, 8000, 4096).unwrap();
+/// assert_eq!(out.len(), 8000);
+/// ```
 pub fn resample(input: &[f32], from: u32, to: u32, chunk: usize) -> Result<Vec<f32>, ResampleError> {
     let mut out = Vec::with_capacity((input.len() as f64 * f64::from(to) / f64::from(from.max(1))) as usize + 16);
     let mut r = Resampler::new(from, to, chunk)?;

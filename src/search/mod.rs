@@ -61,11 +61,11 @@ pub enum SimilarTo {
 
 /// The stored analysis of a track, or why there is none.
 pub fn track_analysis(index: &FingerprintIndex, id: TrackId) -> Result<TrackAnalysis, SonicaError> {
-    if index.get(id)?.is_none() {
-        if index.job(id)?.is_some() {
-            return Err(SonicaError::NotReady(id));
-        }
-        return Err(SonicaError::Index(sonica_index::IndexError::UnknownTrack(id)));
+    match index.get(id)? {
+        None if index.job(id)?.is_some() => return Err(SonicaError::NotReady(id)),
+        None => return Err(SonicaError::Index(sonica_index::IndexError::UnknownTrack(id))),
+        Some(r) if r.analysis_pending => return Err(SonicaError::AnalysisPending(id)),
+        Some(_) => {}
     }
     match index.analysis(id)? {
         Some(a) if a.is_current() => Ok(a),

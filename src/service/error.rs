@@ -34,6 +34,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::InvalidParameter => StatusCode::BAD_REQUEST,
         ErrorCode::AnalysisMissing => StatusCode::NOT_FOUND,
         ErrorCode::TrackNotReady => StatusCode::CONFLICT,
+        ErrorCode::AnalysisPending => StatusCode::CONFLICT,
         ErrorCode::Duplicate => StatusCode::CONFLICT,
         ErrorCode::SearchIndexError => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::MissingField => StatusCode::BAD_REQUEST,

@@ -57,6 +57,12 @@ pub struct TrackView {
     /// QUEUED, PROCESSING, READY, FAILED or REJECTED (a duplicate refused
     /// under the `reject` policy).
     pub status: &'static str,
+    /// The music analysis, which follows the fingerprint: PENDING until it
+    /// has been stored (a READY track is recognisable already), DONE once
+    /// the pass has run (`GET /tracks/{id}/analysis` then has it, unless
+    /// the audio could not be analysed). Absent for FAILED and REJECTED.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<&'static str>,
     /// Unix seconds.
     pub created_at: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,6 +105,7 @@ impl TrackView {
             path: r.path.clone(),
             duration_s: Some(r.duration_s),
             status: "READY",
+            analysis: Some(if r.analysis_pending { "PENDING" } else { "DONE" }),
             created_at: r.created_at,
             error: None,
             attempts: None,
@@ -131,6 +138,7 @@ impl TrackView {
                 JobStatus::Failed => "FAILED",
                 JobStatus::Rejected => "REJECTED",
             },
+            analysis: (!failed).then_some("PENDING"),
             created_at: j.created_at,
             // A retry's last error is shown only once the job has failed
             // for good, so QUEUED means "nothing wrong yet" to a poller.

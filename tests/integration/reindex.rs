@@ -395,7 +395,7 @@ fn a_store_in_use_is_refused_before_anything_happens() {
     let d = dir.path();
     let (data, music) = (d.join("db"), d.join("music"));
     write_song(&music.join("x.wav"), 800);
-    let held = sonica::Library::open(&data, &sonica::OpenOptions::default()).unwrap();
+    let held = sonica::Library::open(&data, &sonica::OpenOptions::recognition_only()).unwrap();
     for args in [vec![music.to_str().unwrap()], vec!["--rebuild"], vec!["--verify"]] {
         let out = reindex(&data, &args);
         assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr(&out));

@@ -129,13 +129,16 @@ impl Server {
         r.json["id"].as_u64().unwrap() as u32
     }
 
-    /// Polls a track until its status is final, returning the record.
+    /// Waits until the upload `id` is final: READY with its analysis
+    /// stored, FAILED or REJECTED.
     pub fn wait_final(&self, id: u32) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let r = self.get(&format!("/tracks/{id}"));
             let status = r.json["status"].as_str().unwrap_or("").to_string();
-            if status == "READY" || status == "FAILED" || status == "REJECTED" {
+            // READY is recognisable; the music analysis follows it.
+            let analysed = r.json["analysis"].as_str() != Some("PENDING");
+            if (status == "READY" && analysed) || status == "FAILED" || status == "REJECTED" {
                 return r.json;
             }
             assert!(Instant::now() < deadline, "track {id} stuck: {}", r.json);

@@ -74,7 +74,7 @@ impl RawRange {
         (status = 200, description = "Tempo, key, loudness, dynamics, stereo, bands, drum pattern", body = Object),
         (status = 400, description = "`bad_request`: the id is not a whole number from 1 to 4294967295", body = crate::service::openapi::ErrorBody),
         (status = 404, description = "Unknown track, or a track without analysis", body = crate::service::openapi::ErrorBody),
-        (status = 409, description = "The track is not READY yet", body = crate::service::openapi::ErrorBody)))]
+        (status = 409, description = "`track_not_ready`, or `analysis_pending` (recognisable, analysis still running)", body = crate::service::openapi::ErrorBody)))]
 pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let st = state.clone();
@@ -125,7 +125,7 @@ pub async fn analyze(
         (status = 200, description = "Standard MIDI file: kick (36), snare (38) and hi-hat (42) on channel 10, at the track's tempo", content_type = "audio/midi"),
         (status = 400, description = "`bad_request` (bad id), `invalid_parameter` (start_s/end_s not numbers or out of order) or `bad_range` (the section is outside the track)", body = crate::service::openapi::ErrorBody),
         (status = 404, description = "`unknown_track`, or `analysis_missing`", body = crate::service::openapi::ErrorBody),
-        (status = 409, description = "`track_not_ready`", body = crate::service::openapi::ErrorBody),
+        (status = 409, description = "`track_not_ready`, or `analysis_pending` (recognisable, analysis still running)", body = crate::service::openapi::ErrorBody),
         (status = 422, description = "`analysis_failed`: no drum hits in the section, nothing to export", body = crate::service::openapi::ErrorBody)))]
 pub async fn pattern(
     state: web::Data<AppState>,
