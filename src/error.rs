@@ -219,6 +219,6 @@ mod tests {
             assert_eq!(serde_json::to_value(c).unwrap(), serde_json::json!(c.as_str()));
         }
         // The index layer writes this code on a job; it must be in the list.
-        assert_eq!(ErrorCode::CrashedWorker.as_str(), sonica_index::jobs::CRASHED_WORKER);
+        assert_eq!(ErrorCode::CrashedWorker.as_str(), sonica_index::CRASHED_WORKER);
     }
 }

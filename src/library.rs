@@ -18,7 +18,7 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sonica_index::music::Mixer;
+use sonica_index::Mixer;
 use sonica_index::{FingerprintIndex, Hasher, KvStore, MemStore, MusicIndex, SledStore};
 
 use crate::fingerprint::hashes::index_hashes;

@@ -5,35 +5,44 @@
 //! and this crate stores them and finds which track a set of hashes agrees
 //! with. Storage goes through the small [`KvStore`] trait so the sled backend
 //! can be swapped (an in-memory backend proves the seam and serves tests).
+//!
+//! The modules are private; what another crate may use is re-exported
+//! here, so the layout inside can change without breaking callers.
 
-pub mod admit;
-pub mod block_cache;
-pub mod catalog;
-pub mod compaction;
-pub mod duplicates;
-pub mod error;
-pub mod fingerprints;
-pub mod fresh;
-pub mod jobs;
-pub mod maintenance;
-pub mod mem_store;
-pub mod music;
-pub mod sled_store;
-pub mod store;
-pub mod text;
-pub mod vectors;
-pub mod vote;
+mod admit;
+mod block_cache;
+mod catalog;
+mod compaction;
+mod duplicates;
+mod error;
+mod fingerprints;
+mod fresh;
+mod jobs;
+mod maintenance;
+mod mem_store;
+mod music;
+mod sled_store;
+mod store;
+mod text;
+mod vectors;
+mod vote;
 
 pub use admit::Admitted;
 pub use compaction::CompactReport;
 pub use duplicates::{DuplicateGroup, DuplicateParams, Probe};
 pub use error::{IndexError, StoreError};
+pub use jobs::CRASHED_WORKER;
 pub use fingerprints::{FingerprintIndex, Hasher, NewTrack, Stats, TierStats};
-pub use maintenance::{MaintenanceError, RebuildOptions, RebuildReport, VerifyOptions, VerifyReport};
+pub use maintenance::{
+    rebuild_music, verify, Difference, LookupReport, MaintenanceError, Problem, RebuildOptions, RebuildReport,
+    VerifyOptions, VerifyReport,
+};
 pub use mem_store::MemStore;
-pub use music::{IndexedIds, MusicError, MusicIndex, TrackObserver, VectorKind};
+pub use music::{text_doc, IndexedIds, Mixer, MusicError, MusicIndex, OpenReport, QueryVectors, TrackObserver, VectorKind};
 pub use sled_store::SledStore;
 pub use store::{Batch, KvStore};
+pub use text::{Filter, TextDoc, TextError, TextIndex, TextQuery, TextResults};
+pub use vectors::{AllowList, Strategy, Tuning, VectorError, VectorIndex};
 pub use vote::{Candidate, QueryHash, Votes};
 
 /// Helpers shared by this crate's unit tests.

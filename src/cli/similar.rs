@@ -11,7 +11,7 @@ use sonica::pipeline::analyse_music;
 use sonica::search::params::{parse_count, RawFilter, MAX_OFFSET};
 use sonica::search::{similar, text_search, RawSimilar, SimilarTo, TrackHit};
 use sonica::SonicaError;
-use sonica_index::text::TextQuery;
+use sonica_index::TextQuery;
 use sonica_index::{FingerprintIndex, MusicIndex};
 
 /// Filter flags shared by both commands.

@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use sonica_index::music::QueryVectors;
-use sonica_index::text::{Filter, TextQuery};
+use sonica_index::QueryVectors;
+use sonica_index::{Filter, TextQuery};
 use sonica_index::{FingerprintIndex, MusicIndex, VectorKind};
 use sonica_schema::{TrackAnalysis, TrackId};
 

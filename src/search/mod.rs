@@ -10,14 +10,14 @@ pub mod combined;
 pub mod params;
 
 use serde::Serialize;
-use sonica_index::text::{TextQuery, TextResults};
+use sonica_index::{TextQuery, TextResults};
 use sonica_index::{FingerprintIndex, MusicIndex};
 use sonica_schema::{TrackAnalysis, TrackId, TrackRecord};
 
 pub use params::{ParamError, RawFilter, RawSimilar, SimilarParams};
 
 use crate::SonicaError;
-use sonica_index::music::QueryVectors;
+use sonica_index::QueryVectors;
 
 /// A track in an answer, with what the user needs to recognise it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

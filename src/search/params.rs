@@ -8,7 +8,7 @@
 //! one precise message naming the parameter, which the service answers with
 //! a 400.
 
-use sonica_index::text::Filter;
+use sonica_index::Filter;
 use sonica_index::VectorKind;
 use sonica_schema::Key;
 

@@ -7,10 +7,25 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
 
 use crate::error::{index_code, ErrorCode};
 use crate::SonicaError;
 use sonica_index::IndexError;
+
+/// Every error body: `{"error": {"code", "message"}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `corrupt_media`.
+    pub code: String,
+    /// One line saying what went wrong and what to do.
+    pub message: String,
+}
 
 /// The status for each code. Exhaustive, with no catch-all arm: a new code
 /// does not compile until it is given a status here.

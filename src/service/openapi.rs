@@ -3,28 +3,14 @@
 
 use std::sync::OnceLock;
 
-use serde::Serialize;
 use utoipa::OpenApi;
 
 use crate::answer::{MatchView, RecognizeAnswer};
 use crate::service::auth::Access;
+use crate::service::error::{ErrorBody, ErrorDetail};
 use crate::service::policy;
 use crate::service::routes;
 use crate::service::state::{TrackFailure, TrackView};
-
-/// Every error body: `{"error": {"code", "message"}}`.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    /// Stable machine-readable code, e.g. `corrupt_media`.
-    pub code: String,
-    /// One line saying what went wrong and what to do.
-    pub message: String,
-}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -291,5 +277,21 @@ mod tests {
             assert!(v["paths"].get(p).is_some(), "{p} missing");
         }
         assert!(v["components"]["schemas"].get("ErrorBody").is_some());
+    }
+
+    #[test]
+    fn every_documented_route_declares_its_guard() {
+        let doc: serde_json::Value = serde_json::from_str(super::document()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        assert!(!paths.is_empty());
+        for (path, ops) in paths {
+            for method in ops.as_object().unwrap().keys() {
+                let m = method.to_ascii_uppercase();
+                assert!(
+                    super::policy::ROUTES.iter().any(|(rm, rp, _)| *rp == path && *rm == m),
+                    "{m} {path} has no line in policy::ROUTES"
+                );
+            }
+        }
     }
 }

@@ -12,6 +12,7 @@
 pub mod lookups;
 pub mod passes;
 pub mod rebuild;
+mod report;
 pub mod verify;
 mod verify_buckets;
 
@@ -29,7 +30,8 @@ use crate::IndexError;
 
 pub use lookups::LookupReport;
 pub use rebuild::{rebuild_music, RebuildOptions, RebuildReport};
-pub use verify::{verify, Difference, Problem, VerifyOptions, VerifyReport};
+pub use report::{Difference, Problem, VerifyOptions, VerifyReport};
+pub use verify::verify;
 
 /// Failures of the maintenance operations.
 #[derive(Debug, thiserror::Error)]

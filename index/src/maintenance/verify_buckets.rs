@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use sonica_schema::layout::{bucket_of, parse_track_key};
 use sonica_schema::{postings, Posting, Tier, TrackId, TrackRecord, Tree};
 
-use super::verify::{some_ids, Checker, Problem};
+use super::report::{some_ids, Checker, Problem};
 use crate::fingerprints::FingerprintIndex;
 use crate::IndexError;
 

@@ -40,7 +40,6 @@ use std::thread::JoinHandle;
 pub use allow::AllowList;
 pub use error::VectorError;
 pub use graph::GraphOrigin;
-pub use persist::FORMAT_VERSION;
 pub use planner::{Plan, Strategy};
 pub use tuning::Tuning;
 

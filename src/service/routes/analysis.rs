@@ -72,9 +72,9 @@ impl RawRange {
     params(("id" = i64, Path, minimum = 1, maximum = 4294967295.0, description = "Track id")),
     responses(
         (status = 200, description = "Tempo, key, loudness, dynamics, stereo, bands, drum pattern", body = Object),
-        (status = 400, description = "`bad_request`: the id is not a whole number from 1 to 4294967295", body = crate::service::openapi::ErrorBody),
-        (status = 404, description = "Unknown track, or a track without analysis", body = crate::service::openapi::ErrorBody),
-        (status = 409, description = "`track_not_ready`, or `analysis_pending` (recognisable, analysis still running)", body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`bad_request`: the id is not a whole number from 1 to 4294967295", body = crate::service::error::ErrorBody),
+        (status = 404, description = "Unknown track, or a track without analysis", body = crate::service::error::ErrorBody),
+        (status = 409, description = "`track_not_ready`, or `analysis_pending` (recognisable, analysis still running)", body = crate::service::error::ErrorBody)))]
 pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let st = state.clone();
@@ -93,10 +93,10 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<Ht
     request_body(content = AnalyzeForm, content_type = "multipart/form-data", description = "`file` (or `audio`): audio in any supported format; optional `start_s` and `end_s` (seconds) pick a section. Nothing is stored."),
     responses(
         (status = 200, description = "The same figures as GET /tracks/{id}/analysis", body = Object),
-        (status = 400, description = "`missing_field` (no file), `empty_file`, `invalid_parameter` (start_s/end_s not numbers or out of order), `bad_range` (start past the end of the audio) or `bad_request` (malformed body)", body = crate::service::openapi::ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = crate::service::openapi::ErrorBody),
-        (status = 415, description = "`unsupported_media` or `unsupported_content_type`", body = crate::service::openapi::ErrorBody),
-        (status = 422, description = "Corrupt audio, or too short to analyse", body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`missing_field` (no file), `empty_file`, `invalid_parameter` (start_s/end_s not numbers or out of order), `bad_range` (start past the end of the audio) or `bad_request` (malformed body)", body = crate::service::error::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::service::error::ErrorBody),
+        (status = 415, description = "`unsupported_media` or `unsupported_content_type`", body = crate::service::error::ErrorBody),
+        (status = 422, description = "Corrupt audio, or too short to analyse", body = crate::service::error::ErrorBody)))]
 pub async fn analyze(
     req: HttpRequest,
     payload: web::Payload,
@@ -123,10 +123,10 @@ pub async fn analyze(
     params(("id" = i64, Path, minimum = 1, maximum = 4294967295.0, description = "Track id"), RawRange),
     responses(
         (status = 200, description = "Standard MIDI file: kick (36), snare (38) and hi-hat (42) on channel 10, at the track's tempo", content_type = "audio/midi"),
-        (status = 400, description = "`bad_request` (bad id), `invalid_parameter` (start_s/end_s not numbers or out of order) or `bad_range` (the section is outside the track)", body = crate::service::openapi::ErrorBody),
-        (status = 404, description = "`unknown_track`, or `analysis_missing`", body = crate::service::openapi::ErrorBody),
-        (status = 409, description = "`track_not_ready`, or `analysis_pending` (recognisable, analysis still running)", body = crate::service::openapi::ErrorBody),
-        (status = 422, description = "`analysis_failed`: no drum hits in the section, nothing to export", body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`bad_request` (bad id), `invalid_parameter` (start_s/end_s not numbers or out of order) or `bad_range` (the section is outside the track)", body = crate::service::error::ErrorBody),
+        (status = 404, description = "`unknown_track`, or `analysis_missing`", body = crate::service::error::ErrorBody),
+        (status = 409, description = "`track_not_ready`, or `analysis_pending` (recognisable, analysis still running)", body = crate::service::error::ErrorBody),
+        (status = 422, description = "`analysis_failed`: no drum hits in the section, nothing to export", body = crate::service::error::ErrorBody)))]
 pub async fn pattern(
     state: web::Data<AppState>,
     id: web::Path<String>,

@@ -22,10 +22,10 @@ pub struct ClipForm {
     request_body(content = ClipForm, content_type = "multipart/form-data", description = "`audio` (or `file`): a clip in any supported format"),
     responses(
         (status = 200, description = "`match` is null when nothing in the library matches", body = RecognizeAnswer),
-        (status = 400, description = "`missing_field` (no audio part), `empty_file` or `bad_request` (malformed body)", body = crate::service::openapi::ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = crate::service::openapi::ErrorBody),
-        (status = 415, description = "`unsupported_media` or `unsupported_content_type`", body = crate::service::openapi::ErrorBody),
-        (status = 422, description = "Corrupt, too short or longer than the clip limit", body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`missing_field` (no audio part), `empty_file` or `bad_request` (malformed body)", body = crate::service::error::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::service::error::ErrorBody),
+        (status = 415, description = "`unsupported_media` or `unsupported_content_type`", body = crate::service::error::ErrorBody),
+        (status = 422, description = "Corrupt, too short or longer than the clip limit", body = crate::service::error::ErrorBody)))]
 pub async fn recognize(
     req: HttpRequest,
     payload: web::Payload,

@@ -2,7 +2,7 @@
 //! (text and an audio clip together: one ranked list with reasons).
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use sonica_index::text::TextQuery;
+use sonica_index::TextQuery;
 use sonica_index::VectorKind;
 
 use crate::pipeline::analyse_music;
@@ -139,7 +139,7 @@ impl RawSearch {
     params(RawSearch),
     responses(
         (status = 200, body = TextAnswer),
-        (status = 400, description = "`invalid_parameter` (a number out of range, an unknown key, tempo_min > tempo_max, q too long) or `bad_request` (a malformed query string)", body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`invalid_parameter` (a number out of range, an unknown key, tempo_min > tempo_max, q too long) or `bad_request` (a malformed query string)", body = crate::service::error::ErrorBody)))]
 pub async fn text(state: web::Data<AppState>, raw: web::Query<RawSearch>) -> Result<HttpResponse, ApiError> {
     let q = raw.into_inner().parse().map_err(SonicaError::from)?;
     let st = state.clone();
@@ -176,10 +176,10 @@ fn combined_query(f: &mut Fields) -> Result<CombinedQuery, ParamError> {
         content((SearchForm = "multipart/form-data"), (SearchJson = "application/json"))),
     responses(
         (status = 200, body = CombinedAnswer),
-        (status = 400, description = "`invalid_parameter` (neither text nor clip, a bad filter, tempo_min > tempo_max), `bad_request` (malformed body) or `empty_file`", body = crate::service::openapi::ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = crate::service::openapi::ErrorBody),
-        (status = 415, description = "`unsupported_media` or `unsupported_content_type` (neither a multipart form nor JSON)", body = crate::service::openapi::ErrorBody),
-        (status = 422, description = "The clip is corrupt or too short to analyse", body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`invalid_parameter` (neither text nor clip, a bad filter, tempo_min > tempo_max), `bad_request` (malformed body) or `empty_file`", body = crate::service::error::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::service::error::ErrorBody),
+        (status = 415, description = "`unsupported_media` or `unsupported_content_type` (neither a multipart form nor JSON)", body = crate::service::error::ErrorBody),
+        (status = 422, description = "The clip is corrupt or too short to analyse", body = crate::service::error::ErrorBody)))]
 pub async fn mixed(
     req: HttpRequest,
     payload: web::Payload,

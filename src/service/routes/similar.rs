@@ -118,9 +118,9 @@ pub struct Filters {
         ("kind" = Option<KindName>, Query, description = "Which sound vector to compare (default mixed)")),
     responses(
         (status = 200, body = SimilarAnswer),
-        (status = 400, description = "`bad_request` (bad id) or `invalid_parameter` (tempo_min > tempo_max, unknown key, top_k out of 1–1000, …)", body = crate::service::openapi::ErrorBody),
-        (status = 404, description = "`unknown_track`, or `analysis_missing`", body = crate::service::openapi::ErrorBody),
-        (status = 409, description = "`track_not_ready`, or `analysis_pending` (recognisable, analysis still running)", body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`bad_request` (bad id) or `invalid_parameter` (tempo_min > tempo_max, unknown key, top_k out of 1–1000, …)", body = crate::service::error::ErrorBody),
+        (status = 404, description = "`unknown_track`, or `analysis_missing`", body = crate::service::error::ErrorBody),
+        (status = 409, description = "`track_not_ready`, or `analysis_pending` (recognisable, analysis still running)", body = crate::service::error::ErrorBody)))]
 pub async fn by_track(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -192,12 +192,12 @@ pub fn track_id_field(f: &mut Fields) -> Result<Option<u32>, ApiError> {
         content((SimilarForm = "multipart/form-data"), (SimilarJson = "application/json"))),
     responses(
         (status = 200, body = SimilarAnswer),
-        (status = 400, description = "`invalid_parameter` (both or neither of a clip and a track_id, tempo_min > tempo_max, a bad filter), `bad_request` (bad track_id, malformed body), `missing_field` or `empty_file`", body = crate::service::openapi::ErrorBody),
-        (status = 404, description = "`unknown_track`, or `analysis_missing`", body = crate::service::openapi::ErrorBody),
-        (status = 409, description = "`track_not_ready`, or `analysis_pending` (recognisable, analysis still running)", body = crate::service::openapi::ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = crate::service::openapi::ErrorBody),
-        (status = 415, description = "`unsupported_media` or `unsupported_content_type` (neither a multipart form nor JSON)", body = crate::service::openapi::ErrorBody),
-        (status = 422, description = "The clip is corrupt or too short to analyse", body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`invalid_parameter` (both or neither of a clip and a track_id, tempo_min > tempo_max, a bad filter), `bad_request` (bad track_id, malformed body), `missing_field` or `empty_file`", body = crate::service::error::ErrorBody),
+        (status = 404, description = "`unknown_track`, or `analysis_missing`", body = crate::service::error::ErrorBody),
+        (status = 409, description = "`track_not_ready`, or `analysis_pending` (recognisable, analysis still running)", body = crate::service::error::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::service::error::ErrorBody),
+        (status = 415, description = "`unsupported_media` or `unsupported_content_type` (neither a multipart form nor JSON)", body = crate::service::error::ErrorBody),
+        (status = 422, description = "The clip is corrupt or too short to analyse", body = crate::service::error::ErrorBody)))]
 pub async fn by_body(
     req: HttpRequest,
     payload: web::Payload,

@@ -34,7 +34,7 @@ pub struct SongList {
 
 #[utoipa::path(get, path = "/songs", tag = "tracks", params(Page),
     responses((status = 200, body = SongList),
-        (status = 400, description = "`bad_request`: offset or limit out of range or not a whole number, or an unknown parameter", body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`bad_request`: offset or limit out of range or not a whole number, or an unknown parameter", body = crate::service::error::ErrorBody)))]
 pub async fn list(state: web::Data<AppState>, page: web::Query<Page>) -> Result<HttpResponse, ApiError> {
     let offset = page.offset.unwrap_or(0);
     let limit = page.limit.unwrap_or(100);

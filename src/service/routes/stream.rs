@@ -43,7 +43,7 @@ use crate::SonicaError;
         ("Sec-WebSocket-Version" = String, Header, pattern = "^13$", description = "`13`"),
         ("Sec-WebSocket-Key" = String, Header, pattern = "^[A-Za-z0-9+/]{21}[AQgw]==$", description = "16 random bytes, base64")),
     responses((status = 101, description = "WebSocket upgrade; see the module docs for the protocol"),
-        (status = 400, description = "`bad_request`: not a WebSocket handshake", body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`bad_request`: not a WebSocket handshake", body = crate::service::error::ErrorBody)))]
 pub async fn stream(
     req: HttpRequest,
     body: web::Payload,

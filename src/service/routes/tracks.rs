@@ -55,11 +55,11 @@ pub struct UploadForm {
     responses(
         (status = 201, description = "Stored and queued. A duplicate found while fingerprinting is reported on the track: READY with `duplicate_of` (flag), or REJECTED with `duplicates` (reject)", body = TrackView,
             headers(("Location" = String, description = "`/tracks/{id}` of the new track"))),
-        (status = 400, description = "`missing_field` (no `file` part), `empty_file`, `invalid_parameter` (bad `on_duplicate`) or `bad_request` (malformed body, a text field too long or not UTF-8, too many parts)", body = crate::service::openapi::ErrorBody),
-        (status = 409, description = "An exact copy of a stored track, under on_duplicate=reject (`duplicate`; `error.duplicates` names it)", body = crate::service::openapi::ErrorBody),
-        (status = 413, description = "`payload_too_large`: over the upload size limit", body = crate::service::openapi::ErrorBody),
-        (status = 415, description = "`unsupported_media` (not audio Sonica can decode) or `unsupported_content_type` (not a multipart form)", body = crate::service::openapi::ErrorBody),
-        (status = 422, description = "Corrupt or truncated audio, or outside the sample rate and channel limits", body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`missing_field` (no `file` part), `empty_file`, `invalid_parameter` (bad `on_duplicate`) or `bad_request` (malformed body, a text field too long or not UTF-8, too many parts)", body = crate::service::error::ErrorBody),
+        (status = 409, description = "An exact copy of a stored track, under on_duplicate=reject (`duplicate`; `error.duplicates` names it)", body = crate::service::error::ErrorBody),
+        (status = 413, description = "`payload_too_large`: over the upload size limit", body = crate::service::error::ErrorBody),
+        (status = 415, description = "`unsupported_media` (not audio Sonica can decode) or `unsupported_content_type` (not a multipart form)", body = crate::service::error::ErrorBody),
+        (status = 422, description = "Corrupt or truncated audio, or outside the sample rate and channel limits", body = crate::service::error::ErrorBody)))]
 pub async fn upload(
     req: HttpRequest,
     payload: web::Payload,
@@ -189,8 +189,8 @@ fn extension_for(format: &str) -> &'static str {
 #[utoipa::path(get, path = "/tracks/{id}", tag = "tracks",
     params(("id" = i64, Path, minimum = 1, maximum = 4294967295.0, description = "Track id")),
     responses((status = 200, body = TrackView),
-        (status = 400, description = "`bad_request`: the id is not a whole number from 1 to 4294967295", body = crate::service::openapi::ErrorBody),
-        (status = 404, description = "`unknown_track`", body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`bad_request`: the id is not a whole number from 1 to 4294967295", body = crate::service::error::ErrorBody),
+        (status = 404, description = "`unknown_track`", body = crate::service::error::ErrorBody)))]
 pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let st = state.clone();
@@ -207,8 +207,8 @@ pub struct Deleted {
 #[utoipa::path(delete, path = "/tracks/{id}", tag = "tracks",
     params(("id" = i64, Path, minimum = 1, maximum = 4294967295.0, description = "Track id")),
     responses((status = 200, body = Deleted),
-        (status = 400, description = "`bad_request`: the id is not a whole number from 1 to 4294967295", body = crate::service::openapi::ErrorBody),
-        (status = 404, description = "`unknown_track`", body = crate::service::openapi::ErrorBody)))]
+        (status = 400, description = "`bad_request`: the id is not a whole number from 1 to 4294967295", body = crate::service::error::ErrorBody),
+        (status = 404, description = "`unknown_track`", body = crate::service::error::ErrorBody)))]
 pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let st = state.clone();
