@@ -13,6 +13,8 @@ mod cli_music;
 mod common;
 #[path = "integration/duplicates.rs"]
 mod duplicates;
+#[path = "integration/fingerprint_first.rs"]
+mod fingerprint_first;
 #[path = "integration/fixtures.rs"]
 mod fixtures;
 #[path = "integration/hostile.rs"]

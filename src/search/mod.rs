@@ -10,8 +10,8 @@ pub mod combined;
 pub mod params;
 
 use serde::Serialize;
-use sonica_index::{TextQuery, TextResults};
 use sonica_index::{FingerprintIndex, MusicIndex};
+use sonica_index::{TextQuery, TextResults};
 use sonica_schema::{TrackAnalysis, TrackId, TrackRecord};
 
 pub use params::{ParamError, RawFilter, RawSimilar, SimilarParams};

@@ -7,22 +7,22 @@
 //! Shutdown (SIGINT/SIGTERM) stops accepting, lets requests and running
 //! jobs finish, and leaves unstarted jobs queued in the store.
 
-pub mod analysis_pass;
-pub mod auth;
+pub(crate) mod analysis_pass;
+pub(crate) mod auth;
 pub mod config;
-pub mod error;
-pub mod jobs;
-pub mod metrics;
-pub mod openapi;
-pub mod policy;
-pub mod recognition;
-pub mod routes;
-pub mod saver;
-pub mod scheduler;
-pub mod state;
+pub(crate) mod error;
+pub(crate) mod jobs;
+pub(crate) mod metrics;
+pub(crate) mod openapi;
+pub(crate) mod policy;
+pub(crate) mod recognition;
+pub(crate) mod routes;
+pub(crate) mod saver;
+pub(crate) mod scheduler;
+pub(crate) mod state;
 pub mod stream;
 pub mod upload;
-pub mod watcher;
+pub(crate) mod watcher;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -34,8 +34,10 @@ pub struct SimilarAnswer {
 }
 
 /// Which sound vector a similarity search compares.
+/// Only the OpenAPI schema reads it (the values a form field takes).
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
 pub enum KindName {
     Timbre,
     Rhythm,

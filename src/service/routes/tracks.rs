@@ -19,8 +19,10 @@ use crate::service::upload::{read_form, safe_file_name, Received, META_FIELDS};
 use crate::SonicaError;
 
 /// What to do with a duplicate upload.
+/// Only the OpenAPI schema reads it (the values a form field takes).
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
 pub enum OnDuplicateName {
     Reject,
     Flag,
