@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use sonica_index::vectors::{AllowList, Strategy, Tuning, VectorIndex};
+use sonica_index::{AllowList, Strategy, Tuning, VectorIndex};
 
 /// splitmix64: a tiny, seedable PRNG so every run sees the same data.
 struct Rng(u64);

@@ -65,7 +65,14 @@ fn main() {
     rows.push((
         "decode (symphonia, mono + stereo out)",
         best(&mut || {
-            decode::decode_frames(&path, true, MAX_DURATION_S, &mut |_, _| Ok(()), &mut |_: &Frames| Ok(())).unwrap();
+            decode::decode_frames(
+                &path,
+                true,
+                MAX_DURATION_S,
+                &mut |_, _| Ok(()),
+                &mut |_: &Frames| Ok(()),
+            )
+            .unwrap();
         }),
     ));
     let mut at8k = Vec::new();
@@ -124,7 +131,10 @@ fn main() {
         }),
     ));
     let base = rows.first().map(|r| r.1).filter(|_| ffmpeg_available());
-    println!("file: {} ({secs:.1} s, {rate} Hz, {channels} ch); best of {runs}", path.display());
+    println!(
+        "file: {} ({secs:.1} s, {rate} Hz, {channels} ch); best of {runs}",
+        path.display()
+    );
     println!();
     println!("| stage | ms | ms per minute of audio | × ffmpeg decode |");
     println!("|---|---|---|---|");

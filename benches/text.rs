@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sonica_index::text::{Filter, TextDoc, TextIndex, TextQuery};
+use sonica_index::{Filter, TextDoc, TextIndex, TextQuery};
 use sonica_schema::{Key, Mode};
 
 /// Real words, most frequent first: the head of the title vocabulary.

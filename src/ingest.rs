@@ -143,7 +143,7 @@ pub fn ingest(
                     tracing::info!(path, error = %e, "stored without music analysis");
                 }
                 MusicPart::Ready {
-                    analysis: m.analysis.ok(),
+                    analysis: m.analysis.ok().map(Box::new),
                     chromaprint: m.chromaprint,
                 }
             }

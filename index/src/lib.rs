@@ -31,14 +31,16 @@ pub use admit::Admitted;
 pub use compaction::CompactReport;
 pub use duplicates::{DuplicateGroup, DuplicateParams, Probe};
 pub use error::{IndexError, StoreError};
-pub use jobs::CRASHED_WORKER;
 pub use fingerprints::{FingerprintIndex, Hasher, NewTrack, Stats, TierStats};
+pub use jobs::CRASHED_WORKER;
 pub use maintenance::{
     rebuild_music, verify, Difference, LookupReport, MaintenanceError, Problem, RebuildOptions, RebuildReport,
     VerifyOptions, VerifyReport,
 };
 pub use mem_store::MemStore;
-pub use music::{text_doc, IndexedIds, Mixer, MusicError, MusicIndex, OpenReport, QueryVectors, TrackObserver, VectorKind};
+pub use music::{
+    text_doc, IndexedIds, Mixer, MusicError, MusicIndex, OpenReport, QueryVectors, TrackObserver, VectorKind,
+};
 pub use sled_store::SledStore;
 pub use store::{Batch, KvStore};
 pub use text::{Filter, TextDoc, TextError, TextIndex, TextQuery, TextResults};

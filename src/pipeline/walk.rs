@@ -248,7 +248,7 @@ mod tests {
         std::os::unix::fs::symlink(d.join("elsewhere/secret.wav"), d.join("songs/file-link.wav")).unwrap();
         let songs = d.join("songs").to_string_lossy().into_owned();
         assert_eq!(
-            walk_with(&[songs.clone()], 2, false).files,
+            walk_with(std::slice::from_ref(&songs), 2, false).files,
             vec![format!("{songs}/own.wav")]
         );
         assert_eq!(walk_with(&[songs], 2, true).files.len(), 3);

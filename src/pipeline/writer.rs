@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use sonica_index::{DuplicateParams, FingerprintIndex, IndexError, NewTrack};
 use sonica_schema::{Duplicate, OnDuplicate, Tier, TrackAnalysis, TrackId, TrackRecord};
 
-use super::decode_once::Fingerprinted;
+use super::decode_once::{Fingerprinted, Music};
 
 /// Compact when the fresh tier holds this many postings.
 pub const COMPACT_FRESH_POSTINGS: usize = 4_000_000;
@@ -98,16 +98,13 @@ impl<'a> IngestWriter<'a> {
         })
     }
 
-    /// Stores the music analysis (and Chromaprint) of a track written with
-    /// `analysis_pending`, and flushes. A track deleted meanwhile is
+    /// Stores the music half of a track written with `analysis_pending`
+    /// (the analysis, when there is one, and the Chromaprint), clears the
+    /// flag and flushes. A track deleted meanwhile is
     /// [`IndexError::UnknownTrack`].
-    pub fn finish_analysis(
-        &self,
-        id: TrackId,
-        analysis: Option<&TrackAnalysis>,
-        chromaprint: Option<&[u8]>,
-    ) -> Result<TrackRecord, IndexError> {
-        let r = self.index.finish_analysis(id, analysis, chromaprint)?;
+    pub fn store_music(&self, id: TrackId, music: &Music) -> Result<TrackRecord, IndexError> {
+        let analysis = music.analysis.as_ref().ok();
+        let r = self.index.finish_analysis(id, analysis, music.chromaprint.as_deref())?;
         self.index.flush()?;
         Ok(r)
     }
@@ -172,7 +169,8 @@ pub struct GivenTags {
 /// Chromaprint, or `Pending` when they will be stored after the track.
 pub enum MusicPart {
     Ready {
-        analysis: Option<TrackAnalysis>,
+        /// Boxed: an analysis is ten times the size of the rest.
+        analysis: Option<Box<TrackAnalysis>>,
         chromaprint: Option<Vec<u8>>,
     },
     Pending,
@@ -185,7 +183,7 @@ pub fn new_track(path: &str, print: Fingerprinted, music: MusicPart, given: &Giv
     let (file_len, file_mtime_ms) = file_stamp(&p);
     let tags = &print.info.tags;
     let (analysis, chromaprint, analysis_pending) = match music {
-        MusicPart::Ready { analysis, chromaprint } => (analysis, chromaprint, false),
+        MusicPart::Ready { analysis, chromaprint } => (analysis.map(|a| *a), chromaprint, false),
         MusicPart::Pending => (None, None, true),
     };
     let record = TrackRecord {

@@ -3,7 +3,7 @@
 //! A job worker stores a track as soon as it is recognisable and hands its
 //! music analysis, still running on a background-priority thread beside
 //! the decoder, to this pass; one thread here waits for each in turn and
-//! stores the analysis and Chromaprint ([`IngestWriter::finish_analysis`]).
+//! stores the analysis and Chromaprint ([`IngestWriter::store_music`]).
 //! Tracks whose analysis was never stored (the process stopped first, or
 //! `sonica ingest --fingerprint-only` put them there) carry
 //! `analysis_pending` in their record: at start the pass decodes them
@@ -145,9 +145,8 @@ fn store(writer: &IngestWriter<'_>, id: TrackId, music: Music) {
         // Still recognisable; only similarity and filters will miss it.
         tracing::warn!(id, error = %e, "stored without music analysis");
     }
-    let analysis = music.analysis.as_ref().ok();
-    match writer.finish_analysis(id, analysis, music.chromaprint.as_deref()) {
-        Ok(r) => tracing::info!(id, path = %r.path, analysed = analysis.is_some(), "music analysis stored"),
+    match writer.store_music(id, &music) {
+        Ok(r) => tracing::info!(id, path = %r.path, analysed = music.analysis.is_ok(), "music analysis stored"),
         // Deleted or replaced meanwhile: nothing to store.
         Err(IndexError::UnknownTrack(_)) => {}
         Err(e) => tracing::error!(id, error = %e, "cannot store a music analysis; the track stays pending"),

@@ -22,11 +22,14 @@ fn fnv(words: impl Iterator<Item = u32>) -> u64 {
     h
 }
 
+/// Counts and digests: stored peaks, stored hashes, query peaks.
+type Digests = (usize, u64, usize, u64, usize, u64);
+
 /// (stored peaks, digest of peaks, stored hashes, digest of hashes, query
 /// peaks, digest of query peaks) of a fixture, or of a generated song
 /// written as 16-bit WAV (`song-SEED-RATE`: other source rates exercise
 /// the resampler).
-fn digests(name: &str, tmp: &Path) -> (usize, u64, usize, u64, usize, u64) {
+fn digests(name: &str, tmp: &Path) -> Digests {
     let path = match name.strip_prefix("song-") {
         Some(spec) => {
             let (seed, rate) = spec.split_once('-').expect("song-SEED-RATE");
@@ -49,7 +52,7 @@ fn digests(name: &str, tmp: &Path) -> (usize, u64, usize, u64, usize, u64) {
 #[test]
 fn fixture_peaks_and_hashes_are_pinned() {
     // Recorded from the code before the DSP layer was unified (b7bf60e).
-    let want: &[(&str, (usize, u64, usize, u64, usize, u64))] = &[
+    let want: &[(&str, Digests)] = &[
         (
             "melody.ogg",
             (

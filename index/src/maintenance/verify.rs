@@ -23,7 +23,6 @@ use crate::IndexError;
 
 use super::report::{Checker, Problem, VerifyOptions, VerifyReport};
 
-
 /// Checks every index of `index` (and, when given, the ids the music
 /// indexes hold) against the records. Holds the writer lock throughout.
 pub fn verify(

@@ -1,14 +1,12 @@
 //! `--rebuild` and `--verify`: the derived indexes regenerated from the
 //! records, or checked against them. The work is in
-//! `sonica_index::maintenance`; this is the command-line face of it.
+//! `sonica-index`'s maintenance passes; this is the command-line face of it.
 
 use std::path::Path;
 use std::time::Instant;
 
 use sonica::library::mixer;
-use sonica_index::maintenance::{
-    rebuild_music, verify as check, LookupReport, RebuildOptions, RebuildReport, VerifyOptions,
-};
+use sonica_index::{rebuild_music, verify as check, LookupReport, RebuildOptions, RebuildReport, VerifyOptions};
 use sonica_index::{FingerprintIndex, MusicIndex};
 
 use crate::report::round;
@@ -38,7 +36,7 @@ pub fn rebuild(dir: &Path, json: bool) -> Result<u8, ReindexError> {
     let lookups = index.rebuild_lookups()?;
     let lookups_seconds = round(lookups_started.elapsed().as_secs_f64(), 3);
     let music_started = Instant::now();
-    let (music, opened) = rebuild_music(dir, &index, mixer())?;
+    let (music, opened) = rebuild_music(dir, index, mixer())?;
     index.flush()?;
     let out = Rebuilt {
         data_dir: dir.display().to_string(),
@@ -97,7 +95,7 @@ pub fn verify(dir: &Path, json: bool) -> Result<u8, ReindexError> {
     let index: &FingerprintIndex = &library;
     // Loaded as saved: opening them normally would repair what we look for.
     let ids = MusicIndex::load(dir, mixer())?.indexed_ids()?;
-    let report = check(&index, Some(&ids), &VerifyOptions::default())?;
+    let report = check(index, Some(&ids), &VerifyOptions::default())?;
     if json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
@@ -126,7 +124,7 @@ pub fn verify(dir: &Path, json: bool) -> Result<u8, ReindexError> {
 }
 
 /// A problem's name as the JSON report spells it.
-fn serde_name(p: &sonica_index::maintenance::Problem) -> String {
+fn serde_name(p: &sonica_index::Problem) -> String {
     serde_json::to_value(p)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -224,8 +224,7 @@ impl Writer<'_> {
     /// Stores a track's music analysis and Chromaprint (clearing a pending
     /// analysis), flushed.
     fn store_music(&self, id: TrackId, m: &Music) -> Result<(), SonicaError> {
-        self.writer
-            .finish_analysis(id, m.analysis.as_ref().ok(), m.chromaprint.as_deref())?;
+        self.writer.store_music(id, m)?;
         Ok(())
     }
 
@@ -234,7 +233,7 @@ impl Writer<'_> {
     fn admit(&mut self, path: String, old: Option<TrackId>, a: Analysed) -> Result<f64, SonicaError> {
         let secs = a.print.info.duration_s;
         let music = MusicPart::Ready {
-            analysis: a.music.analysis.ok(),
+            analysis: a.music.analysis.ok().map(Box::new),
             chromaprint: a.music.chromaprint,
         };
         let t = new_track(&path, a.print, music, &GivenTags::default());
