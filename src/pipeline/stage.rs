@@ -25,9 +25,12 @@ use crossbeam_channel::{bounded, Sender};
 const BATCH: usize = 1 << 15;
 /// Batches in flight: bounds memory if a stage falls behind the decoder.
 const IN_FLIGHT: usize = 8;
-/// Batches a background stage may fall behind: 768 × 128 KiB = 96 MiB,
-/// four minutes of 44.1 kHz stereo, so a song's decode never waits on it.
-const IN_FLIGHT_BACKGROUND: usize = 768;
+/// Batches a background stage may fall behind: 384 × 128 KiB = 48 MiB,
+/// about 2.5 minutes of 44.1 kHz stereo. A song's decode rarely waits on
+/// it (the stage works through part of the song while it decodes), and a
+/// file the length limit stops after hours holds no more than this.
+/// (768 batches made a 7-hour FLAC upload cost the server +221 MB.)
+const IN_FLIGHT_BACKGROUND: usize = 384;
 /// How much nicer a background stage is than the rest (Linux `nice`).
 const BACKGROUND_NICE: i32 = 10;
 
