@@ -23,6 +23,8 @@ mod hostile;
 mod hostile_files;
 #[path = "integration/kill.rs"]
 mod kill;
+#[path = "integration/layering.rs"]
+mod layering;
 #[path = "integration/pinned.rs"]
 mod pinned;
 #[path = "integration/recognition.rs"]
