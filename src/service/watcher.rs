@@ -165,12 +165,13 @@ fn note(state: &AppState, pending: &mut HashMap<PathBuf, Pending>, p: PathBuf) {
     );
 }
 
+/// The audio files under `dir`, by Sonica's one walker, symbolic links not
+/// followed: a link cannot pull a file from elsewhere into the library.
 fn walk(dir: &Path) -> Vec<PathBuf> {
-    walkdir::WalkDir::new(dir)
+    crate::pipeline::walk::walk_with(&[dir.to_string_lossy().into_owned()], 2, false)
+        .files
         .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
+        .map(PathBuf::from)
         .collect()
 }
 
