@@ -213,13 +213,15 @@ pub fn fingerprint_first(
 
 /// The music half alone, on the calling thread: what a track stored
 /// fingerprint-first still needs when the process stopped before its
-/// analysis was stored.
-pub fn music_of_file(path: &Path) -> Result<Music, SonicaError> {
+/// analysis was stored. `cancelled` is asked between packets; when it says
+/// yes the decode stops and the answer is `Ok(None)` (a server shutting
+/// down does not wait for a long file).
+pub fn music_of_file(path: &Path, cancelled: &dyn Fn() -> bool) -> Result<Option<Music>, SonicaError> {
     if !path.exists() {
         return Err(SonicaError::Missing);
     }
     let stage: RefCell<Option<MusicStage>> = RefCell::new(None);
-    decode::decode_frames(
+    let decoded = decode::decode_frames(
         path,
         true,
         MAX_DURATION_S,
@@ -228,14 +230,22 @@ pub fn music_of_file(path: &Path) -> Result<Music, SonicaError> {
             Ok(())
         },
         &mut |f: &Frames| {
+            if cancelled() {
+                // Stops the decode; told apart from a real error below.
+                return Err(DecodeError::NoAudio);
+            }
             if let Some(s) = stage.borrow_mut().as_mut() {
                 s.push(f.stereo.unwrap_or(f.mono));
             }
             Ok(())
         },
-    )?;
+    );
+    if cancelled() {
+        return Ok(None);
+    }
+    decoded?;
     match stage.into_inner() {
-        Some(s) => Ok(s.finish()),
+        Some(s) => Ok(Some(s.finish())),
         None => Err(DecodeError::NoAudio.into()),
     }
 }

@@ -116,7 +116,7 @@ fn run(index: &FingerprintIndex, rx: &Receiver<(TrackId, PendingMusic)>, stoppin
             Some((id, pending)) => (id, pending.finish()),
             None => {
                 let Some((id, path)) = left.pop_front() else { continue };
-                match again(&path) {
+                match again(&path, stopping) {
                     Some(m) => (id, m),
                     None => (id, Music::none()),
                 }
@@ -129,10 +129,11 @@ fn run(index: &FingerprintIndex, rx: &Receiver<(TrackId, PendingMusic)>, stoppin
     }
 }
 
-/// Decodes a pending track's file again for its music.
-fn again(path: &str) -> Option<Music> {
-    match music_of_file(Path::new(path)) {
-        Ok(m) => Some(m),
+/// Decodes a pending track's file again for its music; stops early (and
+/// stores nothing) when the pass is stopping.
+fn again(path: &str, stopping: &AtomicBool) -> Option<Music> {
+    match music_of_file(Path::new(path), &|| stopping.load(Ordering::SeqCst)) {
+        Ok(m) => m,
         Err(e) => {
             tracing::warn!(path, error = %e, "cannot analyse a stored track again");
             None

@@ -138,3 +138,18 @@ fn an_upload_is_ready_with_its_analysis_following() {
     );
     assert_eq!(srv.get(&format!("/tracks/{id}/analysis")).status, 200);
 }
+
+#[test]
+fn the_music_pass_alone_stops_when_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = songs(dir.path(), 1);
+    let p = Path::new(&files[0]);
+    let m = sonica::pipeline::music_of_file(p, &|| false)
+        .unwrap()
+        .expect("not cancelled");
+    assert!(m.analysis.is_ok() && m.chromaprint.is_some());
+    assert!(sonica::pipeline::music_of_file(p, &|| true).unwrap().is_none());
+    let missing = dir.path().join("gone.wav");
+    let e = sonica::pipeline::music_of_file(&missing, &|| false).unwrap_err();
+    assert_eq!(e.code().as_str(), "not_found");
+}

@@ -97,7 +97,12 @@ fn examine(index: &FingerprintIndex, path: &str, dry: bool) -> Result<Done, Soni
     };
     // A file too short for a tempo stays without analysis, as at ingest;
     // one left pending by a fingerprint-first ingest gets it now.
-    let reanalyse = || -> Option<Box<Music>> { (!analysed).then(|| music_of_file(p).ok()).flatten().map(Box::new) };
+    let reanalyse = || -> Option<Box<Music>> {
+        (!analysed)
+            .then(|| music_of_file(p, &|| false).ok().flatten())
+            .flatten()
+            .map(Box::new)
+    };
     Ok(match (plan(&known, now), record) {
         (Plan::New, _) if dry => Done::Would(Would::Add, path.into()),
         (Plan::New, _) => Done::Add(path.into(), Box::new(analyse_file(p, &params())?)),
