@@ -13,8 +13,7 @@ use sonica_schema::{Duplicate, OnDuplicate, TrackRecord};
 use crate::fingerprint::FingerprintParams;
 use crate::library::Library;
 use crate::pipeline::{
-    self, bulk, fingerprint_first, new_track, GivenTags, IngestWriter, MusicPart, MusicPass, Slot,
-    COMPACT_FRESH_POSTINGS,
+    self, bulk, fingerprint_first, new_track, GivenTags, IngestWriter, MusicPass, Slot, COMPACT_FRESH_POSTINGS,
 };
 use crate::SonicaError;
 
@@ -136,19 +135,11 @@ pub fn ingest(
     };
     let work = |path: &str| -> Result<_, SonicaError> {
         let (print, music) = fingerprint_first(Path::new(path), &opts.params, pass)?;
-        let music = match music.is_running() {
-            true => {
-                let m = music.finish();
-                if let Err(e) = &m.analysis {
-                    tracing::info!(path, error = %e, "stored without music analysis");
-                }
-                MusicPart::Ready {
-                    analysis: m.analysis.ok().map(Box::new),
-                    chromaprint: m.chromaprint,
-                }
-            }
-            false => MusicPart::Pending,
-        };
+        // Under `--fingerprint-only` nothing runs: the analysis stays pending.
+        let music = music.is_running().then(|| music.finish());
+        if let Some(Err(e)) = music.as_ref().map(|m| &m.analysis) {
+            tracing::info!(path, error = %e, "stored without music analysis");
+        }
         Ok((print, music))
     };
     bulk::run(todo, opts.jobs, work, |path, r| -> Result<(), SonicaError> {

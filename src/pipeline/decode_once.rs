@@ -150,19 +150,14 @@ pub fn fingerprint_first(
             };
             let tune = move || MusicStage::new(r, channels);
             let failed = |e: StageFailed| DecodeError::Io(std::io::Error::other(e));
+            *prints.borrow_mut() =
+                Some(StageThread::start("fingerprint", Priority::Normal, move || print).map_err(failed)?);
             let priority = match pass {
                 MusicPass::Alongside => Priority::Normal,
                 MusicPass::After => Priority::Background,
-                MusicPass::Skip => {
-                    *prints.borrow_mut() =
-                        Some(StageThread::start("fingerprint", Priority::Normal, move || print).map_err(failed)?);
-                    return Ok(());
-                }
+                MusicPass::Skip => return Ok(()),
             };
-            let p = StageThread::start("fingerprint", Priority::Normal, move || print).map_err(failed)?;
-            let m = StageThread::start("music", priority, tune).map_err(failed)?;
-            *prints.borrow_mut() = Some(p);
-            *music.borrow_mut() = Some(m);
+            *music.borrow_mut() = Some(StageThread::start("music", priority, tune).map_err(failed)?);
             Ok(())
         },
         &mut |f: &Frames| {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sonica_index::{DuplicateParams, FingerprintIndex, IndexError, NewTrack};
-use sonica_schema::{Duplicate, OnDuplicate, Tier, TrackAnalysis, TrackId, TrackRecord};
+use sonica_schema::{Duplicate, OnDuplicate, Tier, TrackId, TrackRecord};
 
 use super::decode_once::{Fingerprinted, Music};
 
@@ -165,27 +165,16 @@ pub struct GivenTags {
     pub genre: Option<String>,
 }
 
-/// The music half of a file: its analysis (or why there is none) and its
-/// Chromaprint, or `Pending` when they will be stored after the track.
-pub enum MusicPart {
-    Ready {
-        /// Boxed: an analysis is ten times the size of the rest.
-        analysis: Option<Box<TrackAnalysis>>,
-        chromaprint: Option<Vec<u8>>,
-    },
-    Pending,
-}
-
 /// Builds the record of a fingerprinted file (id and tier are set by the
-/// index).
-pub fn new_track(path: &str, print: Fingerprinted, music: MusicPart, given: &GivenTags) -> NewTrack {
+/// index). `music` is `None` when the analysis and Chromaprint will be
+/// stored after the track (`analysis_pending`); a failed analysis is
+/// stored as none.
+pub fn new_track(path: &str, print: Fingerprinted, music: Option<Music>, given: &GivenTags) -> NewTrack {
     let p = PathBuf::from(path);
     let (file_len, file_mtime_ms) = file_stamp(&p);
     let tags = &print.info.tags;
-    let (analysis, chromaprint, analysis_pending) = match music {
-        MusicPart::Ready { analysis, chromaprint } => (analysis.map(|a| *a), chromaprint, false),
-        MusicPart::Pending => (None, None, true),
-    };
+    let analysis_pending = music.is_none();
+    let (analysis, chromaprint) = music.map_or((None, None), |m| (m.analysis.ok(), m.chromaprint));
     let record = TrackRecord {
         id: 0,
         path: path.to_string(),

@@ -21,7 +21,7 @@ use sonica_index::{FingerprintIndex, IndexError};
 use sonica_schema::{JobRecord, JobSource, JobStatus, OnDuplicate, TrackId};
 
 use crate::fingerprint::FingerprintParams;
-use crate::pipeline::{fingerprint_first, new_track, GivenTags, IngestWriter, MusicPart, MusicPass, Slot};
+use crate::pipeline::{fingerprint_first, new_track, GivenTags, IngestWriter, MusicPass, Slot};
 use crate::service::analysis_pass::AnalysisPass;
 use crate::service::metrics::Metrics;
 use crate::service::scheduler::Scheduler;
@@ -188,7 +188,7 @@ impl Worker<'_> {
             album: job.album.clone(),
             genre: job.genre.clone(),
         };
-        let t = new_track(&job.path, print, MusicPart::Pending, &given);
+        let t = new_track(&job.path, print, None, &given);
         let policy = job.on_duplicate.unwrap_or(self.on_duplicate);
         let written = match self.writer.write(t, policy, Slot::Job(job.id)) {
             Ok(w) => w,

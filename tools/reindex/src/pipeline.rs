@@ -12,9 +12,7 @@ use std::path::Path;
 
 use sonica::pipeline::walk::is_under;
 use sonica::pipeline::writer::file_stamp;
-use sonica::pipeline::{
-    analyse_file, bulk, music_of_file, new_track, Analysed, GivenTags, IngestWriter, Music, MusicPart, Slot,
-};
+use sonica::pipeline::{analyse_file, bulk, music_of_file, new_track, Analysed, GivenTags, IngestWriter, Music, Slot};
 use sonica::SonicaError;
 use sonica_index::FingerprintIndex;
 use sonica_schema::{OnDuplicate, TrackId, TrackRecord};
@@ -237,11 +235,8 @@ impl Writer<'_> {
     /// seconds of audio it holds.
     fn admit(&mut self, path: String, old: Option<TrackId>, a: Analysed) -> Result<f64, SonicaError> {
         let secs = a.print.info.duration_s;
-        let music = MusicPart::Ready {
-            analysis: a.music.analysis.ok().map(Box::new),
-            chromaprint: a.music.chromaprint,
-        };
-        let t = new_track(&path, a.print, music, &GivenTags::default());
+
+        let t = new_track(&path, a.print, Some(a.music), &GivenTags::default());
         let slot = old.map_or(Slot::New, Slot::Replaces);
         // A changed file that now duplicates another track under `reject`
         // loses its old track too (the writer removes it): its old content
