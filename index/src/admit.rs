@@ -79,12 +79,16 @@ impl FingerprintIndex {
     /// Finishes job `id` like [`FingerprintIndex::complete_job`], after the
     /// duplicate check. A rejected job stays in the `jobs` tree with status
     /// `rejected` and what it duplicates; an upload's path claim is dropped.
+    /// `before_reject` runs under the writer lock just before a rejection is
+    /// committed (the service deletes an upload's file there, so no reader
+    /// ever sees a rejected job whose file is still on disk).
     pub fn admit_job(
         &self,
         id: TrackId,
         t: NewTrack,
         policy: OnDuplicate,
         params: &DuplicateParams,
+        before_reject: impl FnOnce(&sonica_schema::JobRecord),
     ) -> Result<Admitted, IndexError> {
         let _w = self.lock_writer();
         let Some(mut job) = self.job(id)? else {
@@ -108,6 +112,7 @@ impl FingerprintIndex {
             if owned && self.store.get(Tree::Paths, job.path.as_bytes())?.as_deref() == Some(&track_key(id)[..]) {
                 b.remove(Tree::Paths, job.path.as_bytes());
             }
+            before_reject(&job);
             self.store.commit(b)?;
             return Ok(Admitted {
                 record: None,

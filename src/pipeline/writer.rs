@@ -77,7 +77,9 @@ impl<'a> IngestWriter<'a> {
         let admitted = match slot {
             Slot::New => self.index.admit(t, policy, &self.duplicates, None)?,
             Slot::Replaces(old) => self.index.admit(t, policy, &self.duplicates, Some(old))?,
-            Slot::Job(id) => self.index.admit_job(id, t, policy, &self.duplicates)?,
+            Slot::Job(id) => self
+                .index
+                .admit_job(id, t, policy, &self.duplicates, delete_rejected_upload)?,
         };
         if let (None, Slot::Replaces(old)) = (&admitted.record, slot) {
             self.index.remove(old)?;
@@ -147,6 +149,22 @@ impl<'a> IngestWriter<'a> {
     /// Compactions run so far.
     pub fn compactions(&self) -> usize {
         self.compactions.load(Ordering::Relaxed)
+    }
+}
+
+/// An upload's file exists only because it was uploaded: a rejected one
+/// leaves nothing behind, and is gone before the rejection is visible. A
+/// file the user put in the watched folder is theirs and stays (its path
+/// keeps pointing at the rejected job, so it is not tried again at every
+/// start).
+fn delete_rejected_upload(job: &sonica_schema::JobRecord) {
+    if job.source != sonica_schema::JobSource::Upload {
+        return;
+    }
+    if let Err(e) = std::fs::remove_file(&job.path) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(id = job.id, path = %job.path, error = %e, "cannot delete a rejected upload");
+        }
     }
 }
 

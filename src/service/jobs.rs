@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sonica_index::{FingerprintIndex, IndexError};
-use sonica_schema::{JobRecord, JobSource, JobStatus, OnDuplicate, TrackId};
+use sonica_schema::{JobRecord, JobStatus, OnDuplicate, TrackId};
 
 use crate::fingerprint::FingerprintParams;
 use crate::pipeline::{fingerprint_first, new_track, GivenTags, IngestWriter, MusicPass, Slot};
@@ -199,15 +199,7 @@ impl Worker<'_> {
             self.analysis.submit(job.id, music);
             return Ok(Done::Ready);
         }
-        // An upload's file exists only because it was uploaded: a rejected one
-        // leaves nothing behind. A file the user put in the watched folder is
-        // theirs and stays (its path keeps pointing at the rejected job, so it
-        // is not tried again at every start).
-        if job.source == JobSource::Upload {
-            if let Err(e) = std::fs::remove_file(&job.path) {
-                tracing::warn!(id = job.id, path = %job.path, error = %e, "cannot delete a rejected upload");
-            }
-        }
+        // A rejected upload's file was deleted by the writer.
         Ok(Done::Rejected)
     }
 }
