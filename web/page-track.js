@@ -1,0 +1,271 @@
+// page-track.js — why it exists: the Track page (#/track/<id>). Metadata, playback with a
+// seekable waveform (beat grid, playhead, shift-drag to pick a section), the spectrogram of
+// any section with the fingerprint peaks, loudness, the five bands, tempo/key/metre, the
+// drum pattern with its MIDI download, similar tracks, duplicates and the chromaprint.
+// The analysis may still be pending (409): the page says so and retries every 2 s.
+
+import { api, el, fill, str, num, duration, date, describe, withKey, keyName, ApiError } from "./api.js";
+import { makeCanvas, waveform, spectrogram, bars, stepGrid } from "./charts.js";
+
+const BANDS = [["low", "Low"], ["low_mid", "Low-mid"], ["mid", "Mid"], ["high_mid", "High-mid"], ["high", "High"]];
+
+export async function render(main, params, ctx) {
+  const raw = str(params[0]);
+  const id = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  document.title = "Track " + raw + " — Sonica";
+  const base = "/tracks/" + encodeURIComponent(raw);
+  let timers = [];
+  let dead = false;
+  const later = (f, ms) => { const t = setTimeout(() => { if (!dead) f(); }, ms); timers.push(t); };
+
+  let t;
+  try {
+    if (!(id > 0)) throw new ApiError(404, "not_found", "no such track");
+    t = await api(base);
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 404 || e.status === 400)) {
+      document.title = "No track " + raw + " — Sonica";
+      main.append(el("h1", {}, "No track " + raw), el("p", {}, "There is no track " + raw + " in the library. ", el("a", { href: "#/library" }, "Back to the library")));
+    } else {
+      main.append(el("h1", {}, "Track " + raw), el("p", { class: "error" }, "Could not load the track: " + describe(e)));
+    }
+    ctx.ready();
+    return;
+  }
+  t = t || {};
+  const title = str(t.title) || str(t.path) || "Track " + id;
+  document.title = title + " — Sonica";
+
+  // ---------- metadata ----------
+  const meta = el("dl", { class: "kv" });
+  const add = (k, v) => { if (v !== undefined && v !== null && v !== "") meta.append(el("dt", {}, k), el("dd", {}, v)); };
+  add("Artist", str(t.artist)); add("Album", str(t.album)); add("Genre", str(t.genre));
+  add("Length", typeof t.duration_s === "number" ? duration(t.duration_s) + " (" + t.duration_s.toFixed(1) + " s)" : "");
+  add("Status", str(t.status)); add("Analysis", str(t.analysis)); add("Added", date(t.created_at));
+  add("File", str(t.path)); add("SHA-256", t.sha256 ? el("code", { class: "wrap" }, str(t.sha256)) : "");
+  if (t.error) add("Error", str(t.error.message) + " (" + str(t.error.code) + ")");
+
+  // ---------- playback + waveform ----------
+  const player = el("audio", { id: "player", controls: true, preload: "metadata", src: withKey(base + "/audio") });
+  const wave = makeCanvas("waveform", "Waveform of " + title + " with the beat grid; click to seek, shift-drag to pick a section for the spectrogram", 120);
+  const waveState = { peaks: [], duration_s: Number(t.duration_s) || 0, beats: [], beatOffset: 0, selection: null, box: null, empty: "loading the waveform…" };
+  const drawWave = () => {
+    waveState.playhead = player.currentTime || 0;
+    waveState.box = waveform(wave, waveState);
+  };
+  const timeAt = (ev) => {
+    const r = wave.getBoundingClientRect();
+    const box = waveState.box || { x: 0, w: r.width };
+    const frac = Math.max(0, Math.min(1, (ev.clientX - r.left - box.x) / (box.w || 1)));
+    return frac * (waveState.duration_s || player.duration || 0);
+  };
+  let drag = null;
+  wave.addEventListener("pointerdown", (ev) => {
+    if (ev.shiftKey) { drag = timeAt(ev); waveState.selection = [drag, drag]; wave.setPointerCapture?.(ev.pointerId); ev.preventDefault(); }
+  });
+  wave.addEventListener("pointermove", (ev) => { if (drag !== null) { waveState.selection = [drag, timeAt(ev)]; drawWave(); } });
+  wave.addEventListener("pointerup", (ev) => {
+    const at = timeAt(ev);
+    if (drag !== null) {
+      const a = Math.min(drag, at), b = Math.max(drag, at);
+      drag = null;
+      if (b - a > 0.2) {
+        specStart.value = a.toFixed(1);
+        specDur.value = Math.min(30, b - a).toFixed(1);
+        loadSpec();
+      }
+      drawWave();
+      return;
+    }
+    if (isFinite(at)) { try { player.currentTime = at; } catch { /* not seekable yet */ } drawWave(); }
+  });
+  player.addEventListener("timeupdate", drawWave);
+  player.addEventListener("loadedmetadata", () => { if (!waveState.duration_s && isFinite(player.duration)) { waveState.duration_s = player.duration; drawWave(); } });
+  const waveMsg = el("p", { class: "muted small", id: "waveform-message" }, "Click the waveform to seek; shift-drag to pick a section.");
+
+  async function loadWave() {
+    const bins = Math.max(16, Math.min(4096, Math.round(wave.clientWidth || 800)));
+    try {
+      const w = await api(base + "/waveform?bins=" + bins);
+      if (dead) return;
+      waveState.peaks = Array.isArray(w && w.peaks) ? w.peaks : [];
+      if (Number(w && w.duration_s) > 0) waveState.duration_s = Number(w.duration_s);
+      waveState.empty = "no waveform";
+    } catch (e) {
+      if (dead) return;
+      waveState.empty = "no waveform yet";
+      waveMsg.textContent = "Waveform: " + describe(e);
+      if (e instanceof ApiError && e.status === 409) later(loadWave, 2000);
+    }
+    drawWave();
+  }
+
+  // ---------- spectrogram ----------
+  const spec = makeCanvas("spectrogram", "Spectrogram of a section of " + title + " with the fingerprint peaks as dots", 220);
+  const specStart = el("input", { id: "spec-start", type: "number", min: "0", step: "0.5", value: "0" });
+  const specDur = el("input", { id: "spec-duration", type: "number", min: "0.5", max: "30", step: "0.5", value: "10" });
+  const specGo = el("button", { type: "button", id: "spec-go" }, "Show section");
+  const specMsg = el("p", { class: "muted small", id: "spec-message" });
+  let lastSpec = null;
+  async function loadSpec() {
+    const s = Math.max(0, Number(specStart.value) || 0);
+    const d = Math.max(0.5, Math.min(30, Number(specDur.value) || 10));
+    specMsg.textContent = "Loading " + s.toFixed(1) + "–" + (s + d).toFixed(1) + " s…";
+    try {
+      const sp = await api(base + "/spectrogram?start_s=" + s + "&duration_s=" + d);
+      if (dead) return;
+      lastSpec = sp;
+      spectrogram(spec, sp);
+      const n = Array.isArray(sp && sp.peaks) ? sp.peaks.length : 0;
+      specMsg.textContent = num(Number(sp && sp.start_s)) + "–" + num(Number(sp && sp.start_s) + Number(sp && sp.duration_s)) + " s: " + n + " fingerprint peaks (yellow dots).";
+    } catch (e) {
+      if (dead) return;
+      spectrogram(spec, { start_s: s, duration_s: d });
+      specMsg.textContent = "Spectrogram: " + describe(e);
+      if (e instanceof ApiError && e.status === 409) later(loadSpec, 2000);
+    }
+  }
+  specGo.addEventListener("click", loadSpec);
+
+  // ---------- analysis ----------
+  const anState = el("p", { id: "analysis-state", class: "muted", "aria-live": "polite" }, "Loading the analysis…");
+  const tempoKey = el("dl", { id: "tempo-key", class: "kv" });
+  const loud = el("dl", { id: "loudness", class: "kv" });
+  const bandsCanvas = makeCanvas("bands", "Energy of the five frequency bands", 150);
+  const drum = makeCanvas("drum-canvas", "Drum pattern of one bar: kick, snare and hi-hat per step", 110);
+  const midi = el("a", { id: "midi-link", href: withKey(base + "/pattern.mid"), download: "track-" + id + "-pattern.mid" }, "Download the drum pattern as MIDI");
+  let analysis = null;
+  const drawAnalysis = () => {
+    const a = analysis || {};
+    const b = a.bands || {};
+    bars(bandsCanvas, BANDS.map(([k, label]) => {
+      const band = b[k] || {};
+      return { label, value: band.energy_db, text: num(band.energy_db) + " dB · " + (typeof band.energy_share === "number" ? Math.round(band.energy_share * 100) + "%" : "–") };
+    }), -90, 0);
+    stepGrid(drum, a.rhythm && a.rhythm.pattern);
+  };
+  async function loadAnalysis() {
+    try {
+      analysis = await api(base + "/analysis");
+      if (dead) return;
+    } catch (e) {
+      if (dead) return;
+      if (e instanceof ApiError && e.status === 409) {
+        anState.textContent = "analysis pending: " + (e.code === "analysis_pending" ? "the music analysis has not been stored yet" : describe(e)) + "; retrying every 2 s.";
+        anState.dataset.state = "pending";
+        later(loadAnalysis, 2000);
+      } else {
+        anState.textContent = "No analysis: " + describe(e);
+        anState.dataset.state = "error";
+        loadSimilar();
+      }
+      drawAnalysis();
+      return;
+    }
+    const a = analysis || {};
+    anState.textContent = "Analysed " + num(a.start_s) + "–" + num(a.end_s) + " s at " + str(a.sample_rate, "?") + " Hz.";
+    anState.dataset.state = "done";
+    const tm = a.tempo || {};
+    const ts = tm.time_signature;
+    fill(tempoKey,
+      el("dt", {}, "Tempo"), el("dd", {}, num(tm.bpm) + " BPM (confidence " + num(tm.confidence, 2) + ")"),
+      el("dt", {}, "Key"), el("dd", {}, keyName(a.key) + (a.key && typeof a.key.strength === "number" ? " (strength " + a.key.strength.toFixed(2) + ")" : "")),
+      el("dt", {}, "Time signature"), el("dd", {}, ts && ts.numerator ? ts.numerator + "/" + str(ts.denominator, "4") : "not clear"));
+    const l = a.loudness || {};
+    fill(loud,
+      el("dt", {}, "Integrated"), el("dd", {}, num(l.integrated_lufs) + " LUFS"),
+      el("dt", {}, "Loudness range"), el("dd", {}, num(l.range_lu) + " LU"),
+      el("dt", {}, "True peak"), el("dd", {}, num(l.true_peak_dbtp) + " dBTP"),
+      el("dt", {}, "Sample peak"), el("dd", {}, num(l.sample_peak_dbfs) + " dBFS"));
+    if (a.dynamics) loud.append(el("dt", {}, "Crest factor"), el("dd", {}, num(a.dynamics.crest_factor_db) + " dB"));
+    if (a.stereo) loud.append(el("dt", {}, "Stereo width"), el("dd", {}, num(a.stereo.width, 2)));
+    waveState.beats = Array.isArray(tm.beats) ? tm.beats : [];
+    waveState.beatOffset = Number(a.start_s) || 0;
+    drawWave();
+    drawAnalysis();
+    loadSimilar();
+  }
+
+  // ---------- similar, duplicates, chromaprint ----------
+  const similar = el("section", { id: "similar", "aria-labelledby": "sim-h" }, el("h2", { id: "sim-h" }, "Similar tracks"), el("p", { class: "muted" }, "Waiting for the analysis…"));
+  async function loadSimilar() {
+    try {
+      const s = await api(base + "/similar");
+      if (dead) return;
+      const list = Array.isArray(s && s.results) ? s.results : [];
+      fill(similar, el("h2", { id: "sim-h" }, "Similar tracks"), list.length
+        ? el("ol", {}, list.map((h) => el("li", {}, el("a", { href: "#/track/" + encodeURIComponent(h.id) }, str(h.title) || "#" + h.id),
+          h.artist ? " — " + str(h.artist) : "", typeof h.similarity === "number" ? " (similarity " + h.similarity.toFixed(3) + ")" : "")))
+        : el("p", { class: "muted" }, "No similar tracks."));
+    } catch (e) {
+      if (dead) return;
+      fill(similar, el("h2", { id: "sim-h" }, "Similar tracks"), el("p", { class: "muted" }, describe(e)));
+    }
+  }
+  const dups = el("section", { id: "duplicates", "aria-labelledby": "dups-h" }, el("h2", { id: "dups-h" }, "Duplicates"));
+  async function loadDups() {
+    const items = [];
+    if (t.duplicate_of) items.push(linkLine(t.id, t.duplicate_of));
+    for (const d of Array.isArray(t.duplicates) ? t.duplicates : []) items.push(linkLine(t.id, d));
+    try {
+      const d = await api("/duplicates");
+      for (const g of (d && Array.isArray(d.groups) ? d.groups : [])) {
+        if (!Array.isArray(g.tracks) || !g.tracks.includes(id)) continue;
+        for (const l of Array.isArray(g.links) ? g.links : []) {
+          if (l.track === id && t.duplicate_of && t.duplicate_of.of === l.of) continue;
+          items.push(linkLine(l.track, l));
+        }
+      }
+    } catch (e) {
+      items.push(el("li", { class: "muted" }, "Duplicate groups: " + describe(e)));
+    }
+    if (dead) return;
+    fill(dups, el("h2", { id: "dups-h" }, "Duplicates"), items.length ? el("ul", {}, items) : el("p", { class: "muted" }, "No known duplicates."));
+  }
+  const cp = str(t.chromaprint);
+  const copy = el("button", { type: "button", id: "copy-chromaprint", class: "quiet" }, "Copy");
+  copy.addEventListener("click", async () => {
+    try { await navigator.clipboard.writeText(cp); ctx.notice("Chromaprint copied."); }
+    catch { ctx.notice("Copying is not allowed here; select the text instead."); }
+  });
+  const chroma = el("section", { id: "chromaprint", "aria-labelledby": "cp-h" }, el("h2", { id: "cp-h" }, "Chromaprint"),
+    cp ? [el("code", { class: "wrap chromaprint" }, cp), el("div", {}, copy)] : el("p", { class: "muted" }, "No chromaprint for this track (yet)."));
+
+  main.append(
+    el("h1", {}, title), meta,
+    el("section", { "aria-labelledby": "play-h" }, el("h2", { id: "play-h" }, "Listen"), player, wave, waveMsg),
+    el("section", { "aria-labelledby": "spec-h" }, el("h2", { id: "spec-h" }, "Spectrogram"),
+      el("div", { class: "row" }, el("label", { for: "spec-start" }, "Start (s)"), specStart,
+        el("label", { for: "spec-duration" }, "Length (s)"), specDur, specGo), spec, specMsg),
+    el("section", { "aria-labelledby": "an-h" }, el("h2", { id: "an-h" }, "Analysis"), anState,
+      el("div", { class: "cols" },
+        el("div", {}, el("h3", {}, "Tempo and key"), tempoKey),
+        el("div", {}, el("h3", {}, "Loudness"), loud)),
+      el("h3", {}, "Frequency bands"), bandsCanvas,
+      el("div", { id: "drum-grid" }, el("h3", {}, "Drum pattern"), drum, el("p", {}, midi))),
+    similar, dups, chroma);
+
+  drawWave();
+  spectrogram(spec, { start_s: 0, duration_s: 10 });
+  drawAnalysis();
+  const onResize = () => { drawWave(); drawAnalysis(); if (lastSpec) spectrogram(spec, lastSpec); };
+  window.addEventListener("resize", onResize);
+  await Promise.all([loadWave(), loadSpec(), loadAnalysis(), loadDups()]);
+  ctx.ready();
+  return () => {
+    dead = true;
+    timers.forEach(clearTimeout);
+    timers = [];
+    window.removeEventListener("resize", onResize);
+    try { player.pause(); player.removeAttribute("src"); player.load(); } catch { /* gone */ }
+  };
+}
+
+function linkLine(track, d) {
+  return el("li", {}, el("a", { href: "#/track/" + encodeURIComponent(track) }, "track #" + str(track)),
+    " is " + str(d && d.kind, "a duplicate").replace(/_/g, " ") + " of ",
+    el("a", { href: "#/track/" + encodeURIComponent(d && d.of) }, "track #" + str(d && d.of)),
+    d && d.of_path ? " (" + str(d.of_path) + ")" : "",
+    typeof (d && d.overlap_s) === "number" ? ", " + d.overlap_s.toFixed(1) + " s shared" : "",
+    typeof (d && d.score) === "number" ? ", score " + d.score.toFixed(2) : "");
+}
