@@ -136,13 +136,13 @@ export async function render(main, params, ctx) {
   const midi = el("a", { id: "midi-link", href: withKey(base + "/pattern.mid"), download: "track-" + id + "-pattern.mid" }, "Download the drum pattern as MIDI");
   let analysis = null;
   const drawAnalysis = () => {
-    const a = analysis || {};
-    const b = a.bands || {};
+    const a = normAnalysis(analysis);
+    const b = a.bands;
     bars(bandsCanvas, BANDS.map(([k, label]) => {
       const band = b[k] || {};
       return { label, value: band.energy_db, text: num(band.energy_db) + " dB · " + (typeof band.energy_share === "number" ? Math.round(band.energy_share * 100) + "%" : "–") };
     }), -90, 0);
-    stepGrid(drum, a.rhythm && a.rhythm.pattern);
+    stepGrid(drum, a.pattern);
   };
   async function loadAnalysis() {
     try {
@@ -162,25 +162,22 @@ export async function render(main, params, ctx) {
       drawAnalysis();
       return;
     }
-    const a = analysis || {};
-    anState.textContent = "Analysed " + num(a.start_s) + "–" + num(a.end_s) + " s at " + str(a.sample_rate, "?") + " Hz.";
+    const a = normAnalysis(analysis);
+    anState.textContent = "Analysed " + num(a.start_s) + "–" + num(a.end_s) + " s" + (a.sample_rate ? " at " + a.sample_rate + " Hz." : ".");
     anState.dataset.state = "done";
-    const tm = a.tempo || {};
-    const ts = tm.time_signature;
     fill(tempoKey,
-      el("dt", {}, "Tempo"), el("dd", {}, num(tm.bpm) + " BPM (confidence " + num(tm.confidence, 2) + ")"),
-      el("dt", {}, "Key"), el("dd", {}, keyName(a.key) + (a.key && typeof a.key.strength === "number" ? " (strength " + a.key.strength.toFixed(2) + ")" : "")),
-      el("dt", {}, "Time signature"), el("dd", {}, ts && ts.numerator ? ts.numerator + "/" + str(ts.denominator, "4") : "not clear"));
-    const l = a.loudness || {};
+      el("dt", {}, "Tempo"), el("dd", {}, num(a.bpm) + " BPM" + (typeof a.tempoConf === "number" ? " (confidence " + a.tempoConf.toFixed(2) + ")" : "")),
+      el("dt", {}, "Key"), el("dd", {}, a.key + (typeof a.keyStrength === "number" ? " (strength " + a.keyStrength.toFixed(2) + ")" : "")),
+      el("dt", {}, "Time signature"), el("dd", {}, a.timeSig || "not clear"));
     fill(loud,
-      el("dt", {}, "Integrated"), el("dd", {}, num(l.integrated_lufs) + " LUFS"),
-      el("dt", {}, "Loudness range"), el("dd", {}, num(l.range_lu) + " LU"),
-      el("dt", {}, "True peak"), el("dd", {}, num(l.true_peak_dbtp) + " dBTP"),
-      el("dt", {}, "Sample peak"), el("dd", {}, num(l.sample_peak_dbfs) + " dBFS"));
-    if (a.dynamics) loud.append(el("dt", {}, "Crest factor"), el("dd", {}, num(a.dynamics.crest_factor_db) + " dB"));
-    if (a.stereo) loud.append(el("dt", {}, "Stereo width"), el("dd", {}, num(a.stereo.width, 2)));
-    waveState.beats = Array.isArray(tm.beats) ? tm.beats : [];
-    waveState.beatOffset = Number(a.start_s) || 0;
+      el("dt", {}, "Integrated"), el("dd", {}, num(a.lufs) + " LUFS"),
+      el("dt", {}, "Loudness range"), el("dd", {}, num(a.lra) + " LU"),
+      el("dt", {}, "True peak"), el("dd", {}, num(a.truePeak) + " dBTP"),
+      el("dt", {}, "Sample peak"), el("dd", {}, num(a.samplePeak) + " dBFS"));
+    if (typeof a.crest === "number") loud.append(el("dt", {}, "Crest factor"), el("dd", {}, num(a.crest) + " dB"));
+    if (typeof a.width === "number") loud.append(el("dt", {}, "Stereo width"), el("dd", {}, num(a.width, 2)));
+    waveState.beats = a.beats;
+    waveState.beatOffset = a.beats === a.rawBeats ? Number(a.start_s) || 0 : 0;
     drawWave();
     drawAnalysis();
     loadSimilar();
@@ -258,6 +255,42 @@ export async function render(main, params, ctx) {
     timers = [];
     window.removeEventListener("resize", onResize);
     try { player.pause(); player.removeAttribute("src"); player.load(); } catch { /* gone */ }
+  };
+}
+
+/**
+ * The analysis as the page reads it. GET /tracks/{id}/analysis answers the flat summary of
+ * `sonica analyze --json` (tempo_bpm, key "A minor", loudness_lufs, drums.pattern, ...);
+ * the stored record's nested shape (tempo.bpm, key.key, loudness.*, rhythm.pattern) is
+ * read too. Missing fields stay undefined; nothing here throws.
+ */
+export function normAnalysis(x) {
+  const a = x && typeof x === "object" ? x : {};
+  const o = (v) => (v && typeof v === "object" ? v : {});
+  const n = (...vs) => vs.find((v) => typeof v === "number" && isFinite(v));
+  const tempo = o(a.tempo), loud = o(a.loudness), drums = o(a.drums), rhythm = o(a.rhythm);
+  const ts = a.time_signature !== undefined ? a.time_signature : tempo.time_signature;
+  const rawBeats = Array.isArray(tempo.beats) ? tempo.beats : null;
+  const flatBeats = Array.isArray(a.beats) ? a.beats : Array.isArray(a.beat_times) ? a.beat_times : null;
+  const start = n(a.start_s) || 0;
+  const bpm = n(a.tempo_bpm, tempo.bpm);
+  let beats = rawBeats || flatBeats;
+  if (!beats && bpm > 0 && n(a.end_s) > start) {
+    // No beat times in the answer: an even grid at the tempo, from the analysed start.
+    beats = [];
+    for (let t = start; t < a.end_s && beats.length < 4000; t += 60 / bpm) beats.push(t);
+  }
+  const pattern = drums.pattern ? Object.assign({ steps_per_bar: drums.steps_per_bar }, drums.pattern) : rhythm.pattern;
+  return {
+    start_s: start, end_s: n(a.end_s), sample_rate: n(a.sample_rate),
+    bpm, tempoConf: n(a.tempo_confidence, tempo.confidence),
+    timeSig: typeof ts === "string" ? ts : ts && ts.numerator ? ts.numerator + "/" + (ts.denominator || 4) : "",
+    key: typeof a.key === "string" ? a.key : keyName(a.key),
+    keyStrength: n(a.key_strength, o(a.key).strength),
+    lufs: n(a.loudness_lufs, loud.integrated_lufs), lra: n(a.loudness_range_lu, loud.range_lu),
+    truePeak: n(a.true_peak_dbtp, loud.true_peak_dbtp), samplePeak: n(a.sample_peak_dbfs, loud.sample_peak_dbfs),
+    crest: n(o(a.dynamics).crest_factor_db), width: n(o(a.stereo).width),
+    bands: o(a.bands), pattern: pattern || null, beats: beats || [], rawBeats,
   };
 }
 
