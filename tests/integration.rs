@@ -5,6 +5,8 @@
 mod audio;
 #[path = "integration/bad_input.rs"]
 mod bad_input;
+#[path = "integration/browser.rs"]
+mod browser;
 #[path = "integration/cli.rs"]
 mod cli;
 #[path = "integration/cli_music.rs"]
