@@ -65,7 +65,10 @@ function axes(ctx, box, x0, x1, y0, y1, xUnit, yUnit) {
   for (let v = Math.ceil(x0 / xs) * xs; v <= x1 + 1e-9; v += xs) {
     const x = box.x + ((v - x0) / (x1 - x0 || 1)) * box.w;
     ctx.beginPath(); ctx.moveTo(x + 0.5, box.y + box.h); ctx.lineTo(x + 0.5, box.y + box.h + 4); ctx.stroke();
-    ctx.fillText(fmt(v) + xUnit, x, box.y + box.h + 15);
+    const label = fmt(v) + xUnit;
+    const half = ctx.measureText(label).width / 2;
+    const cw = ctx.canvas.width / (window.devicePixelRatio || 1);
+    ctx.fillText(label, Math.max(half + 1, Math.min(cw - half - 1, x)), box.y + box.h + 15);
   }
   if (y1 > y0) {
     const ys = niceStep(y1 - y0, Math.max(2, box.h / 30));
@@ -118,17 +121,16 @@ export function waveform(canvas, o) {
   } else {
     message(ctx, box, o.empty || "no waveform");
   }
-  ctx.strokeStyle = C.beat;
   const beats = Array.isArray(o.beats) ? o.beats : [];
   const off = Number(o.beatOffset) || 0;
-  if (beats.length && beats.length < box.w) {
-    ctx.beginPath();
-    for (const b of beats) {
-      const x = Math.round(box.x + ((Number(b) + off) / dur) * box.w) + 0.5;
-      ctx.moveTo(x, box.y + 1); ctx.lineTo(x, box.y + 7);
-      ctx.moveTo(x, box.y + box.h - 7); ctx.lineTo(x, box.y + box.h - 1);
-    }
-    ctx.stroke();
+  if (beats.length && beats.length < box.w / 2) {
+    // The beat grid: a thin line per beat over the whole height, every fourth stronger.
+    beats.forEach((b, i) => {
+      const x = Math.round(box.x + ((Number(b) + off) / dur) * box.w);
+      if (x < box.x || x > box.x + box.w) return;
+      ctx.fillStyle = i % 4 === 0 ? "rgba(192,81,10,0.75)" : C.beat;
+      ctx.fillRect(x, box.y + 1, 1, box.h - 2);
+    });
   }
   if (typeof o.playhead === "number" && isFinite(o.playhead)) {
     const x = box.x + Math.min(1, Math.max(0, o.playhead / dur)) * box.w;
@@ -198,7 +200,7 @@ export function spectrogram(canvas, s, maxHz = 5000) {
 /** Horizontal bars: items [{label, value, text}], value in [min,max]. */
 export function bars(canvas, items, min, max) {
   const { ctx, w, h } = prep(canvas);
-  const box = area(ctx, w, h, { l: 72, r: 60, t: 6, b: 6 });
+  const box = area(ctx, w, h, { l: 72, r: 118, t: 6, b: 6 });
   const list = Array.isArray(items) ? items : [];
   if (!list.length) { message(ctx, box, "no data"); return; }
   const rh = box.h / list.length;
@@ -284,20 +286,17 @@ export function peaksOverlay(canvas, ex, maxHz = 4000) {
   if (!tp.length && !cp.length) message(ctx, box, "no peaks in the answer");
 }
 
-/** Vote histograms of the candidates, one row each; the best (first) highlighted. */
+/** Vote histograms of the candidates, one row each (each scaled to its own tallest bar); the best (first) highlighted. */
 export function histogram(canvas, candidates) {
   const { ctx, w, h } = prep(canvas);
   const list = Array.isArray(candidates) ? candidates.slice(0, 6) : [];
   const box = area(ctx, w, h, { l: 8, r: 8, t: 6, b: 6 });
   if (!list.length) { message(ctx, box, "no candidates"); return; }
-  let peak = 1;
-  for (const c of list) {
-    const counts = c && c.histogram && Array.isArray(c.histogram.counts) ? c.histogram.counts : [];
-    for (const v of counts) peak = Math.max(peak, Number(v) || 0);
-  }
   const rh = box.h / list.length;
   list.forEach((c, i) => {
     const counts = c && c.histogram && Array.isArray(c.histogram.counts) ? c.histogram.counts : [];
+    let peak = 1;
+    for (const v of counts) peak = Math.max(peak, Number(v) || 0);
     const y = box.y + i * rh;
     if (i > 0) { ctx.strokeStyle = C.grid; ctx.beginPath(); ctx.moveTo(box.x, y + 0.5); ctx.lineTo(box.x + box.w, y + 0.5); ctx.stroke(); }
     ctx.fillStyle = i === 0 ? C.accent : C.soft;

@@ -59,8 +59,8 @@ export async function render(main, _params, ctx) {
   const fileInput = el("input", { id: "upload-input", type: "file", multiple: true, accept: "audio/*" });
   const uploads = el("ul", { id: "uploads", class: "uploads" });
   const drop = el("div", { id: "dropzone", class: "dropzone" },
-    el("p", {}, "Drop audio files here, or "),
-    el("label", { for: "upload-input", class: "button-like" }, "Choose files"), fileInput);
+    el("p", {}, "Drop audio files here (many at once), or choose them:"),
+    el("label", { for: "upload-input", class: "sr-only" }, "Audio files to upload"), fileInput);
 
   const queue = [];
   let running = 0;
@@ -136,10 +136,12 @@ export async function render(main, _params, ctx) {
     id.textContent = String(t.id);
     const name = str(t.title) || str(t.path) || "#" + t.id;
     const link = title.firstChild;
-    if (!link || link.textContent !== name) {
-      fill(title, el("a", { href: "#/track/" + encodeURIComponent(t.id) }, name));
-      if (t.duplicate_of) title.append(el("span", { class: "tag" }, "duplicate of #" + str(t.duplicate_of.of)));
-    }
+    if (!link || link.textContent !== name) fill(title, el("a", { href: "#/track/" + encodeURIComponent(t.id) }, name));
+    const tagText = t.duplicate_of ? str(t.duplicate_of.kind, "duplicate").replace(/_/g, " ") + " #" + str(t.duplicate_of.of)
+      : Array.isArray(t.duplicates) && t.duplicates.length ? "duplicates #" + t.duplicates.map((d) => str(d && d.of)).join(", #") : "";
+    const tag = title.querySelector(".tag");
+    if (!tagText) { if (tag) tag.remove(); } else if (!tag) title.append(el("span", { class: "tag" }, tagText));
+    else if (tag.textContent !== tagText) tag.textContent = tagText;
     artist.textContent = str(t.artist);
     dur.textContent = duration(t.duration_s);
     const st = str(t.status, "?");

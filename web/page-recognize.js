@@ -19,8 +19,8 @@ export async function render(main, _params, ctx) {
   const noMatch = el("p", { id: "no-match", class: "no-match", hidden: true }, "No match in the library for this clip.");
   const fileInput = el("input", { id: "recognize-file", type: "file", accept: "audio/*" });
   const drop = el("div", { id: "recognize-drop", class: "dropzone" },
-    el("p", {}, "Drop an audio clip here, or "),
-    el("label", { for: "recognize-file", class: "button-like" }, "Choose a clip"), fileInput);
+    el("p", {}, "Drop an audio clip here, or choose one:"),
+    el("label", { for: "recognize-file", class: "sr-only" }, "Audio clip to recognise"), fileInput);
 
   let session = null;
 

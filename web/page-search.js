@@ -12,8 +12,8 @@ export async function render(main, _params, ctx) {
   const q = el("input", { id: "q", type: "search", value: state.q, autocomplete: "off", placeholder: "title, artist, album, genre" });
   const genre = el("select", { id: "genre" }, el("option", { value: "" }, "Any genre"));
   const key = el("select", { id: "key" }, el("option", { value: "" }, "Any key"));
-  const tmin = el("input", { id: "tempo-min", type: "number", min: "0", max: "1000", step: "any", value: state.tempoMin, inputmode: "numeric" });
-  const tmax = el("input", { id: "tempo-max", type: "number", min: "0", max: "1000", step: "any", value: state.tempoMax, inputmode: "numeric" });
+  const tmin = el("input", { id: "tempo-min", type: "number", min: "0", max: "1000", step: "any", value: state.tempoMin, inputmode: "decimal" });
+  const tmax = el("input", { id: "tempo-max", type: "number", min: "0", max: "1000", step: "any", value: state.tempoMax, inputmode: "decimal" });
   const clip = el("input", { id: "search-clip", type: "file", accept: "audio/*" });
   const go = el("button", { type: "submit", id: "search-go" }, "Search");
   const clearClip = el("button", { type: "button", class: "quiet", id: "clear-clip" }, "Forget the clip");
