@@ -8,7 +8,7 @@ import { api, upload, qs, el, fill, duration, date, str, describe, showError, Ap
 
 const LIMIT = 50;
 const COLUMNS = [
-  ["id", "#", "col-id"], ["title", "Title"], ["artist", "Artist"],
+  ["id", "#", "col-id"], ["title", "Title"], ["artist", "Artist", "col-artist"],
   ["duration_s", "Length"], [null, "Status"], ["created_at", "Added", "col-added"], [null, "Actions"],
 ];
 // Remembered between visits, so coming back from a track keeps the page and sort.
@@ -128,7 +128,7 @@ export async function render(main, _params, ctx) {
     let tr = tbody.querySelector('tr[data-track-id="' + CSS.escape(String(t.id)) + '"]');
     if (!tr) {
       tr = el("tr", { dataset: { trackId: String(t.id) } },
-        el("td", { class: "id col-id" }), el("td", { class: "title" }), el("td", { class: "artist" }),
+        el("td", { class: "id col-id" }), el("td", { class: "title" }), el("td", { class: "artist col-artist" }),
         el("td", { class: "duration" }), el("td", { class: "status" }), el("td", { class: "added col-added" }),
         el("td", { class: "actions" }));
     }

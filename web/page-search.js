@@ -16,7 +16,7 @@ export async function render(main, _params, ctx) {
   const tmax = el("input", { id: "tempo-max", type: "number", min: "0", max: "1000", step: "any", value: state.tempoMax, inputmode: "decimal" });
   const clip = el("input", { id: "search-clip", type: "file", accept: "audio/*" });
   const go = el("button", { type: "submit", id: "search-go" }, "Search");
-  const clearClip = el("button", { type: "button", class: "quiet", id: "clear-clip" }, "Forget the clip");
+  const clearClip = el("button", { type: "button", class: "quiet", id: "clear-clip", hidden: true }, "Forget the clip");
   const facets = el("div", { id: "facets", class: "facets" });
   const heading = el("h2", { id: "results-h", "aria-live": "polite" }, "Results");
   const results = el("ol", { id: "results", class: "results" });
@@ -135,7 +135,9 @@ export async function render(main, _params, ctx) {
         showFacets(a && a.facets);
         const list = Array.isArray(a && a.results) ? a.results : [];
         const total = typeof (a && a.total) === "number" ? a.total : list.length;
-        showResults(list, (state.q ? "Results for “" + state.q + "”" : "All tracks") + " (" + total + ")", "No track matches this search.");
+        const filters = [state.genre && "genre " + state.genre, state.key && "key " + state.key,
+          (state.tempoMin || state.tempoMax) && "tempo " + (state.tempoMin || "0") + "–" + (state.tempoMax || "…") + " BPM"].filter(Boolean);
+        showResults(list, (state.q ? "Results for “" + state.q + "”" : "All tracks") + (filters.length ? " with " + filters.join(", ") : "") + " (" + total + ")", "No track matches this search.");
       }
     } catch (e) {
       if (my !== seq || !ctx.alive()) return;
@@ -157,7 +159,8 @@ export async function render(main, _params, ctx) {
       el("label", { for: "search-clip" }, "Audio clip (optional)"), clip, clearClip));
   genre.addEventListener("change", run);
   key.addEventListener("change", run);
-  clearClip.addEventListener("click", () => { clip.value = ""; run(); });
+  clearClip.addEventListener("click", () => { clip.value = ""; clearClip.hidden = true; run(); });
+  clip.addEventListener("change", () => { clearClip.hidden = !(clip.files && clip.files.length); });
 
   main.append(el("h1", {}, "Search"), form,
     el("section", { "aria-labelledby": "facets-h" }, el("h2", { id: "facets-h" }, "Facets"), facets),
