@@ -265,6 +265,7 @@ impl App {
                 other.push(line);
             }
         }
+        println!("axe {label}: {} serious or critical, {} other violations", bad.len(), other.len());
         for l in &other {
             println!("axe (minor): {l}");
         }
