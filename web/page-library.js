@@ -17,7 +17,6 @@ const state = { offset: 0, sort: "id", desc: false, q: "", status: "" };
 export async function render(main, _params, ctx) {
   document.title = "Library — Sonica";
   let timer = 0;
-  let busy = false;
   let dead = false;
   let lastTotal = 0;
   let activeUploads = 0;
@@ -165,7 +164,6 @@ export async function render(main, _params, ctx) {
   async function load() {
     if (dead) return;
     const my = ++seq;
-    busy = true;
     for (const th of headRow.querySelectorAll("th[data-sort]")) {
       th.setAttribute("aria-sort", th.dataset.sort === state.sort ? (state.desc ? "descending" : "ascending") : "none");
     }
@@ -174,14 +172,12 @@ export async function render(main, _params, ctx) {
       page = await api("/songs" + qs({ offset: state.offset, limit: LIMIT, sort: state.sort, desc: state.desc ? "true" : "false", q: state.q, status: state.status }));
     } catch (e) {
       if (my !== seq || dead) return;
-      busy = false;
       listMsg.textContent = "Could not load the library: " + describe(e);
       if (!(e instanceof ApiError && (e.status === 401 || e.status === 429))) showError(e);
       schedule(false);
       return;
     }
     if (my !== seq || dead) return;
-    busy = false;
     const songs = page && Array.isArray(page.songs) ? page.songs : [];
     const total = Number(page && page.total) || 0;
     if (state.offset > 0 && state.offset >= total) { state.offset = Math.max(0, Math.floor((total - 1) / LIMIT) * LIMIT); load(); return; }
@@ -251,7 +247,7 @@ export async function render(main, _params, ctx) {
 
   await load();
   ctx.ready();
-  return () => { dead = true; clearTimeout(timer); clearTimeout(debounce); void busy; };
+  return () => { dead = true; clearTimeout(timer); clearTimeout(debounce); };
 }
 
 /** One duplicate link in words. */
