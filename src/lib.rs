@@ -12,6 +12,7 @@ pub mod decode;
 pub mod digest;
 pub mod dsp;
 pub mod error;
+pub mod explain;
 pub mod fingerprint;
 pub mod identify;
 pub mod ingest;

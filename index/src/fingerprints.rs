@@ -19,7 +19,7 @@ use sonica_schema::duplicate::{link_key, parse_link_key, parse_sha256};
 use sonica_schema::layout::{self, bucket_key, bucket_of, track_key, META_FORMAT_VERSION};
 use sonica_schema::{
     peaks, postings, Duplicate, DuplicateKind, Peak, Posting, Tier, TrackAnalysis, TrackId, TrackRecord, Tree,
-    FORMAT_VERSION,
+    Waveform, FORMAT_VERSION,
 };
 
 use crate::catalog::Catalog;
@@ -273,6 +273,7 @@ impl FingerprintIndex {
         b.remove(Tree::Peaks, key);
         b.remove(Tree::Analysis, key);
         b.remove(Tree::Chromaprints, key);
+        b.remove(Tree::Waveforms, key);
         if self.store.get(Tree::Paths, rec.path.as_bytes())?.as_deref() == Some(&key[..]) {
             b.remove(Tree::Paths, rec.path.as_bytes());
         }
@@ -330,6 +331,27 @@ impl FingerprintIndex {
     /// A track's compressed Chromaprint fingerprint, if it has one.
     pub fn chromaprint(&self, id: TrackId) -> Result<Option<Vec<u8>>, IndexError> {
         Ok(self.store.get(Tree::Chromaprints, &track_key(id))?)
+    }
+
+    /// A track's stored waveform; `None` when it has none (ingested before
+    /// waveforms were stored).
+    pub fn waveform(&self, id: TrackId) -> Result<Option<Waveform>, IndexError> {
+        match self.store.get(Tree::Waveforms, &track_key(id))? {
+            Some(v) => Ok(Some(Waveform::decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a live track's waveform (not flushed). A track that is not
+    /// live is [`IndexError::UnknownTrack`]: nothing is written for it.
+    pub fn put_waveform(&self, id: TrackId, w: &Waveform) -> Result<(), IndexError> {
+        let _w = self.lock_writer();
+        if self.get(id)?.is_none() {
+            return Err(IndexError::UnknownTrack(id));
+        }
+        let mut b = Batch::new();
+        b.put(Tree::Waveforms, track_key(id), w.encode());
+        Ok(self.store.commit(b)?)
     }
 
     /// Makes every committed change durable.

@@ -13,6 +13,7 @@
 //! | `digests`    | sha256 of the file, 32 bytes | track id, u32 BE: finds exact copies without decoding |
 //! | `duplicates` | new id, u32 BE ++ existing id, u32 BE | [`Duplicate`](crate::Duplicate) JSON: a track added although it duplicates another |
 //! | `chromaprints` | track id, u32 BE          | compressed Chromaprint fingerprint (AcoustID format, before base64) |
+//! | `waveforms`  | track id, u32 BE            | [`Waveform`](crate::Waveform): the peak envelope the web app draws |
 //!
 //! Big-endian ids make sled's byte order equal numeric order, so scans come
 //! back sorted. The peak list is the canonical fingerprint: both hash tiers
@@ -26,8 +27,10 @@
 //! any existing layout; a version-1 store simply has it empty. The same goes
 //! for `analysis`: a track without a record there is one ingested before
 //! analysis existed, and `sonica-reindex` fills it in. `digests`,
-//! `duplicates` and `chromaprints` are additive in the same way: a track
-//! ingested before them simply has no entry (and no `sha256` in its record).
+//! `duplicates`, `chromaprints` and `waveforms` are additive in the same
+//! way: a track ingested before them simply has no entry (and no `sha256`
+//! in its record); its waveform is computed from the file when first asked
+//! for, and stored.
 //!
 //! The vector (HNSW) and text (tantivy) indexes are not trees: they live in
 //! folders beside the store (`vectors/`, `text/`) and are derived from the
@@ -60,10 +63,11 @@ pub enum Tree {
     Digests,
     Duplicates,
     Chromaprints,
+    Waveforms,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 11] = [
+    pub const ALL: [Tree; 12] = [
         Tree::Meta,
         Tree::Tracks,
         Tree::Paths,
@@ -75,6 +79,7 @@ impl Tree {
         Tree::Digests,
         Tree::Duplicates,
         Tree::Chromaprints,
+        Tree::Waveforms,
     ];
 
     /// The tree's name on disk.
@@ -91,6 +96,7 @@ impl Tree {
             Tree::Digests => "digests",
             Tree::Duplicates => "duplicates",
             Tree::Chromaprints => "chromaprints",
+            Tree::Waveforms => "waveforms",
         }
     }
 

@@ -13,6 +13,7 @@ pub mod peaks;
 pub mod postings;
 pub mod track;
 pub mod varint;
+pub mod waveform;
 
 pub use analysis::{
     Band, Bands, Drum, DrumHit, DrumPattern, Dynamics, Key, KeyEstimate, Loudness, Mode, Rhythm, Stereo, Tempo,
@@ -24,6 +25,7 @@ pub use layout::{Tree, FORMAT_VERSION};
 pub use peaks::Peak;
 pub use postings::Posting;
 pub use track::{Tier, TrackId, TrackRecord};
+pub use waveform::Waveform;
 
 /// Errors from decoding stored values. They mean the bytes on disk are not
 /// what this version of Sonica wrote: corruption or a foreign format.

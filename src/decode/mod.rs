@@ -175,6 +175,16 @@ pub fn decode_limited(path: &Path, max_s: f64, sink: &mut dyn FnMut(&[f32])) -> 
     decode_within(path, max_s, max_s, sink)
 }
 
+/// Decodes the opening `secs` seconds of `path` at the fingerprint rate
+/// into `sink` (all of it when shorter) and stops there: what a view of a
+/// section needs without paying for the rest of a long file.
+pub fn decode_opening(path: &Path, secs: f64, sink: &mut dyn FnMut(&[f32])) -> Result<(), DecodeError> {
+    match decode_within(path, secs, MAX_DURATION_S, sink) {
+        Ok(_) | Err(DecodeError::TooLong { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// [`decode_limited`] where the header's declared length is held to
 /// `declared_limit` (a probe reads the first second of a long file).
 fn decode_within(

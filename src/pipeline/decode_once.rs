@@ -13,7 +13,8 @@
 use std::cell::{Cell, RefCell};
 use std::path::Path;
 
-use sonica_schema::{Peak, TrackAnalysis};
+use sonica_schema::waveform::EnvelopeBuilder;
+use sonica_schema::{Peak, TrackAnalysis, Waveform};
 
 use super::stage::{Priority, Stage, StageFailed, StageThread};
 use crate::analysis::{Analyser, AnalysisError};
@@ -35,6 +36,8 @@ pub struct Fingerprinted {
     pub hashes: Vec<(u32, u32)>,
     /// sha256 of the file's bytes.
     pub sha256: [u8; 32],
+    /// The peak envelope the web app draws (of the 8 kHz mono signal).
+    pub waveform: Waveform,
 }
 
 /// The music half: the analysis (or why there is none: too short for a
@@ -145,6 +148,7 @@ pub fn fingerprint_first(
             let print = PrintStage {
                 resampler: crate::fingerprint::resampler(r)?,
                 peaks: PeakExtractor::new(&params.peaks),
+                envelope: EnvelopeBuilder::new(FINGERPRINT_RATE),
                 samples: 0,
                 failed: None,
             };
@@ -180,7 +184,7 @@ pub fn fingerprint_first(
     let (Some(prints), music) = (prints.into_inner(), music.into_inner()) else {
         return Err(DecodeError::NoAudio.into());
     };
-    let (peaks, samples) = prints.finish()?.map_err(DecodeError::from)?;
+    let (peaks, waveform, samples) = prints.finish()?.map_err(DecodeError::from)?;
     // A handful of source samples may resample to none; judge by the source.
     let secs = if samples == 0 {
         info.duration_s
@@ -202,6 +206,7 @@ pub fn fingerprint_first(
         peaks,
         hashes,
         sha256,
+        waveform,
     };
     Ok((print, PendingMusic { stage: music }))
 }
@@ -249,20 +254,22 @@ pub fn music_of_file(path: &Path, cancelled: &dyn Fn() -> bool) -> Result<Option
 struct PrintStage {
     resampler: Resampler,
     peaks: PeakExtractor,
+    envelope: EnvelopeBuilder,
     /// 8 kHz samples produced.
     samples: usize,
     failed: Option<ResampleError>,
 }
 
 impl Stage for PrintStage {
-    /// The peaks and the number of 8 kHz samples they came from.
-    type Output = Result<(Vec<Peak>, usize), ResampleError>;
+    /// The peaks, the waveform and the number of 8 kHz samples they came
+    /// from.
+    type Output = Result<(Vec<Peak>, Waveform, usize), ResampleError>;
 
     fn push(&mut self, mono: &[f32]) {
         if self.failed.is_some() {
             return;
         }
-        let mut sink = resampled(&mut self.peaks, &mut self.samples);
+        let mut sink = resampled(&mut self.peaks, &mut self.envelope, &mut self.samples);
         if let Err(e) = self.resampler.push(mono, &mut sink) {
             self.failed = Some(e);
         }
@@ -273,16 +280,22 @@ impl Stage for PrintStage {
             return Err(e);
         }
         self.resampler
-            .finish(&mut resampled(&mut self.peaks, &mut self.samples))?;
-        Ok((self.peaks.finish(), self.samples))
+            .finish(&mut resampled(&mut self.peaks, &mut self.envelope, &mut self.samples))?;
+        Ok((self.peaks.finish(), self.envelope.finish(), self.samples))
     }
 }
 
-/// Where 8 kHz audio goes: counted, then into the peak extractor.
-fn resampled<'a>(peaks: &'a mut PeakExtractor, samples: &'a mut usize) -> impl FnMut(&[f32]) + 'a {
+/// Where 8 kHz audio goes: counted, then into the peak extractor and the
+/// waveform.
+fn resampled<'a>(
+    peaks: &'a mut PeakExtractor,
+    envelope: &'a mut EnvelopeBuilder,
+    samples: &'a mut usize,
+) -> impl FnMut(&[f32]) + 'a {
     move |o| {
         *samples += o.len();
         peaks.push(o);
+        envelope.push(o);
     }
 }
 

@@ -23,4 +23,4 @@ pub use decode_once::{
 };
 pub use section::analyse_music;
 pub use walk::{is_audio_name, walk, Walked, AUDIO_EXTENSIONS};
-pub use writer::{new_track, GivenTags, IngestWriter, Slot, Written, COMPACT_FRESH_POSTINGS};
+pub use writer::{new_track, GivenTags, IngestWriter, Ingested, Slot, Written, COMPACT_FRESH_POSTINGS};

@@ -11,12 +11,20 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sonica_index::{DuplicateParams, FingerprintIndex, IndexError, NewTrack};
-use sonica_schema::{Duplicate, OnDuplicate, Tier, TrackId, TrackRecord};
+use sonica_schema::{Duplicate, OnDuplicate, Tier, TrackId, TrackRecord, Waveform};
 
 use super::decode_once::{Fingerprinted, Music};
 
 /// Compact when the fresh tier holds this many postings.
 pub const COMPACT_FRESH_POSTINGS: usize = 4_000_000;
+
+/// A track ready for the writer: what the index stores in one batch, and
+/// the waveform stored beside it.
+#[derive(Debug)]
+pub struct Ingested {
+    pub track: NewTrack,
+    pub waveform: Waveform,
+}
 
 /// Where a new track goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +80,8 @@ impl<'a> IngestWriter<'a> {
     /// Admits `t` under `policy` into `slot`, flushes, and compacts when due.
     /// A rejected replacement removes the old track too: its file now holds
     /// a duplicate of another track.
-    pub fn write(&self, t: NewTrack, policy: OnDuplicate, slot: Slot) -> Result<Written, IndexError> {
+    pub fn write(&self, t: Ingested, policy: OnDuplicate, slot: Slot) -> Result<Written, IndexError> {
+        let Ingested { track: t, waveform } = t;
         let path = t.record.path.clone();
         let admitted = match slot {
             Slot::New => self.index.admit(t, policy, &self.duplicates, None)?,
@@ -83,6 +92,14 @@ impl<'a> IngestWriter<'a> {
         };
         if let (None, Slot::Replaces(old)) = (&admitted.record, slot) {
             self.index.remove(old)?;
+        }
+        if let Some(r) = &admitted.record {
+            // A separate batch: a track whose waveform was lost to a kill
+            // in between gets it computed when first asked for.
+            match self.index.put_waveform(r.id, &waveform) {
+                Ok(()) | Err(IndexError::UnknownTrack(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         self.index.flush()?;
         if let Some(d) = admitted.duplicates.first() {
@@ -187,7 +204,7 @@ pub struct GivenTags {
 /// index). `music` is `None` when the analysis and Chromaprint will be
 /// stored after the track (`analysis_pending`); a failed analysis is
 /// stored as none.
-pub fn new_track(path: &str, print: Fingerprinted, music: Option<Music>, given: &GivenTags) -> NewTrack {
+pub fn new_track(path: &str, print: Fingerprinted, music: Option<Music>, given: &GivenTags) -> Ingested {
     let p = PathBuf::from(path);
     let (file_len, file_mtime_ms) = file_stamp(&p);
     let tags = &print.info.tags;
@@ -214,12 +231,15 @@ pub fn new_track(path: &str, print: Fingerprinted, music: Option<Music>, given: 
         duplicate_of: None,
         analysis_pending,
     };
-    NewTrack {
-        record,
-        peaks: print.peaks,
-        hashes: print.hashes,
-        analysis,
-        chromaprint,
+    Ingested {
+        track: NewTrack {
+            record,
+            peaks: print.peaks,
+            hashes: print.hashes,
+            analysis,
+            chromaprint,
+        },
+        waveform: print.waveform,
     }
 }
 

@@ -49,7 +49,7 @@ impl Guard {
         if self.keys.is_empty() || (access != Access::Write && !self.protect_reads) {
             return Ok(());
         }
-        match presented_key(req) {
+        match presented_key(req).as_deref() {
             Some(k)
                 if self
                     .keys
@@ -94,14 +94,26 @@ pub fn client_ip(req: &HttpRequest) -> IpAddr {
     req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
-fn presented_key(req: &HttpRequest) -> Option<&str> {
+/// Routes a browser reaches without being able to add a header (a
+/// WebSocket, an `<audio src>`, a download link): on these alone the key
+/// may come in the query string, as `key=`.
+pub const KEY_IN_QUERY: &[&str] = &["/ws/stream", "/tracks/{id}/audio", "/tracks/{id}/pattern.mid"];
+
+fn presented_key(req: &HttpRequest) -> Option<String> {
     let h = req.headers();
     if let Some(v) = h.get("x-api-key").and_then(|v| v.to_str().ok()) {
-        return Some(v.trim());
+        return Some(v.trim().to_string());
     }
-    let auth = h.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, key) = auth.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+    if let Some(auth) = h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let (scheme, key) = auth.split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| key.trim().to_string());
+    }
+    let pattern = req.match_pattern()?;
+    if !KEY_IN_QUERY.contains(&pattern.as_str()) {
+        return None;
+    }
+    let q = actix_web::web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string()).ok()?;
+    q.into_inner().remove("key")
 }
 
 /// Compares without an early exit, so timing does not leak a key prefix.

@@ -46,6 +46,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::NoAudioFiles => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::AnalysisFailed => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::BadRange => StatusCode::BAD_REQUEST,
+        ErrorCode::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
         ErrorCode::InvalidParameter => StatusCode::BAD_REQUEST,
         ErrorCode::AnalysisMissing => StatusCode::NOT_FOUND,
         ErrorCode::TrackNotReady => StatusCode::CONFLICT,
@@ -100,6 +101,8 @@ pub enum ApiError {
     RateLimited { retry_after_s: u64 },
     #[error("no track with id {0}")]
     UnknownTrack(u32),
+    #[error("the range asked for lies outside the file ({len} bytes)")]
+    RangeNotSatisfiable { len: u64 },
     #[error("no route {method} {path}")]
     RouteNotFound { method: String, path: String },
     #[error("the server is shutting down")]
@@ -124,6 +127,7 @@ impl ApiError {
             ApiError::Unauthorized => ErrorCode::Unauthorized,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::UnknownTrack(_) => ErrorCode::UnknownTrack,
+            ApiError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
             ApiError::RouteNotFound { .. } => ErrorCode::RouteNotFound,
             ApiError::ShuttingDown => ErrorCode::ShuttingDown,
             ApiError::Duplicate(_) => ErrorCode::Duplicate,
@@ -155,6 +159,9 @@ impl ResponseError for ApiError {
         let mut r = HttpResponse::build(status);
         if let ApiError::RateLimited { retry_after_s } = self {
             r.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+        }
+        if let ApiError::RangeNotSatisfiable { len } = self {
+            r.insert_header((header::CONTENT_RANGE, format!("bytes */{len}")));
         }
         r.json(self.body())
     }

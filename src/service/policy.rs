@@ -50,6 +50,9 @@ pub const ROUTES: &[(&str, &str, Policy)] = &[
     ("GET", "/tracks/{id}/analysis", p(Access::Read, false)),
     ("GET", "/tracks/{id}/pattern.mid", p(Access::Read, false)),
     ("GET", "/tracks/{id}/similar", p(Access::Read, false)),
+    ("GET", "/tracks/{id}/waveform", p(Access::Read, false)),
+    ("GET", "/tracks/{id}/spectrogram", p(Access::Read, true)),
+    ("GET", "/tracks/{id}/audio", p(Access::Read, false)),
     ("POST", "/analyze", p(Access::Recognize, true)),
     ("POST", "/search/similar", p(Access::Recognize, true)),
     ("GET", "/search", p(Access::Read, false)),
@@ -59,6 +62,9 @@ pub const ROUTES: &[(&str, &str, Policy)] = &[
     ("GET", "/metrics", p(Access::Read, false)),
     ("GET", "/openapi.json", OPEN),
     ("GET", "/docs", OPEN),
+    // The web app's files: the page must load to ask for a key.
+    ("GET", "/", OPEN),
+    ("GET", "/app/{name}", OPEN),
 ];
 
 /// The policy of a matched route; the strictest for one not in the table.

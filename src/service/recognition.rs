@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::answer::{view, MatchView};
 use crate::decode::load_clip_limited;
+use crate::explain::Explanation;
 use crate::fingerprint::FINGERPRINT_RATE;
 use crate::identify::Identifier;
 use crate::service::error::ApiError;
@@ -30,6 +31,20 @@ pub fn recognize_pcm(state: &AppState, pcm: &[f32]) -> Result<Option<MatchView>,
 /// Decodes a clip file (refusing clips over the configured length) and
 /// identifies it.
 pub fn recognize_file(state: &AppState, path: &Path) -> Result<Option<MatchView>, ApiError> {
+    Ok(recognize_file_explained(state, path, false)?.0)
+}
+
+/// [`recognize_file`], with the evidence behind a match when `explain`.
+pub fn recognize_file_explained(
+    state: &AppState,
+    path: &Path,
+    explain: bool,
+) -> Result<(Option<MatchView>, Option<Explanation>), ApiError> {
     let (pcm, _) = load_clip_limited(path, state.config.max_clip_s).map_err(SonicaError::from)?;
-    recognize_pcm(state, &pcm)
+    let m = recognize_pcm(state, &pcm)?;
+    let why = match (&m, explain) {
+        (Some(m), true) => Some(crate::explain::explain(&state.index, &pcm, m.id, m.offset_s, m.speed)?),
+        _ => None,
+    };
+    Ok((m, why))
 }

@@ -29,6 +29,7 @@ pub enum Problem {
     OrphanPostings,
     OrphanAnalysis,
     OrphanChromaprint,
+    OrphanWaveform,
     MissingVector,
     StaleVector,
     MissingText,

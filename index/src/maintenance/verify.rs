@@ -75,6 +75,7 @@ pub fn verify(
     for (tree, problem, what) in [
         (Tree::Analysis, Problem::OrphanAnalysis, "an analysis"),
         (Tree::Chromaprints, Problem::OrphanChromaprint, "a chromaprint"),
+        (Tree::Waveforms, Problem::OrphanWaveform, "a waveform"),
     ] {
         for e in store.scan(tree) {
             let (k, _) = e?;

@@ -83,6 +83,14 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<Ht
         let path = st.index.get(id)?.map(|r| r.path).unwrap_or_default();
         let mut v = summary_json(&path, &a, false);
         v["id"] = serde_json::json!(id);
+        // The beat grid the web app draws on the waveform, seconds from
+        // the start of the track.
+        v["beats"] = serde_json::json!(a
+            .tempo
+            .beats
+            .iter()
+            .map(|&b| ((a.start_s + f64::from(b)) * 1000.0).round() / 1000.0)
+            .collect::<Vec<_>>());
         Ok(v)
     })
     .await?;

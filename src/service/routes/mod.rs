@@ -6,13 +6,16 @@ pub mod analysis;
 pub mod docs;
 pub mod duplicates;
 pub mod health;
+pub mod media;
 pub mod metrics;
+pub mod range;
 pub mod recognize;
 pub mod search;
 pub mod similar;
 pub mod songs;
 pub mod stream;
 pub mod tracks;
+pub mod webapp;
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::{header, Method};
@@ -34,6 +37,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/tracks/{id}/analysis").get(analysis::get))
         .service(resource("/tracks/{id}/pattern.mid").get(analysis::pattern))
         .service(resource("/tracks/{id}/similar").get(similar::by_track))
+        .service(resource("/tracks/{id}/waveform").get(media::waveform))
+        .service(resource("/tracks/{id}/spectrogram").get(media::spectrogram))
+        .service(resource("/tracks/{id}/audio").get(media::audio))
         .service(resource("/analyze").post(analysis::analyze))
         .service(resource("/search/similar").post(similar::by_body))
         .service(resource("/search").get(search::text).post(search::mixed))
@@ -41,7 +47,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/ws/stream").get(stream::stream))
         .service(resource("/metrics").get(metrics::metrics))
         .service(resource("/openapi.json").get(docs::openapi))
-        .service(resource("/docs").get(docs::docs));
+        .service(resource("/docs").get(docs::docs))
+        .service(resource("/").get(webapp::index))
+        .service(resource("/app/{name}").get(webapp::asset));
 }
 
 /// A resource under construction: its routes, and the methods they answer,
