@@ -51,5 +51,7 @@ mod service_spec;
 mod service_stream;
 #[path = "integration/service_watch.rs"]
 mod service_watch;
+#[path = "integration/service_web.rs"]
+mod service_web;
 #[path = "integration/styles.rs"]
 mod styles;
