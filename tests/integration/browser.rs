@@ -80,10 +80,23 @@ fn ready(srv: &Server, ids: &[u32]) {
 
 /// A noisy clip of `x` (mono, RATE) written as a 16-bit WAV at `rate`
 /// with `channels` channels; returns its absolute path.
-fn clip_file(dir: &Path, name: &str, x: &[f32], start_s: f32, len_s: f32, snr_db: f32, rate: u32, channels: u16) -> std::path::PathBuf {
+fn clip_file(
+    dir: &Path,
+    name: &str,
+    x: &[f32],
+    start_s: f32,
+    len_s: f32,
+    snr_db: f32,
+    rate: u32,
+    channels: u16,
+) -> std::path::PathBuf {
     let part = audio::slice(x, RATE, start_s, len_s);
     let noisy = audio::add_noise(&part, snr_db, 4242);
-    let resampled = if rate == RATE { noisy } else { audio::to_rate(&noisy, RATE, rate) };
+    let resampled = if rate == RATE {
+        noisy
+    } else {
+        audio::to_rate(&noisy, RATE, rate)
+    };
     let p = dir.join(name);
     write_wav(&p, &resampled, rate, channels, Fmt::I16);
     p.canonicalize().unwrap()
@@ -92,7 +105,10 @@ fn clip_file(dir: &Path, name: &str, x: &[f32], start_s: f32, len_s: f32, snr_db
 /// The first number in a text ("4.2 s" → 4.2).
 fn first_number(s: &str) -> Option<f64> {
     let start = s.find(|c: char| c.is_ascii_digit())?;
-    let t: String = s[start..].chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let t: String = s[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     t.parse().ok()
 }
 
@@ -136,11 +152,22 @@ fn browser_webdriver_client_works() {
     assert!(app.b.try_find("#nope").is_none());
     let input = app.b.find("#i");
     app.b.send_keys(&input, "abc");
-    assert_eq!(app.b.execute("return arguments[0].value + arguments[1];", vec![webdriver::Browser::el_arg(&input), "!".into()]), "abc!");
-    let v = app.b.execute_async("const d = arguments[arguments.length - 1]; setTimeout(() => d(arguments[0] * 2), 30);", vec![21.into()]);
+    assert_eq!(
+        app.b.execute(
+            "return arguments[0].value + arguments[1];",
+            vec![webdriver::Browser::el_arg(&input), "!".into()]
+        ),
+        "abc!"
+    );
+    let v = app.b.execute_async(
+        "const d = arguments[arguments.length - 1]; setTimeout(() => d(arguments[0] * 2), 30);",
+        vec![21.into()],
+    );
     assert_eq!(v, 42);
     app.b.click(&app.b.find("#b"));
-    app.b.wait_until("ready", 5 * SECS, || (app.b.execute("return document.body.dataset.ready;", vec![]) == "1").then_some(()));
+    app.b.wait_until("ready", 5 * SECS, || {
+        (app.b.execute("return document.body.dataset.ready;", vec![]) == "1").then_some(())
+    });
     let ink = app.ink("#c").expect("a 2D canvas");
     assert_eq!((ink.w, ink.h, ink.ink, ink.colors), (40, 20, 100, 2), "{ink:?}");
     assert!(app.b.screenshot().len() > 100);
@@ -155,15 +182,36 @@ fn browser_upload_two_tracks_through_the_page() {
     let _one = serial();
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start(dir.path(), &[]);
-    let a = clip_file(dir.path(), "harbor-lights.wav", &track(Style::Beat, 31, 20.0, RATE), 0.0, 20.0, 60.0, RATE, 1);
-    let b = clip_file(dir.path(), "quiet-meadow.wav", &track(Style::Calm, 32, 20.0, RATE), 0.0, 20.0, 60.0, RATE, 2);
+    let a = clip_file(
+        dir.path(),
+        "harbor-lights.wav",
+        &track(Style::Beat, 31, 20.0, RATE),
+        0.0,
+        20.0,
+        60.0,
+        RATE,
+        1,
+    );
+    let b = clip_file(
+        dir.path(),
+        "quiet-meadow.wav",
+        &track(Style::Calm, 32, 20.0, RATE),
+        0.0,
+        20.0,
+        60.0,
+        RATE,
+        2,
+    );
 
     let app = App::new(&srv.base, Options::default());
     app.load("#/library", "library");
     assert!(row_statuses(&app).is_empty(), "an empty library has no rows");
     let input = app.el("#upload-input");
     assert_eq!(app.b.attr(&input, "type").as_deref(), Some("file"));
-    assert!(app.b.attr(&input, "multiple").is_some(), "#upload-input takes several files");
+    assert!(
+        app.b.attr(&input, "multiple").is_some(),
+        "#upload-input takes several files"
+    );
     let t0 = Instant::now();
     app.b.send_keys(&input, &format!("{}\n{}", a.display(), b.display()));
 
@@ -173,8 +221,14 @@ fn browser_upload_two_tracks_through_the_page() {
         last = row_statuses(&app);
         (last.len() == 2 && last.iter().all(|(_, s)| s == "READY")).then_some(())
     });
-    println!("upload → both rows READY in the page: {:.1} s", t0.elapsed().as_secs_f64());
-    figure("upload of two 20 s tracks to READY in the page (s)", format!("{:.1}", t0.elapsed().as_secs_f64()));
+    println!(
+        "upload → both rows READY in the page: {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    figure(
+        "upload of two 20 s tracks to READY in the page (s)",
+        format!("{:.1}", t0.elapsed().as_secs_f64()),
+    );
     let ids: BTreeSet<u32> = last.iter().map(|(i, _)| *i).collect();
     let songs = srv.get("/songs?limit=10");
     let server_ids: BTreeSet<u32> = songs.json["songs"]
@@ -191,7 +245,9 @@ fn browser_upload_two_tracks_through_the_page() {
     }
     // Titles link to the track pages.
     for id in &ids {
-        let link = app.b.try_find(&format!("tr[data-track-id=\"{id}\"] td.title a[href=\"#/track/{id}\"]"));
+        let link = app
+            .b
+            .try_find(&format!("tr[data-track-id=\"{id}\"] td.title a[href=\"#/track/{id}\"]"));
         assert!(link.is_some(), "row {id}: td.title links to #/track/{id}");
     }
 }
@@ -232,35 +288,49 @@ fn browser_microphone_names_the_track_within_five_seconds() {
     );
     app.b.click_css("#mic-start");
     let want = id.to_string();
-    let hit = app.b.wait_until("the microphone answer naming the track", 60 * SECS, || {
-        let v = app.b.try_execute("return window.__mic;", vec![]).ok()?;
-        v["answers"]
-            .as_array()?
-            .iter()
-            .find(|a| a["id"] == want.as_str())
-            .map(|a| (a.clone(), v["t0"].as_f64()))
-    });
+    let hit = app
+        .b
+        .wait_until("the microphone answer naming the track", 60 * SECS, || {
+            let v = app.b.try_execute("return window.__mic;", vec![]).ok()?;
+            v["answers"]
+                .as_array()?
+                .iter()
+                .find(|a| a["id"] == want.as_str())
+                .map(|a| (a.clone(), v["t0"].as_f64()))
+        });
     let all = app.b.execute("return window.__mic.answers;", vec![]);
     println!("microphone answers in order: {all}");
     let (answer, t0) = hit;
     let wall_ms = t0.map(|t0| answer["t"].as_f64().unwrap() - t0);
     let streamed = answer["elapsed"].as_str().and_then(first_number);
-    assert_eq!(answer["title"], "Harbour Lights", ".match-title names the track: {answer}");
+    assert_eq!(
+        answer["title"], "Harbour Lights",
+        ".match-title names the track: {answer}"
+    );
     let title = app.b.text_of("#answer .match-title").unwrap_or_default();
     assert_eq!(title.trim(), "Harbour Lights");
     let link = app.b.try_find(&format!("#answer a[href=\"#/track/{id}\"]"));
     assert!(link.is_some(), "#answer links to #/track/{id}");
     if let Some(ms) = wall_ms {
-        figure("microphone click-to-answer (ms, headless Chromium, fake 10 dB SNR capture)", format!("{ms:.0}"));
+        figure(
+            "microphone click-to-answer (ms, headless Chromium, fake 10 dB SNR capture)",
+            format!("{ms:.0}"),
+        );
     }
     match streamed {
         Some(s) => {
-            figure("microphone audio streamed when the answer showed (s, #mic-elapsed)", format!("{s:.1}"));
+            figure(
+                "microphone audio streamed when the answer showed (s, #mic-elapsed)",
+                format!("{s:.1}"),
+            );
             assert!(s <= 5.0, "the answer came after {s} s of audio (budget 5 s): {answer}");
         }
         None => {
             let ms = wall_ms.expect("neither #mic-elapsed nor the click time");
-            assert!(ms <= 5_000.0, "the answer came {ms:.0} ms after the click (budget 5 s): {answer}");
+            assert!(
+                ms <= 5_000.0,
+                "the answer came {ms:.0} ms after the click (budget 5 s): {answer}"
+            );
         }
     }
     if let Some(stop) = app.b.try_find("#mic-stop") {
@@ -280,19 +350,40 @@ fn browser_recognise_a_file_and_explain_the_match() {
     let srv = Server::start(dir.path(), &[]);
     let song = audio::song(8201, 30.0, RATE);
     let id = put(&srv, dir.path(), "s.wav", &song, "Paper Boats", None, None);
-    let other = put(&srv, dir.path(), "o.wav", &audio::song(8202, 30.0, RATE), "Other Song", None, None);
+    let other = put(
+        &srv,
+        dir.path(),
+        "o.wav",
+        &audio::song(8202, 30.0, RATE),
+        "Other Song",
+        None,
+        None,
+    );
     ready(&srv, &[id, other]);
     let clip = clip_file(dir.path(), "clip.wav", &song, 8.0, 8.0, 15.0, 44_100, 2);
-    let unknown = clip_file(dir.path(), "unknown.wav", &audio::song(8299, 10.0, RATE), 1.0, 8.0, 30.0, RATE, 1);
+    let unknown = clip_file(
+        dir.path(),
+        "unknown.wav",
+        &audio::song(8299, 10.0, RATE),
+        1.0,
+        8.0,
+        30.0,
+        RATE,
+        1,
+    );
 
     let app = App::new(&srv.base, Options::default());
     app.load("#/recognize", "recognize");
     // A clip of nothing in the library: a clear "no match".
     let input = app.el("#recognize-file");
     app.b.send_keys(&input, unknown.to_str().unwrap());
-    app.b.wait_until("#no-match shown", 30 * SECS, || app.shown("#no-match").then_some(()));
+    app.b
+        .wait_until("#no-match shown", 30 * SECS, || app.shown("#no-match").then_some(()));
     let sentence = app.b.text_of("#no-match").unwrap_or_default();
-    assert!(sentence.to_lowercase().contains("no match"), "#no-match says so: {sentence:?}");
+    assert!(
+        sentence.to_lowercase().contains("no match"),
+        "#no-match says so: {sentence:?}"
+    );
 
     // The clip of the song: named, with a "why" link.
     let input = app.el("#recognize-file");
@@ -300,9 +391,15 @@ fn browser_recognise_a_file_and_explain_the_match() {
     let sel = format!("#answer[data-track-id=\"{id}\"]");
     app.b.wait_find(&sel, 30 * SECS);
     assert!(!app.shown("#no-match"), "#no-match hidden once there is a match");
-    assert_eq!(app.b.text_of("#answer .match-title").unwrap_or_default().trim(), "Paper Boats");
+    assert_eq!(
+        app.b.text_of("#answer .match-title").unwrap_or_default().trim(),
+        "Paper Boats"
+    );
     let why = app.b.wait_find("a#why-link", 10 * SECS);
-    assert_eq!(app.b.attr(&why, "href").as_deref().map(|h| h.ends_with("#/match")), Some(true));
+    assert_eq!(
+        app.b.attr(&why, "href").as_deref().map(|h| h.ends_with("#/match")),
+        Some(true)
+    );
     app.b.click(&why);
     app.wait_ready("match");
     let peaks = app.wait_drawn("canvas#why-peaks", 0.002, 15 * SECS);
@@ -332,14 +429,24 @@ fn browser_search_with_a_facet_and_a_tempo_filter() {
     let mut ids = Vec::new();
     for (i, (style, seed, genre, title)) in specs.iter().enumerate() {
         let x = track(*style, *seed, 20.0, RATE);
-        ids.push(put(&srv, dir.path(), &format!("t{i}.wav"), &x, title, Some(genre), None));
+        ids.push(put(
+            &srv,
+            dir.path(),
+            &format!("t{i}.wav"),
+            &x,
+            title,
+            Some(genre),
+            None,
+        ));
     }
     ready(&srv, &ids);
     let tempo: Vec<f64> = ids
         .iter()
         .map(|id| {
             let a = srv.get(&format!("/tracks/{id}/analysis"));
-            a.json["tempo_bpm"].as_f64().unwrap_or_else(|| panic!("tempo of {id}: {}", a.text))
+            a.json["tempo_bpm"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("tempo of {id}: {}", a.text))
         })
         .collect();
     println!("tempi: {tempo:?}");
@@ -348,24 +455,32 @@ fn browser_search_with_a_facet_and_a_tempo_filter() {
         let r = srv.get("/search");
         let v = r.json["facets"]["genre"]
             .as_array()
-            .and_then(|a| a.iter().find(|f| f["value"].as_str().map(|s| s.eq_ignore_ascii_case("electronic")) == Some(true)))
+            .and_then(|a| {
+                a.iter()
+                    .find(|f| f["value"].as_str().map(|s| s.eq_ignore_ascii_case("electronic")) == Some(true))
+            })
             .unwrap_or_else(|| panic!("no electronic facet in {}", r.text))
             .clone();
         v["value"].as_str().unwrap().to_string()
     };
-    let expect = |f: &dyn Fn(usize) -> bool| -> BTreeSet<u32> { (0..ids.len()).filter(|&i| f(i)).map(|i| ids[i]).collect() };
+    let expect =
+        |f: &dyn Fn(usize) -> bool| -> BTreeSet<u32> { (0..ids.len()).filter(|&i| f(i)).map(|i| ids[i]).collect() };
 
     let app = App::new(&srv.base, Options::default());
     app.load("#/search", "search");
     app.click_search();
     let all = expect(&|_| true);
-    app.wait_eq("every track for an empty query", 20 * SECS, &all, || app.ids("ol#results > li.result[data-track-id]"));
+    app.wait_eq("every track for an empty query", 20 * SECS, &all, || {
+        app.ids("ol#results > li.result[data-track-id]")
+    });
 
     // A facet button filters by it.
     let facet = format!("#facets button[data-facet=\"genre\"][data-value=\"{facet_value}\"]");
     app.b.click_css(&facet);
     let electronic = expect(&|i| genre_of(i) == "electronic");
-    app.wait_eq("the electronic facet", 20 * SECS, &electronic, || app.ids("ol#results > li.result[data-track-id]"));
+    app.wait_eq("the electronic facet", 20 * SECS, &electronic, || {
+        app.ids("ol#results > li.result[data-track-id]")
+    });
 
     // A tempo range alone (the calm tracks' span), no genre.
     app.select("select#genre", "");
@@ -375,7 +490,9 @@ fn browser_search_with_a_facet_and_a_tempo_filter() {
     app.click_search();
     let in_range = |i: usize| tempo[i] >= (lo * 10.0).round() / 10.0 && tempo[i] <= (hi * 10.0).round() / 10.0;
     let want = expect(&|i| in_range(i));
-    app.wait_eq("the tempo range", 20 * SECS, &want, || app.ids("ol#results > li.result[data-track-id]"));
+    app.wait_eq("the tempo range", 20 * SECS, &want, || {
+        app.ids("ol#results > li.result[data-track-id]")
+    });
 
     // Genre and tempo together: the first beat track's tempo ± 0.5. The
     // genre options are the current answer's facets, so first clear the
@@ -383,7 +500,9 @@ fn browser_search_with_a_facet_and_a_tempo_filter() {
     app.type_into("input#tempo-min", "");
     app.type_into("input#tempo-max", "");
     app.click_search();
-    app.wait_eq("every track again", 20 * SECS, &all, || app.ids("ol#results > li.result[data-track-id]"));
+    app.wait_eq("every track again", 20 * SECS, &all, || {
+        app.ids("ol#results > li.result[data-track-id]")
+    });
     app.select("select#genre", &facet_value);
     let (lo, hi) = (tempo[0] - 0.5, tempo[0] + 0.5);
     app.type_into("input#tempo-min", &format!("{lo:.1}"));
@@ -391,7 +510,9 @@ fn browser_search_with_a_facet_and_a_tempo_filter() {
     app.click_search();
     let want = expect(&|i| genre_of(i) == "electronic" && in_range_of(tempo[i], lo, hi));
     assert!(want.contains(&ids[0]));
-    app.wait_eq("genre + tempo", 20 * SECS, &want, || app.ids("ol#results > li.result[data-track-id]"));
+    app.wait_eq("genre + tempo", 20 * SECS, &want, || {
+        app.ids("ol#results > li.result[data-track-id]")
+    });
     // The server agrees with the page.
     let r = srv.get(&format!(
         "/search?genre={facet_value}&tempo_min={lo:.1}&tempo_max={hi:.1}"
@@ -405,8 +526,14 @@ fn browser_search_with_a_facet_and_a_tempo_filter() {
     assert_eq!(server, want, "{}", r.text);
     // Each result links to its track and offers "more like this".
     for id in &want {
-        assert!(app.b.try_find(&format!("li.result[data-track-id=\"{id}\"] a[href=\"#/track/{id}\"]")).is_some());
-        assert!(app.b.try_find(&format!("li.result[data-track-id=\"{id}\"] button.more-like")).is_some());
+        assert!(app
+            .b
+            .try_find(&format!("li.result[data-track-id=\"{id}\"] a[href=\"#/track/{id}\"]"))
+            .is_some());
+        assert!(app
+            .b
+            .try_find(&format!("li.result[data-track-id=\"{id}\"] button.more-like"))
+            .is_some());
     }
 }
 
@@ -428,7 +555,15 @@ fn browser_track_page_draws_and_downloads_midi() {
     let _one = serial();
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start(dir.path(), &[]);
-    let id = put(&srv, dir.path(), "beat.wav", &track(Style::Beat, 41, 24.0, RATE), "Drum Study", Some("electronic"), None);
+    let id = put(
+        &srv,
+        dir.path(),
+        "beat.wav",
+        &track(Style::Beat, 41, 24.0, RATE),
+        "Drum Study",
+        Some("electronic"),
+        None,
+    );
     ready(&srv, &[id]);
 
     let app = App::new(&srv.base, Options::default());
@@ -451,21 +586,36 @@ fn browser_track_page_draws_and_downloads_midi() {
             "const g = document.querySelector('#drum-grid'); return g ? g.querySelectorAll('td, [data-step]').length : -1;",
             vec![],
         );
-        assert!(cells.as_i64().unwrap_or(-1) >= 3 * 8, "#drum-grid has a step per instrument: {cells}");
+        assert!(
+            cells.as_i64().unwrap_or(-1) >= 3 * 8,
+            "#drum-grid has a step per instrument: {cells}"
+        );
     }
     let player = app.el("audio#player");
     let src = app.b.attr(&player, "src").unwrap_or_default();
-    assert!(src.contains(&format!("/tracks/{id}/audio")), "audio#player src: {src:?}");
+    assert!(
+        src.contains(&format!("/tracks/{id}/audio")),
+        "audio#player src: {src:?}"
+    );
     let tk = app.b.text_of("#tempo-key").unwrap_or_default();
-    assert!(tk.chars().any(|c| c.is_ascii_digit()), "#tempo-key shows the tempo: {tk:?}");
+    assert!(
+        tk.chars().any(|c| c.is_ascii_digit()),
+        "#tempo-key shows the tempo: {tk:?}"
+    );
     let loud = app.b.text_of("#loudness").unwrap_or_default();
     assert!(loud.contains("LUFS"), "#loudness shows integrated LUFS: {loud:?}");
 
     let midi = app.el("a#midi-link");
     let href = app.b.attr(&midi, "href").unwrap_or_default();
-    assert!(href.contains(&format!("/tracks/{id}/pattern.mid")), "a#midi-link href: {href:?}");
     assert!(
-        app.b.execute("return document.querySelector('a#midi-link').hasAttribute('download');", vec![]) == true,
+        href.contains(&format!("/tracks/{id}/pattern.mid")),
+        "a#midi-link href: {href:?}"
+    );
+    assert!(
+        app.b.execute(
+            "return document.querySelector('a#midi-link').hasAttribute('download');",
+            vec![]
+        ) == true,
         "a#midi-link has the download attribute"
     );
     let (status, head) = app.fetch_head(&href, 4);
@@ -481,15 +631,28 @@ fn browser_api_key_dialog_refuses_then_works() {
     let _one = serial();
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start(dir.path(), &["--api-keys", "k1", "--protect-reads", "true"]);
-    let id = put(&srv, dir.path(), "k.wav", &track(Style::Beat, 51, 16.0, RATE), "Locked Track", None, Some("k1"));
+    let id = put(
+        &srv,
+        dir.path(),
+        "k.wav",
+        &track(Style::Beat, 51, 16.0, RATE),
+        "Locked Track",
+        None,
+        Some("k1"),
+    );
     assert_eq!(wait_final_keyed(&srv, id, "k1")["status"], "READY");
     assert_eq!(srv.get("/songs").status, 401, "reads are protected");
 
     let app = App::new(&srv.base, Options::default());
     app.b.goto(&format!("{}/#/library", srv.base));
-    app.b.wait_until("#key-dialog shown after a 401", 20 * SECS, || app.shown("#key-dialog").then_some(()));
+    app.b.wait_until("#key-dialog shown after a 401", 20 * SECS, || {
+        app.shown("#key-dialog").then_some(())
+    });
     let notice = app.b.text_of("#notice").unwrap_or_default();
-    assert!(notice.to_lowercase().contains("key"), "#notice says a key is needed: {notice:?}");
+    assert!(
+        notice.to_lowercase().contains("key"),
+        "#notice says a key is needed: {notice:?}"
+    );
     assert!(
         app.b.try_find(&format!("tr[data-track-id=\"{id}\"]")).is_none(),
         "no track is listed without the key"
@@ -525,8 +688,24 @@ fn browser_every_page_passes_axe_with_screenshots_and_figures() {
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start(dir.path(), &[]);
     let song = track(Style::Beat, 61, 24.0, RATE);
-    let id = put(&srv, dir.path(), "a.wav", &song, "Neon Harbor", Some("electronic"), None);
-    let calm = put(&srv, dir.path(), "b.wav", &track(Style::Calm, 62, 24.0, RATE), "Quiet Meadow", Some("ambient"), None);
+    let id = put(
+        &srv,
+        dir.path(),
+        "a.wav",
+        &song,
+        "Neon Harbor",
+        Some("electronic"),
+        None,
+    );
+    let calm = put(
+        &srv,
+        dir.path(),
+        "b.wav",
+        &track(Style::Calm, 62, 24.0, RATE),
+        "Quiet Meadow",
+        Some("ambient"),
+        None,
+    );
     ready(&srv, &[id, calm]);
     let clip = clip_file(dir.path(), "clip.wav", &song, 6.0, 8.0, 20.0, RATE, 1);
 
@@ -537,8 +716,14 @@ fn browser_every_page_passes_axe_with_screenshots_and_figures() {
     let load_ms = t_load.elapsed().as_secs_f64() * 1000.0;
     app.b.wait_find(&format!("tr[data-track-id=\"{calm}\"]"), 10 * SECS);
     match app.first_render_ms() {
-        Some(ms) => figure("time to first render, navigation start to data-ready=1 (ms)", format!("{ms:.0}")),
-        None => figure("time to first render, goto to data-ready=1 seen (ms, upper bound)", format!("{load_ms:.0}")),
+        Some(ms) => figure(
+            "time to first render, navigation start to data-ready=1 (ms)",
+            format!("{ms:.0}"),
+        ),
+        None => figure(
+            "time to first render, goto to data-ready=1 seen (ms, upper bound)",
+            format!("{load_ms:.0}"),
+        ),
     }
     page_weight(&app, &srv);
     serious.extend(app.axe("library").0);
@@ -629,6 +814,175 @@ fn page_weight(app: &App, srv: &Server) {
     );
     figure(
         "page weight seen by the Performance API (bytes)",
-        format!("transfer {}, encoded {}, decoded {}", perf["transfer"], perf["encoded"], perf["decoded"]),
+        format!(
+            "transfer {}, encoded {}, decoded {}",
+            perf["transfer"], perf["encoded"], perf["decoded"]
+        ),
     );
+}
+
+/// The library's state as one string: first title | rows | #page-info.
+const LIB_SIG: &str = "() => {
+  const t = document.querySelector('tr[data-track-id] td.title');
+  const info = document.querySelector('#page-info');
+  return (t ? t.textContent.trim() : '') + '|' + document.querySelectorAll('tr[data-track-id]').length
+    + '|' + (info ? info.textContent.trim() : '');
+}";
+
+/// Arms an in-page stopwatch: it starts at the next `event` (click, input)
+/// and notes when each library state (first title, rows, #page-info) first
+/// showed, so a measurement is the page's own time, not WebDriver's.
+fn arm(app: &App, event: &str) {
+    app.b.execute(
+        &(format!("window.__libSig = {LIB_SIG};")
+            + "if (window.__libObs) window.__libObs.disconnect();
+         window.__lib = {t0: null, seen: {}};
+         document.addEventListener(arguments[0], () => { if (window.__lib.t0 === null) window.__lib.t0 = performance.now(); }, {capture: true, once: true});
+         const note = () => { const s = window.__libSig(); if (!(s in window.__lib.seen)) window.__lib.seen[s] = performance.now(); };
+         window.__libObs = new MutationObserver(note);
+         window.__libObs.observe(document.querySelector('#page'), {subtree: true, childList: true, characterData: true, attributes: true});"),
+        vec![event.into()],
+    );
+}
+
+/// The library's state now: (first title, rows, #page-info).
+fn lib_state(app: &App) -> (String, usize, String) {
+    let s = app
+        .b
+        .try_execute(&format!("return ({LIB_SIG})();"), vec![])
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let mut it = s.splitn(3, '|');
+    (
+        it.next().unwrap_or("").to_string(),
+        it.next().and_then(|n| n.parse().ok()).unwrap_or(0),
+        it.next().unwrap_or("").to_string(),
+    )
+}
+
+/// Milliseconds from the armed event to the current state's first showing.
+fn armed_ms(app: &App) -> f64 {
+    let v = app.b.execute(
+        "const s = window.__libSig(); return [window.__lib.t0, window.__lib.seen[s] === undefined ? null : window.__lib.seen[s]];",
+        vec![],
+    );
+    match (v[0].as_f64(), v[1].as_f64()) {
+        (Some(a), Some(b)) => (b - a).max(0.0),
+        _ => panic!("no in-page timing: {v}"),
+    }
+}
+
+/// A library of a few hundred short tracks: paged (never all rows at
+/// once), sortable both ways, filterable, and quick to do each.
+#[test]
+fn browser_library_pages_sorts_and_filters_many_tracks() {
+    if webdriver::skip() {
+        return;
+    }
+    const N: usize = 120;
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &["--rate-limit", "0"]);
+    let t0 = Instant::now();
+    // Titles are a permutation of the ids, so title order is not id order.
+    let title = |i: usize| format!("Song {:03}", (i * 7919 + 17) % N);
+    for i in 0..N {
+        let x = audio::song(9000 + i as u32, 5.2, 8000);
+        let bytes = wav_bytes(dir.path(), "t.wav", &x, 8000);
+        let name = format!("f{i}.wav");
+        let t = title(i);
+        let artist = ["Ayla", "Brook", "Cato"][i % 3];
+        let r = srv.post_form(
+            "/tracks",
+            &[
+                Part::file("file", &name, &bytes),
+                Part::text("title", &t),
+                Part::text("artist", artist),
+            ],
+            &[],
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    srv.eventually("every upload processed", 120, |s| {
+        ["QUEUED", "PROCESSING"]
+            .iter()
+            .all(|st| s.get(&format!("/songs?limit=1&status={st}")).json["total"] == 0)
+    });
+    println!("{N} uploads processed in {:.1} s", t0.elapsed().as_secs_f64());
+
+    let app = App::new(&srv.base, Options::default());
+    app.load("#/library", "library");
+    if let Some(ms) = app.first_render_ms() {
+        figure(
+            &format!("library first render with {N} tracks (ms)"),
+            format!("{ms:.0}"),
+        );
+    }
+    let (_, rows, info) = lib_state(&app);
+    assert!(rows > 0 && rows <= 50, "one page of rows, not all {N}: {rows}");
+    assert!(
+        info.contains(&format!("of {N}")),
+        "#page-info gives the total: {info:?}"
+    );
+
+    // Sorting by title: one way, then the other.
+    let ends = ["Song 000".to_string(), format!("Song {:03}", N - 1)];
+    assert!(!ends.contains(&lib_state(&app).0), "the first row before sorting is neither end");
+    arm(&app, "click");
+    app.b.click_css("th[data-sort=\"title\"]");
+    let first = app.b.wait_until("the title sort", 15 * SECS, || {
+        let (f, _, _) = lib_state(&app);
+        ends.contains(&f).then_some(f)
+    });
+    let sort_ms = armed_ms(&app);
+    arm(&app, "click");
+    app.b.click_css("th[data-sort=\"title\"]");
+    let other = if first == ends[0] { &ends[1] } else { &ends[0] };
+    app.b.wait_until("the reversed title sort", 15 * SECS, || {
+        (&lib_state(&app).0 == other).then_some(())
+    });
+    let reverse_ms = armed_ms(&app);
+    figure(
+        &format!("library sort click to rows re-drawn with {N} tracks (ms)"),
+        format!("{sort_ms:.0} (reverse {reverse_ms:.0})"),
+    );
+
+    // The next page.
+    let before = lib_state(&app);
+    arm(&app, "click");
+    app.b.click_css("button#next-page");
+    let after = app.b.wait_until("the next page", 15 * SECS, || {
+        let s = lib_state(&app);
+        (s.2 != before.2 && s.0 != before.0).then_some(s)
+    });
+    assert!(after.2.starts_with("51"), "#page-info on page 2: {:?}", after.2);
+    figure(
+        &format!("library next-page click to rows re-drawn with {N} tracks (ms)"),
+        format!("{:.0}", armed_ms(&app)),
+    );
+
+    // The filter: what the server finds for the same words, on page 1.
+    let want: BTreeSet<u32> = srv.get("/songs?limit=100&q=Song%2010").json["songs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_u64().unwrap() as u32)
+        .collect();
+    assert_eq!(want.len(), 10, "Song 100–109");
+    arm(&app, "input");
+    app.type_into("input#track-filter", "Song 10");
+    app.wait_eq("the filtered rows", 15 * SECS, &want, || app.ids("tr[data-track-id]"));
+    figure(
+        &format!("library filter keystroke to rows re-drawn with {N} tracks (ms, incl. debounce)"),
+        format!("{:.0}", armed_ms(&app)),
+    );
+    let (_, _, info) = lib_state(&app);
+    assert!(info.contains("of 10"), "#page-info after the filter: {info:?}");
+    // Status filter: READY only, the rows are all READY.
+    app.select("select#status-filter", "READY");
+    app.b.wait_until("READY rows only", 15 * SECS, || {
+        let r = row_statuses(&app);
+        (!r.is_empty() && r.iter().all(|(_, s)| s == "READY")).then_some(())
+    });
 }

@@ -71,7 +71,10 @@ impl App {
     pub fn new(base: &str, opts: Options) -> App {
         let b = Browser::start(opts);
         // Best effort: the time-to-first-render mark (Chromium only).
-        if let Err(e) = b.cdp("Page.addScriptToEvaluateOnNewDocument", json!({ "source": FIRST_READY_JS })) {
+        if let Err(e) = b.cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": FIRST_READY_JS }),
+        ) {
             eprintln!("note: no first-render mark ({e})");
         }
         App {
@@ -142,7 +145,13 @@ impl App {
     }
 
     /// Polls `f` until it equals `want`; the panic shows the last value.
-    pub fn wait_eq<T: PartialEq + std::fmt::Debug>(&self, what: &str, timeout: Duration, want: &T, mut f: impl FnMut() -> T) {
+    pub fn wait_eq<T: PartialEq + std::fmt::Debug>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        want: &T,
+        mut f: impl FnMut() -> T,
+    ) {
         let deadline = Instant::now() + timeout;
         loop {
             let got = f();
@@ -265,7 +274,11 @@ impl App {
                 other.push(line);
             }
         }
-        println!("axe {label}: {} serious or critical, {} other violations", bad.len(), other.len());
+        println!(
+            "axe {label}: {} serious or critical, {} other violations",
+            bad.len(),
+            other.len()
+        );
         for l in &other {
             println!("axe (minor): {l}");
         }
@@ -289,7 +302,10 @@ impl App {
     /// Milliseconds from navigation start to the first `data-ready="1"`.
     pub fn first_render_ms(&self) -> Option<f64> {
         self.b
-            .try_execute("return window.__sonicaFirstReady === undefined ? null : window.__sonicaFirstReady;", vec![])
+            .try_execute(
+                "return window.__sonicaFirstReady === undefined ? null : window.__sonicaFirstReady;",
+                vec![],
+            )
             .ok()
             .and_then(|v| v.as_f64())
     }

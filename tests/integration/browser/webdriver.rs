@@ -264,14 +264,18 @@ impl Browser {
     }
 
     pub fn find_all(&self, css: &str) -> Vec<Element> {
-        self.cmd("POST", "/elements", Some(json!({"using": "css selector", "value": css})))
-            .unwrap_or_else(|e| panic!("find_all {css:?}: {e}"))
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|v| v[ELEMENT_KEY].as_str().map(|s| Element(s.to_string())))
-            .collect()
+        self.cmd(
+            "POST",
+            "/elements",
+            Some(json!({"using": "css selector", "value": css})),
+        )
+        .unwrap_or_else(|e| panic!("find_all {css:?}: {e}"))
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v[ELEMENT_KEY].as_str().map(|s| Element(s.to_string())))
+        .collect()
     }
 
     /// Waits up to `timeout` for an element matching `css`.
@@ -298,8 +302,12 @@ impl Browser {
     /// Types `text`; for a file input, `text` is an absolute path (several
     /// joined by '\n' for a `multiple` input).
     pub fn send_keys(&self, el: &Element, text: &str) {
-        self.cmd("POST", &format!("/element/{}/value", el.0), Some(json!({ "text": text })))
-            .unwrap_or_else(|e| panic!("send_keys: {e}"));
+        self.cmd(
+            "POST",
+            &format!("/element/{}/value", el.0),
+            Some(json!({ "text": text })),
+        )
+        .unwrap_or_else(|e| panic!("send_keys: {e}"));
     }
 
     pub fn text(&self, el: &Element) -> String {
@@ -351,7 +359,9 @@ impl Browser {
 
     /// A PNG of the viewport.
     pub fn screenshot(&self) -> Vec<u8> {
-        let v = self.cmd("GET", "/screenshot", None).unwrap_or_else(|e| panic!("screenshot: {e}"));
+        let v = self
+            .cmd("GET", "/screenshot", None)
+            .unwrap_or_else(|e| panic!("screenshot: {e}"));
         let png = base64_decode(v.as_str().unwrap_or(""));
         assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
         png
