@@ -15,6 +15,7 @@ pub(crate) mod jobs;
 pub(crate) mod metrics;
 pub(crate) mod openapi;
 pub(crate) mod policy;
+pub mod range;
 pub(crate) mod recognition;
 pub(crate) mod routes;
 pub(crate) mod saver;

@@ -22,7 +22,7 @@ use crate::service::routes::{blocking, parse_id};
 use crate::service::state::AppState;
 use crate::SonicaError;
 
-use super::range::{byte_range, ByteRange};
+use crate::service::range::{byte_range, ByteRange};
 
 /// Widest waveform, in bins.
 pub const MAX_BINS: usize = 4096;

@@ -8,7 +8,6 @@ pub mod duplicates;
 pub mod health;
 pub mod media;
 pub mod metrics;
-pub mod range;
 pub mod recognize;
 pub mod search;
 pub mod similar;
