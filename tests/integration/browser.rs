@@ -16,7 +16,7 @@ mod pages;
 mod webdriver;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -78,19 +78,11 @@ fn ready(srv: &Server, ids: &[u32]) {
     }
 }
 
-/// A noisy clip of `x` (mono, RATE) written as a 16-bit WAV at `rate`
-/// with `channels` channels; returns its absolute path.
-fn clip_file(
-    dir: &Path,
-    name: &str,
-    x: &[f32],
-    start_s: f32,
-    len_s: f32,
-    snr_db: f32,
-    rate: u32,
-    channels: u16,
-) -> std::path::PathBuf {
-    let part = audio::slice(x, RATE, start_s, len_s);
+/// A noisy clip of `x` (mono, RATE): `span` = (start, length) in seconds,
+/// `snr_db` of white noise, written as a 16-bit WAV at `rate` with
+/// `channels` channels; returns its absolute path.
+fn clip_file(dir: &Path, name: &str, x: &[f32], span: (f32, f32), snr_db: f32, rate: u32, channels: u16) -> PathBuf {
+    let part = audio::slice(x, RATE, span.0, span.1);
     let noisy = audio::add_noise(&part, snr_db, 4242);
     let resampled = if rate == RATE {
         noisy
@@ -186,8 +178,7 @@ fn browser_upload_two_tracks_through_the_page() {
         dir.path(),
         "harbor-lights.wav",
         &track(Style::Beat, 31, 20.0, RATE),
-        0.0,
-        20.0,
+        (0.0, 20.0),
         60.0,
         RATE,
         1,
@@ -196,8 +187,7 @@ fn browser_upload_two_tracks_through_the_page() {
         dir.path(),
         "quiet-meadow.wav",
         &track(Style::Calm, 32, 20.0, RATE),
-        0.0,
-        20.0,
+        (0.0, 20.0),
         60.0,
         RATE,
         2,
@@ -250,6 +240,40 @@ fn browser_upload_two_tracks_through_the_page() {
             .try_find(&format!("tr[data-track-id=\"{id}\"] td.title a[href=\"#/track/{id}\"]"));
         assert!(link.is_some(), "row {id}: td.title links to #/track/{id}");
     }
+    assert!(
+        app.b.try_find("section#duplicate-groups").is_some(),
+        "section#duplicate-groups"
+    );
+    assert!(app.b.try_find("section#watched").is_some(), "section#watched");
+
+    // Delete: a confirmation dialog first; cancel keeps the row, confirm
+    // removes it here and on the server.
+    let gone = *ids.iter().next().unwrap();
+    let row = format!("tr[data-track-id=\"{gone}\"]");
+    app.b.click_css(&format!("{row} button.delete"));
+    app.b.wait_until("the delete confirmation", 10 * SECS, || {
+        app.shown("button#confirm-delete").then_some(())
+    });
+    app.b.click_css("button#cancel-delete");
+    app.b.wait_until("the confirmation closed", 10 * SECS, || {
+        (!app.shown("button#confirm-delete")).then_some(())
+    });
+    assert!(app.b.try_find(&row).is_some(), "cancel keeps the track");
+    assert_eq!(srv.get(&format!("/tracks/{gone}")).status, 200);
+    app.b.click_css(&format!("{row} button.delete"));
+    app.b.wait_until("the delete confirmation", 10 * SECS, || {
+        app.shown("button#confirm-delete").then_some(())
+    });
+    app.b.click_css("button#confirm-delete");
+    app.b.wait_until("the deleted row gone", 15 * SECS, || {
+        app.b.try_find(&row).is_none().then_some(())
+    });
+    assert_eq!(
+        srv.get(&format!("/tracks/{gone}")).status,
+        404,
+        "deleted on the server too"
+    );
+    assert_eq!(row_statuses(&app).len(), 1);
 }
 
 #[test]
@@ -266,10 +290,11 @@ fn browser_microphone_names_the_track_within_five_seconds() {
     let other = put(&srv, dir.path(), "d.wav", &decoy, "Decoy Song", None, None);
     ready(&srv, &[id, other]);
     // 12 s from 20 s in, 10 dB SNR, 48 kHz 16-bit stereo: the microphone.
-    let mic = clip_file(dir.path(), "mic.wav", &song, 20.0, 12.0, 10.0, 48_000, 2);
+    let mic = clip_file(dir.path(), "mic.wav", &song, (20.0, 12.0), 10.0, 48_000, 2);
 
     let app = App::new(&srv.base, Options::default().fake_microphone(&mic));
     app.load("#/recognize", "recognize");
+    assert!(app.b.try_find("#mic-level").is_some() && app.b.try_find("#mic-elapsed").is_some());
     // Record each answer the moment it shows, with #mic-elapsed then.
     app.b.execute(
         "window.__mic = {t0: null, answers: []};
@@ -360,13 +385,12 @@ fn browser_recognise_a_file_and_explain_the_match() {
         None,
     );
     ready(&srv, &[id, other]);
-    let clip = clip_file(dir.path(), "clip.wav", &song, 8.0, 8.0, 15.0, 44_100, 2);
+    let clip = clip_file(dir.path(), "clip.wav", &song, (8.0, 8.0), 15.0, 44_100, 2);
     let unknown = clip_file(
         dir.path(),
         "unknown.wav",
         &audio::song(8299, 10.0, RATE),
-        1.0,
-        8.0,
+        (1.0, 8.0),
         30.0,
         RATE,
         1,
@@ -707,9 +731,10 @@ fn browser_every_page_passes_axe_with_screenshots_and_figures() {
         None,
     );
     ready(&srv, &[id, calm]);
-    let clip = clip_file(dir.path(), "clip.wav", &song, 6.0, 8.0, 20.0, RATE, 1);
+    let clip = clip_file(dir.path(), "clip.wav", &song, (6.0, 8.0), 20.0, RATE, 1);
 
     let app = App::new(&srv.base, Options::default());
+    app.b.set_viewport(1280, 900);
     let mut serious = Vec::new();
     let t_load = Instant::now();
     app.load("#/library", "library");
@@ -759,7 +784,7 @@ fn browser_every_page_passes_axe_with_screenshots_and_figures() {
     app.shot("track");
 
     // Phone size: the library without sideways scrolling.
-    app.b.set_window_size(390, 844);
+    app.b.set_viewport(390, 844);
     app.nav("#/library", "library");
     app.b.wait_find(&format!("tr[data-track-id=\"{calm}\"]"), 10 * SECS);
     serious.extend(app.axe("library (390 px)").0);
@@ -928,7 +953,10 @@ fn browser_library_pages_sorts_and_filters_many_tracks() {
 
     // Sorting by title: one way, then the other.
     let ends = ["Song 000".to_string(), format!("Song {:03}", N - 1)];
-    assert!(!ends.contains(&lib_state(&app).0), "the first row before sorting is neither end");
+    assert!(
+        !ends.contains(&lib_state(&app).0),
+        "the first row before sorting is neither end"
+    );
     arm(&app, "click");
     app.b.click_css("th[data-sort=\"title\"]");
     let first = app.b.wait_until("the title sort", 15 * SECS, || {

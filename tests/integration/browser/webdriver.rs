@@ -250,6 +250,28 @@ impl Browser {
             .unwrap_or_else(|e| panic!("resize to {width}x{height}: {e}"));
     }
 
+    /// Sizes the window so that the page's viewport (innerWidth ×
+    /// innerHeight) is `width` × `height`.
+    pub fn set_viewport(&self, width: u32, height: u32) {
+        self.set_window_size(width, height);
+        let v = self
+            .cmd(
+                "POST",
+                "/execute/sync",
+                Some(json!({"script": "return [innerWidth, innerHeight];", "args": []})),
+            )
+            .unwrap_or_else(|e| panic!("viewport size: {e}"));
+        let (iw, ih) = (
+            v[0].as_u64().unwrap_or(width as u64),
+            v[1].as_u64().unwrap_or(height as u64),
+        );
+        if (iw, ih) != (width as u64, height as u64) {
+            let w = (2 * width as u64).saturating_sub(iw) as u32;
+            let h = (2 * height as u64).saturating_sub(ih) as u32;
+            self.set_window_size(w, h);
+        }
+    }
+
     /// The first element matching `css`, if any (no waiting).
     pub fn try_find(&self, css: &str) -> Option<Element> {
         self.cmd("POST", "/element", Some(json!({"using": "css selector", "value": css})))
