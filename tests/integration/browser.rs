@@ -655,24 +655,19 @@ fn browser_api_key_dialog_refuses_then_works() {
     let _one = serial();
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start(dir.path(), &["--api-keys", "k1", "--protect-reads", "true"]);
-    let id = put(
-        &srv,
-        dir.path(),
-        "k.wav",
-        &track(Style::Beat, 51, 16.0, RATE),
-        "Locked Track",
-        None,
-        Some("k1"),
-    );
+    let song = track(Style::Beat, 51, 16.0, RATE);
+    let id = put(&srv, dir.path(), "k.wav", &song, "Locked Track", None, Some("k1"));
     assert_eq!(wait_final_keyed(&srv, id, "k1")["status"], "READY");
     assert_eq!(srv.get("/songs").status, 401, "reads are protected");
+    let mic = clip_file(dir.path(), "mic.wav", &song, (4.0, 10.0), 20.0, 48_000, 1);
 
-    let app = App::new(&srv.base, Options::default());
+    let app = App::new(&srv.base, Options::default().fake_microphone(&mic));
     app.b.goto(&format!("{}/#/library", srv.base));
     app.b.wait_until("#key-dialog shown after a 401", 20 * SECS, || {
         app.shown("#key-dialog").then_some(())
     });
     let notice = app.b.text_of("#notice").unwrap_or_default();
+    assert_eq!(app.b.attr(&app.el("#notice"), "role").as_deref(), Some("alert"));
     assert!(
         notice.to_lowercase().contains("key"),
         "#notice says a key is needed: {notice:?}"
@@ -698,6 +693,18 @@ fn browser_api_key_dialog_refuses_then_works() {
     assert_eq!((status, head.as_slice()), (200, &b"MThd"[..]), "GET {href}");
     let src = app.b.attr(&app.el("audio#player"), "src").unwrap_or_default();
     assert!(src.contains("key=k1"), "audio#player src carries ?key=: {src:?}");
+    let (status, head) = app.fetch_head(&src, 4);
+    assert_eq!((status, head.as_slice()), (200, &b"RIFF"[..]), "GET {src}");
+
+    // The microphone's WebSocket carries it too.
+    app.nav("#/recognize", "recognize");
+    app.b.click_css("#mic-start");
+    app.b.wait_find(&format!("#answer[data-track-id=\"{id}\"]"), 30 * SECS);
+    if let Some(stop) = app.b.try_find("#mic-stop") {
+        if app.b.displayed(&stop) {
+            app.b.click(&stop);
+        }
+    }
 }
 
 /// Every page through axe-core, with screenshots and the figures.
@@ -751,8 +758,22 @@ fn browser_every_page_passes_axe_with_screenshots_and_figures() {
         ),
     }
     page_weight(&app, &srv);
+    for link in ["#/library", "#/recognize", "#/search"] {
+        assert!(
+            app.b.try_find(&format!("nav a[href=\"{link}\"]")).is_some(),
+            "nav a[href=\"{link}\"]"
+        );
+    }
+    let mut titles = Vec::new();
     serious.extend(app.axe("library").0);
     app.shot("library");
+    titles.push(
+        app.b
+            .execute("return document.title;", vec![])
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+    );
 
     app.nav("#/recognize", "recognize");
     serious.extend(app.axe("recognize (empty)").0);
@@ -761,12 +782,26 @@ fn browser_every_page_passes_axe_with_screenshots_and_figures() {
     app.b.wait_find(&format!("#answer[data-track-id=\"{id}\"]"), 30 * SECS);
     serious.extend(app.axe("recognize (answer)").0);
     app.shot("recognize");
+    titles.push(
+        app.b
+            .execute("return document.title;", vec![])
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+    );
 
     app.b.click_css("a#why-link");
     app.wait_ready("match");
     app.wait_drawn("canvas#why-peaks", 0.002, 15 * SECS);
     serious.extend(app.axe("match").0);
     app.shot("match");
+    titles.push(
+        app.b
+            .execute("return document.title;", vec![])
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+    );
 
     app.nav("#/search", "search");
     app.type_into("input#q", "neon");
@@ -776,12 +811,26 @@ fn browser_every_page_passes_axe_with_screenshots_and_figures() {
     });
     serious.extend(app.axe("search").0);
     app.shot("search");
+    titles.push(
+        app.b
+            .execute("return document.title;", vec![])
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+    );
 
     app.nav(&format!("#/track/{id}"), "track");
     app.wait_drawn("canvas#waveform", 0.01, 20 * SECS);
     app.wait_drawn("canvas#spectrogram", 0.01, 20 * SECS);
     serious.extend(app.axe("track").0);
     app.shot("track");
+    titles.push(
+        app.b
+            .execute("return document.title;", vec![])
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+    );
 
     // Phone size: the library without sideways scrolling.
     app.b.set_viewport(390, 844);
@@ -797,6 +846,11 @@ fn browser_every_page_passes_axe_with_screenshots_and_figures() {
     assert!(
         widths[0].as_f64().unwrap_or(0.0) <= widths[1].as_f64().unwrap_or(0.0) + 1.0,
         "the library scrolls sideways at 390 px: {widths}"
+    );
+    let distinct: BTreeSet<&String> = titles.iter().collect();
+    assert!(
+        titles.iter().all(|t| !t.trim().is_empty()) && distinct.len() == titles.len(),
+        "each page sets its own document.title: {titles:?}"
     );
     assert!(
         serious.is_empty(),
