@@ -41,8 +41,6 @@ need `Authorization: Bearer <key>` or `X-API-Key: <key>`."
         routes::media::waveform,
         routes::media::spectrogram,
         routes::media::audio,
-        routes::webapp::index,
-        routes::webapp::asset,
     ),
     components(schemas(
         ErrorBody,

@@ -6,7 +6,9 @@
 //! a new binary's files are picked up at once, the gzipped copy when the
 //! browser accepts it, and `nosniff`. The page itself gets a Content
 //! Security Policy that allows only this server: no inline script, no
-//! other origin, no framing.
+//! other origin, no framing. Like `/docs`, these are open to everyone (the
+//! page must load to ask for a key) and are not API routes, so they are
+//! not in the OpenAPI document.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -105,19 +107,11 @@ fn page_policy(req: &HttpRequest) -> String {
     )
 }
 
-#[utoipa::path(get, path = "/", tag = "web",
-    responses((status = 200, description = "The web app's page (HTML)", content_type = "text/html"),
-        (status = 304, description = "Not modified (`If-None-Match`)")))]
 pub async fn index(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let f = file("index.html").ok_or_else(|| ApiError::Internal("the web app was not built in".into()))?;
     Ok(serve(&req, f, Some(page_policy(&req))))
 }
 
-#[utoipa::path(get, path = "/app/{name}", tag = "web",
-    params(("name" = String, Path, description = "A file of the web app, e.g. `app.js`")),
-    responses((status = 200, description = "The file"),
-        (status = 304, description = "Not modified (`If-None-Match`)"),
-        (status = 404, description = "`route_not_found`: no such file", body = crate::service::error::ErrorBody)))]
 pub async fn asset(req: HttpRequest, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     match file(&name) {
         Some(f) => Ok(serve(&req, f, None)),
