@@ -286,17 +286,18 @@ export function peaksOverlay(canvas, ex, maxHz = 4000) {
   if (!tp.length && !cp.length) message(ctx, box, "no peaks in the answer");
 }
 
-/** Vote histograms of the candidates, one row each (each scaled to its own tallest bar); the best (first) highlighted. */
+/** Vote histograms of the candidates, one row each, all on one scale (so the winner's lead shows); the best (first) highlighted. */
 export function histogram(canvas, candidates) {
   const { ctx, w, h } = prep(canvas);
   const list = Array.isArray(candidates) ? candidates.slice(0, 6) : [];
   const box = area(ctx, w, h, { l: 8, r: 8, t: 6, b: 6 });
   if (!list.length) { message(ctx, box, "no candidates"); return; }
   const rh = box.h / list.length;
+  const countsOf = (c) => (c && c.histogram && Array.isArray(c.histogram.counts) ? c.histogram.counts : []);
+  let peak = 1;
+  for (const c of list) for (const v of countsOf(c)) peak = Math.max(peak, Number(v) || 0);
   list.forEach((c, i) => {
-    const counts = c && c.histogram && Array.isArray(c.histogram.counts) ? c.histogram.counts : [];
-    let peak = 1;
-    for (const v of counts) peak = Math.max(peak, Number(v) || 0);
+    const counts = countsOf(c);
     const y = box.y + i * rh;
     if (i > 0) { ctx.strokeStyle = C.grid; ctx.beginPath(); ctx.moveTo(box.x, y + 0.5); ctx.lineTo(box.x + box.w, y + 0.5); ctx.stroke(); }
     ctx.fillStyle = i === 0 ? C.accent : C.soft;

@@ -110,6 +110,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         tmp_dir,
         claims: Mutex::new(Default::default()),
         recognizers: tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+        watch: Default::default(),
     });
     tracing::info!(
         tracks = index.len(),

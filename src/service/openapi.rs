@@ -56,6 +56,7 @@ need `Authorization: Bearer <key>` or `X-API-Key: <key>`."
         routes::media::WaveformAnswer,
         routes::media::SpectrogramAnswer,
         routes::health::Health,
+        routes::health::WatchView,
         routes::songs::SongList,
         routes::duplicates::DuplicateGroups,
         routes::tracks::Deleted,

@@ -41,6 +41,22 @@ pub struct AppState {
     /// the same cores, so each waits its turn instead, which keeps latency
     /// first-come-first-served and memory flat under a burst.
     pub recognizers: tokio::sync::Semaphore,
+    /// What the folder watcher is doing, for `GET /health`.
+    pub watch: WatchStatus,
+}
+
+/// The folder watcher's state, as it last reported it.
+#[derive(Debug, Default)]
+pub struct WatchStatus {
+    /// Running (false when `--watch false`, or before it starts).
+    pub running: std::sync::atomic::AtomicBool,
+    /// The folder looked empty or gone (an unmounted disk): removals are
+    /// held back and it looks again every few seconds.
+    pub held_back: std::sync::atomic::AtomicBool,
+    /// Files seen changing and waiting for a quiet spell.
+    pub settling: std::sync::atomic::AtomicUsize,
+    /// Unix seconds of the last full scan.
+    pub last_scan_s: std::sync::atomic::AtomicU64,
 }
 
 /// A track as the API shows it, ready or not.

@@ -74,14 +74,27 @@ struct Pending {
 const RECHECK: Duration = Duration::from_secs(5);
 
 fn run(state: Arc<AppState>, events: Receiver<PathBuf>, stop: Receiver<()>) {
+    use std::sync::atomic::Ordering::Relaxed;
+    state.watch.running.store(true, Relaxed);
+    let scanned = |state: &AppState, held_back: bool| {
+        state.watch.held_back.store(held_back, Relaxed);
+        state
+            .watch
+            .last_scan_s
+            .store(crate::pipeline::writer::unix_now_s(), Relaxed);
+    };
     let mut held_back = !scan(&state);
+    scanned(&state, held_back);
     let mut last_check = Instant::now();
     let settle = Duration::from_millis(state.config.settle_ms);
     let tick = (settle / 4).clamp(Duration::from_millis(20), Duration::from_millis(250));
     let mut pending: HashMap<PathBuf, Pending> = HashMap::new();
     loop {
         select! {
-            recv(stop) -> _ => return,
+            recv(stop) -> _ => {
+                state.watch.running.store(false, Relaxed);
+                return;
+            }
             recv(events) -> p => match p {
                 Ok(p) => note(&state, &mut pending, p),
                 Err(_) => return,
@@ -110,9 +123,11 @@ fn run(state: Arc<AppState>, events: Receiver<PathBuf>, stop: Receiver<()>) {
             pending.remove(&p);
             reconcile(&state, &p);
         }
+        state.watch.settling.store(pending.len(), Relaxed);
         if held_back && last_check.elapsed() >= RECHECK {
             last_check = Instant::now();
             held_back = !scan(&state);
+            scanned(&state, held_back);
             if !held_back {
                 tracing::info!(folder = %state.songs_dir.display(), "the songs folder is back; scan complete");
             }

@@ -313,7 +313,7 @@ const CHUNK: usize = 256 * 1024;
 
 #[utoipa::path(get, path = "/tracks/{id}/audio", tag = "tracks",
     params(("id" = u32, Path, description = "Track id"),
-        ("Range" = Option<String>, Header, description = "One byte range, `bytes=a-b`, `bytes=a-` or `bytes=-n`"),
+        ("Range" = Option<String>, Header, nullable = false, description = "One byte range, `bytes=a-b`, `bytes=a-` or `bytes=-n`"),
         ("key" = Option<String>, Query, description = "The API key, for players that cannot send a header (when `protect_reads` is on)")),
     responses((status = 200, description = "The stored file", content_type = "audio/*"),
         (status = 206, description = "The range asked for (`Content-Range`)", content_type = "audio/*"),
