@@ -1068,3 +1068,83 @@ fn browser_library_pages_sorts_and_filters_many_tracks() {
         (!r.is_empty() && r.iter().all(|(_, s)| s == "READY")).then_some(())
     });
 }
+
+/// Titles, artists and genres are whatever an uploader typed: markup in
+/// them is shown as text on every page that shows them, never run or
+/// parsed (the page escapes it; the CSP would refuse inline handlers too).
+#[test]
+fn browser_markup_in_track_fields_is_shown_as_text() {
+    if webdriver::skip() {
+        return;
+    }
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &[]);
+    let title = r#"<img src=x onerror="window.__pwned=1">Evil"#;
+    let artist = r#"<script>window.__pwned=2</script>"#;
+    let genre = r#""><svg onload="window.__pwned=3">"#;
+    let x = track(Style::Beat, 77, 20.0, RATE);
+    let bytes = wav_bytes(dir.path(), "evil.wav", &x, RATE);
+    let r = srv.post_form(
+        "/tracks",
+        &[
+            Part::file("file", "evil.wav", &bytes),
+            Part::text("title", title),
+            Part::text("artist", artist),
+            Part::text("genre", genre),
+        ],
+        &[],
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json["id"].as_u64().unwrap() as u32;
+    ready(&srv, &[id]);
+
+    let app = App::new(&srv.base, Options::default());
+    let injected = |app: &App, page: &str| {
+        let v = app.b.execute(
+            "return [window.__pwned === undefined, document.querySelectorAll('#page img[src=\"x\"], #page script, #page svg[onload]').length];",
+            vec![],
+        );
+        assert_eq!(
+            v,
+            serde_json::json!([true, 0]),
+            "markup ran or was parsed on the {page} page"
+        );
+    };
+    app.load("#/library", "library");
+    app.wait_eq("the row shows the title as text", 10 * SECS, &title.to_string(), || {
+        app.b
+            .text_of(&format!("tr[data-track-id=\"{id}\"] td.title"))
+            .unwrap_or_default()
+    });
+    injected(&app, "library");
+    app.load(&format!("#/track/{id}"), "track");
+    let page = app.b.text_of("#page").unwrap_or_default();
+    assert!(
+        page.contains(title) && page.contains(artist),
+        "the track page shows both as text"
+    );
+    injected(&app, "track");
+    app.load("#/search", "search");
+    app.type_into("input#q", "Evil");
+    app.b.click_css("button#search-go");
+    let want: BTreeSet<u32> = [id].into_iter().collect();
+    app.wait_eq("the result lists the track", 10 * SECS, &want, || {
+        app.ids("li.result[data-track-id]")
+    });
+    injected(&app, "search");
+    let clip = clip_file(dir.path(), "clip.wav", &x, (5.0, 8.0), 20.0, 44_100, 1);
+    app.load("#/recognize", "recognize");
+    let input = app.el("input#recognize-file");
+    app.b.send_keys(&input, clip.to_str().unwrap());
+    app.wait_eq(
+        "the answer names the track as text",
+        20 * SECS,
+        &title.to_string(),
+        || app.b.text_of("#answer .match-title").unwrap_or_default(),
+    );
+    injected(&app, "recognize");
+    app.b.click_css("a#why-link");
+    app.wait_ready("match");
+    injected(&app, "match");
+}
