@@ -17,6 +17,7 @@ pub mod fingerprint;
 pub mod identify;
 pub mod ingest;
 pub mod library;
+pub mod mastering;
 pub mod options;
 pub mod pipeline;
 pub mod search;

@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod duplicate;
 pub mod job;
 pub mod layout;
+pub mod mastering;
 pub mod peaks;
 pub mod postings;
 pub mod track;
