@@ -37,6 +37,14 @@ fn main() -> ExitCode {
             end_s,
             files,
         }) => return cli::analyze::run(&files, json, vectors, start_s, end_s),
+        Some(Command::Master {
+            mix,
+            references,
+            level,
+            json,
+            apply,
+            apply_s,
+        }) => return cli::master::run(&mix, &references, &level, json, apply.as_deref(), apply_s),
         Some(c) => c,
     };
     let data_dir = match cli.library.data_dir() {
@@ -128,7 +136,7 @@ fn dispatch(library: &Library, command: Command) -> anyhow::Result<ExitCode> {
         // Dispatched in `main` before any library is opened (the service
         // opens its own, analysis needs none); kept here only to keep this
         // match exhaustive.
-        Command::Serve(_) | Command::Analyze { .. } => Ok(ExitCode::from(2)),
+        Command::Serve(_) | Command::Analyze { .. } | Command::Master { .. } => Ok(ExitCode::from(2)),
         Command::Ingest {
             jobs,
             json,

@@ -27,6 +27,8 @@ mod hostile_files;
 mod kill;
 #[path = "integration/layering.rs"]
 mod layering;
+#[path = "integration/mastering.rs"]
+mod mastering;
 #[path = "integration/pinned.rs"]
 mod pinned;
 #[path = "integration/recognition.rs"]

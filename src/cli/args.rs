@@ -92,6 +92,28 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<String>,
     },
+    /// Compare a mix with reference files: band by band and overall, what
+    /// to change, the EQ curve, and optionally the mix rendered with it.
+    Master {
+        /// The mix to check.
+        mix: String,
+        /// A reference file (repeat for several; their range is the target).
+        #[arg(long = "reference", required = true)]
+        references: Vec<String>,
+        /// informative, suggestive or prescriptive.
+        #[arg(long, default_value = "prescriptive")]
+        level: String,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Write the mix with the suggested curve and loudness change (and
+        /// a true-peak limiter at −1 dBTP) to this WAV file.
+        #[arg(long)]
+        apply: Option<String>,
+        /// Render only the first this many seconds with --apply (0 = all).
+        #[arg(long, default_value = "0")]
+        apply_s: f64,
+    },
     /// Tracks that sound like a library track (by id) or an audio file.
     Similar {
         #[arg(long)]

@@ -7,5 +7,6 @@ pub mod duplicates;
 pub mod identify;
 pub mod ingest;
 pub mod library;
+pub mod master;
 pub mod serve;
 pub mod similar;

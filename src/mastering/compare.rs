@@ -81,7 +81,7 @@ impl Spread {
 #[derive(Debug, Clone, Serialize)]
 pub struct BandTarget {
     pub centre_hz: f64,
-    /// Level (mid + side) minus integrated loudness, dB.
+    /// Mid level minus integrated loudness, dB.
     pub level: Spread,
     /// Side minus mid, dB.
     pub side: Spread,
@@ -98,15 +98,11 @@ pub struct Target {
     pub bands: Vec<BandTarget>,
 }
 
-fn total_db(mid_db: f64, side_db: f64) -> f64 {
-    10.0 * (10f64.powf(mid_db / 10.0) + 10f64.powf(side_db / 10.0))
-        .max(1e-30)
-        .log10()
-}
-
-/// Loudness-normalised band levels of a profile (level minus LUFS).
+/// Loudness-normalised band levels of a profile: the mid signal's level
+/// minus LUFS. The balance is read on the mid alone (as Matchering does):
+/// a change of width moves the side, and must not read as an EQ move.
 fn relative_levels(p: &MasteringProfile) -> Vec<f64> {
-    p.bands.iter().map(|b| total_db(b.mid_db, b.side_db) - p.lufs).collect()
+    p.bands.iter().map(|b| b.mid_db - p.lufs).collect()
 }
 
 /// The target of a set of reference profiles (at least one).
@@ -144,7 +140,8 @@ pub fn target_of(refs: &[&MasteringProfile]) -> Target {
 pub struct BandDiff {
     pub low_hz: f64,
     pub high_hz: f64,
-    /// The mix's loudness-normalised level, dB.
+    /// The mix's level, loudness-normalised and aligned with the target on
+    /// the median band, dB.
     pub mix_db: f64,
     pub target: Spread,
     /// Mix minus the target's median, dB.
@@ -214,11 +211,25 @@ pub fn compare(mix: &MasteringProfile, target: &Target, level: Level) -> Compari
     let rel = relative_levels(mix);
     let loudest_target = target.bands.iter().map(|b| b.level.median).fold(f64::MIN, f64::max);
     let loudest_mix = rel.iter().copied().fold(f64::MIN, f64::max);
+    let meaningful = |b: usize, mix_db: f64| {
+        target.bands[b].level.median > loudest_target - MEANINGFUL_DB && mix_db > loudest_mix - MEANINGFUL_DB
+    };
+    // Loudness normalisation leaves the balance tilted when one region
+    // dominates the loudness (a bass boost makes the rest read low); the
+    // balance is read against the median band instead, so an untouched
+    // band reads 0 and the loudness is told apart.
+    let mut offsets: Vec<f64> = (0..BANDS.min(rel.len()))
+        .filter(|&b| meaningful(b, rel[b]))
+        .map(|b| rel[b] - target.bands[b].level.median)
+        .collect();
+    offsets.sort_by(f64::total_cmp);
+    let offset = offsets.get(offsets.len() / 2).copied().unwrap_or(0.0);
     let mut bands = Vec::with_capacity(BANDS);
     for (b, t) in target.bands.iter().enumerate() {
         let (low_hz, high_hz) = band_edges(b);
         let mix_db = rel.get(b).copied().unwrap_or(f64::NAN);
-        let meaningful = t.level.median > loudest_target - MEANINGFUL_DB && mix_db > loudest_mix - MEANINGFUL_DB;
+        let meaningful = meaningful(b, mix_db);
+        let mix_db = mix_db - offset;
         bands.push(BandDiff {
             low_hz: round2(low_hz),
             high_hz: round2(high_hz),

@@ -238,7 +238,9 @@ impl MasteringMeter {
                 FLOOR_DB
             }
         };
-        let energy = |f: &FrameBands| f.mid.iter().chain(&f.side).map(|&x| f64::from(x)).sum::<f64>();
+        // Passages are chosen by the mid signal alone, so a change of width
+        // does not change which passages are measured.
+        let energy = |f: &FrameBands| f.mid.iter().map(|&x| f64::from(x)).sum::<f64>();
         let audible: Vec<&FrameBands> = self.frames.iter().filter(|f| db(energy(f)) > SILENT_DB).collect();
         if audible.is_empty() {
             return Err(AnalysisError::Silent {

@@ -3,7 +3,9 @@
 //! render the suggestion so it can be heard ([`render`]).
 
 pub mod compare;
+pub mod file;
 pub mod measure;
 pub mod render;
 
+pub use file::{load, measure_file, write_wav, MAX_MASTER_S};
 pub use measure::{measure, MasteringMeter};

@@ -87,17 +87,8 @@ fn convolve(x: &[f32], fir: &[f32], fwd: &Arc<dyn Fft<f32>>, inv: &Arc<dyn Fft<f
     out
 }
 
-/// Applies `curve` and `gain_db` to interleaved audio, then limits so that
-/// no sample (4× oversampled, by linear interpolation of the peaks) goes
-/// above `ceiling_dbtp`.
-pub fn render(
-    interleaved: &[f32],
-    channels: usize,
-    rate: u32,
-    curve: &[EqPoint],
-    gain_db: f64,
-    ceiling_dbtp: f64,
-) -> Vec<f32> {
+/// Applies `curve` to interleaved audio (same length, no delay).
+pub fn equalise(interleaved: &[f32], channels: usize, rate: u32, curve: &[EqPoint]) -> Vec<f32> {
     let ch = channels.max(1);
     let frames = interleaved.len() / ch;
     let fir = design_fir(curve, rate);
@@ -109,21 +100,59 @@ pub fn render(
         .map(|i| Complex32::new(fir.get(i).copied().unwrap_or(0.0), 0.0))
         .collect();
     fwd.process(&mut fir_f);
-    let g = 10f64.powf(gain_db / 20.0) as f32;
-    let outs: Vec<Vec<f32>> = (0..ch)
-        .map(|c| {
-            let x: Vec<f32> = (0..frames).map(|i| interleaved[i * ch + c] * g).collect();
-            convolve(&x, &fir, &fwd, &inv, &fir_f)
-        })
-        .collect();
     let mut out = vec![0.0f32; frames * ch];
-    for (c, o) in outs.iter().enumerate() {
-        for (i, &s) in o.iter().enumerate() {
+    for c in 0..ch {
+        let x: Vec<f32> = (0..frames).map(|i| interleaved[i * ch + c]).collect();
+        for (i, s) in convolve(&x, &fir, &fwd, &inv, &fir_f).into_iter().enumerate() {
             out[i * ch + c] = s;
         }
     }
-    limit(&mut out, ch, rate, ceiling_dbtp);
     out
+}
+
+/// Applies `gain_db`, then the limiter at `ceiling_dbtp`.
+pub fn gain_and_limit(x: &mut [f32], channels: usize, rate: u32, gain_db: f64, ceiling_dbtp: f64) {
+    let g = 10f64.powf(gain_db / 20.0) as f32;
+    x.iter_mut().for_each(|s| *s *= g);
+    limit(x, channels.max(1), rate, ceiling_dbtp);
+}
+
+/// [`equalise`], then [`gain_and_limit`].
+pub fn render(
+    interleaved: &[f32],
+    channels: usize,
+    rate: u32,
+    curve: &[EqPoint],
+    gain_db: f64,
+    ceiling_dbtp: f64,
+) -> Vec<f32> {
+    let mut y = equalise(interleaved, channels, rate, curve);
+    gain_and_limit(&mut y, channels, rate, gain_db, ceiling_dbtp);
+    y
+}
+
+/// [`equalise`], then the gain that brings the result to `lufs` (measured
+/// on the equalised audio, since the curve moves the loudness too), then
+/// the limiter. Returns the audio and the gain applied.
+pub fn render_to_loudness(
+    interleaved: &[f32],
+    channels: usize,
+    rate: u32,
+    curve: &[EqPoint],
+    lufs: f64,
+    ceiling_dbtp: f64,
+) -> Result<(Vec<f32>, f64), crate::analysis::error::AnalysisError> {
+    let mut y = equalise(interleaved, channels, rate, curve);
+    let mut meter = crate::analysis::loudness::LoudnessMeter::new(rate, channels.clamp(1, 2) as u16)?;
+    meter.push(&y)?;
+    let now = meter.finish().loudness.integrated_lufs;
+    let gain = if now > -70.0 {
+        (lufs - now).clamp(-24.0, 24.0)
+    } else {
+        0.0
+    };
+    gain_and_limit(&mut y, channels, rate, gain, ceiling_dbtp);
+    Ok((y, gain))
 }
 
 /// Half-length of the interpolation kernel of [`frame_peaks`], samples.
@@ -180,8 +209,8 @@ fn frame_peaks(x: &[f32], ch: usize) -> Vec<f32> {
 }
 
 /// A look-ahead limiter: the gain each frame needs to keep its 4×
-/// oversampled peak under the ceiling, its minimum over ±2 ms, smoothed
-/// over 2 ms, and released over 50 ms. The smoothing window is inside the
+/// oversampled peak under the ceiling, its minimum over ±5 ms, smoothed
+/// over 5 ms, and released over 150 ms (slow enough not to colour the mix). The smoothing window is inside the
 /// minimum's, so every frame gets at most the gain it needs.
 pub fn limit(x: &mut [f32], ch: usize, rate: u32, ceiling_dbtp: f64) {
     // A small margin for what 4× oversampling still misses.
@@ -197,7 +226,7 @@ pub fn limit(x: &mut [f32], ch: usize, rate: u32, ceiling_dbtp: f64) {
     if need.iter().all(|&g| g >= 1.0) {
         return;
     }
-    let r = ((f64::from(rate) * 0.002) as usize).max(1);
+    let r = ((f64::from(rate) * 0.005) as usize).max(1);
     // Minimum over ±r (a deque would be O(n); blocks of need are sparse, so
     // a direct scan around each reducing frame is enough).
     let mut minimum = vec![1.0f32; frames];
@@ -214,7 +243,7 @@ pub fn limit(x: &mut [f32], ch: usize, rate: u32, ceiling_dbtp: f64) {
     for i in 0..frames {
         prefix[i + 1] = prefix[i] + f64::from(minimum[i]);
     }
-    let release = (-1.0 / (f64::from(rate) * 0.05)).exp() as f32;
+    let release = (-1.0 / (f64::from(rate) * 0.15)).exp() as f32;
     let mut held = 1.0f32;
     for i in 0..frames {
         let (lo, hi) = (i.saturating_sub(h), (i + h + 1).min(frames));

@@ -1,0 +1,132 @@
+//! `sonica master` as a user meets it: a quieter copy of a song against
+//! its original is told to go louder by the difference and nothing else;
+//! `--apply` renders it under the true-peak ceiling; silence, a missing
+//! reference and a bad level get clear errors.
+
+use serde_json::Value;
+
+use crate::audio::{song, write_wav, Fmt};
+use crate::common::{sonica, stderr, stdout};
+
+const RATE: u32 = 44_100;
+
+fn stereo(x: &[f32], gain: f32) -> Vec<f32> {
+    // A little decorrelation so the side is not empty.
+    x.iter()
+        .enumerate()
+        .flat_map(|(i, &s)| {
+            let r = if i > 7 { x[i - 7] } else { 0.0 };
+            [s * gain, (0.8 * s + 0.2 * r) * gain]
+        })
+        .collect()
+}
+
+#[test]
+fn a_quieter_copy_is_told_the_gain_and_rendered_under_the_ceiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let x = song(91, 30.0, RATE);
+    write_wav(&d.join("orig.wav"), &stereo(&x, 0.5), RATE, 2, Fmt::F32);
+    write_wav(&d.join("quiet.wav"), &stereo(&x, 0.25), RATE, 2, Fmt::F32);
+    let out = d.join("fixed.wav");
+    let o = sonica(
+        d,
+        &[
+            "master",
+            d.join("quiet.wav").to_str().unwrap(),
+            "--reference",
+            d.join("orig.wav").to_str().unwrap(),
+            "--json",
+            "--apply",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let c = &v["comparison"];
+    let gain = c["gain_db"].as_f64().unwrap();
+    assert!((gain - 6.02).abs() < 0.3, "gain {gain}");
+    let bands: Vec<&Value> = c["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "band")
+        .collect();
+    assert!(bands.is_empty(), "a level change is not an EQ move: {bands:?}");
+    assert!(c["eq"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["gain_db"].as_f64().unwrap().abs() < 0.5));
+    assert_eq!(v["mix"]["bands"].as_array().unwrap().len(), 31);
+    // The rendered copy reads as the original, under the ceiling.
+    let o = sonica(
+        d,
+        &[
+            "master",
+            out.to_str().unwrap(),
+            "--reference",
+            d.join("orig.wav").to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(
+        v["mix"]["true_peak_dbtp"].as_f64().unwrap() <= -0.95,
+        "{}",
+        v["mix"]["true_peak_dbtp"]
+    );
+    let worst = v["comparison"]["bands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["meaningful"] == true)
+        .map(|b| b["diff_db"].as_f64().unwrap().abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1.0, "band error after rendering: {worst}");
+}
+
+#[test]
+fn bad_input_is_refused_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_wav(
+        &d.join("silence.wav"),
+        &vec![0.0; 2 * RATE as usize * 5],
+        RATE,
+        2,
+        Fmt::I16,
+    );
+    write_wav(
+        &d.join("song.wav"),
+        &stereo(&song(92, 10.0, RATE), 0.5),
+        RATE,
+        2,
+        Fmt::I16,
+    );
+    let song = d.join("song.wav");
+    let song = song.to_str().unwrap();
+    let silence = d.join("silence.wav");
+    let o = sonica(d, &["master", silence.to_str().unwrap(), "--reference", song]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("silent"), "{}", stderr(&o));
+    let o = sonica(
+        d,
+        &["master", song, "--reference", d.join("nope.wav").to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("nope.wav") && stderr(&o).contains("no such file"),
+        "{}",
+        stderr(&o)
+    );
+    let o = sonica(d, &["master", song, "--reference", song, "--level", "loud"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("informative, suggestive or prescriptive"),
+        "{}",
+        stderr(&o)
+    );
+    let o = sonica(d, &["master", song]);
+    assert_eq!(o.status.code(), Some(2), "a reference is required");
+}
