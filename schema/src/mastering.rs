@@ -6,7 +6,10 @@
 //! levels are mean power in dB relative to a full-scale sine (a sine at
 //! 0 dBFS reads 0 dB in its band), measured on the mid (L+R)/2 and side
 //! (L−R)/2 signals over the loudest passages only, so a quiet intro does
-//! not pull the balance down (as Matchering does).
+//! not pull the balance down (as Matchering does). A frame belongs to the
+//! loudest passages when its mean mid band level (in dB) is at or above
+//! the average: a fixed EQ or gain shifts that score equally in every
+//! frame, so it picks the same passages before and after one.
 //!
 //! The feature vector ([`MasteringProfile::vector`], [`MASTERING_DIM`]
 //! values) is, in order:

@@ -247,9 +247,20 @@ impl MasteringMeter {
                 peak_dbfs: crate::analysis::loudness::to_db(level.sample_peak),
             });
         }
-        // The loudest passages: frames at or above the mean power.
-        let mean = audible.iter().map(|f| energy(f)).sum::<f64>() / audible.len() as f64;
-        let loud: Vec<&FrameBands> = audible.iter().copied().filter(|f| energy(f) >= mean).collect();
+        // The loudest passages: frames whose mean band level (dB, mid) is at
+        // or above the average. A mean of dB moves by the same amount in
+        // every frame under any fixed EQ or gain, so an EQ'd copy is
+        // measured on the same passages as its original (a power sum would
+        // let a bass boost pick the bass-heavy frames).
+        let score = |f: &FrameBands| {
+            f.mid
+                .iter()
+                .map(|&x| 10.0 * f64::from(x).max(1e-10).log10())
+                .sum::<f64>()
+                / BANDS as f64
+        };
+        let mean = audible.iter().map(|f| score(f)).sum::<f64>() / audible.len() as f64;
+        let loud: Vec<&FrameBands> = audible.iter().copied().filter(|f| score(f) >= mean).collect();
         let mut bands = Vec::with_capacity(BANDS);
         for (b, &centre_hz) in THIRD_OCTAVE_HZ.iter().enumerate() {
             let sum = |fs: &[&FrameBands], get: &dyn Fn(&FrameBands) -> f32| {
