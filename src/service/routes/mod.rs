@@ -151,6 +151,19 @@ pub fn parse_id(raw: &str) -> Result<u32, ApiError> {
         .ok_or_else(|| ApiError::BadRequest(format!("track id must be a positive integer, not {raw:?}")))
 }
 
+/// A true/false query parameter (`true`/`1`, `false`/`0`, blank = false),
+/// as a 400 naming it otherwise.
+pub fn parse_flag(name: &str, raw: Option<&str>) -> Result<bool, ApiError> {
+    match raw.map(str::trim).unwrap_or("") {
+        "" | "false" | "0" => Ok(false),
+        "true" | "1" => Ok(true),
+        other => Err(ApiError::BadRequest(format!(
+            "{name} must be true or false, not {:?}",
+            other.chars().take(40).collect::<String>()
+        ))),
+    }
+}
+
 /// Runs blocking work (store, decode, fingerprint) off the HTTP workers.
 pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
 where

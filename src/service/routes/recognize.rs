@@ -53,16 +53,7 @@ pub async fn recognize(
     state: web::Data<AppState>,
     q: web::Query<RecognizeQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let explain = match q.explain.as_deref().map(str::trim).unwrap_or("") {
-        "" | "false" | "0" => false,
-        "true" | "1" => true,
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "explain must be true or false, not {:?}",
-                other.chars().take(40).collect::<String>()
-            )))
-        }
-    };
+    let explain = crate::service::routes::parse_flag("explain", q.explain.as_deref())?;
     let mut form = read_form(&req, payload, &state.tmp_dir, state.config.max_upload_bytes).await?;
     let audio = form.take_audio()?;
     let _turn = state.recognizers.acquire().await.map_err(|_| ApiError::ShuttingDown)?;

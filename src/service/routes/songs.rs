@@ -75,16 +75,7 @@ fn parse_view(p: &Page) -> Result<View, ApiError> {
             )))
         }
     };
-    let desc = match p.desc.as_deref().map(str::trim).unwrap_or("") {
-        "" | "false" | "0" => false,
-        "true" | "1" => true,
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "desc must be true or false, not {:?}",
-                other.chars().take(40).collect::<String>()
-            )))
-        }
-    };
+    let desc = crate::service::routes::parse_flag("desc", p.desc.as_deref())?;
     let q = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     if q.is_some_and(|q| q.chars().count() > MAX_Q) {
         return Err(ApiError::BadRequest(format!("q holds at most {MAX_Q} characters")));
