@@ -61,15 +61,22 @@ pub enum SimilarTo {
 
 /// The stored analysis of a track, or why there is none.
 pub fn track_analysis(index: &FingerprintIndex, id: TrackId) -> Result<TrackAnalysis, SonicaError> {
-    match index.get(id)? {
-        None if index.job(id)?.is_some() => return Err(SonicaError::NotReady(id)),
-        None => return Err(SonicaError::Index(sonica_index::IndexError::UnknownTrack(id))),
-        Some(r) if r.analysis_pending => return Err(SonicaError::AnalysisPending(id)),
-        Some(_) => {}
+    if live_record(index, id)?.analysis_pending {
+        return Err(SonicaError::AnalysisPending(id));
     }
     match index.analysis(id)? {
         Some(a) if a.is_current() => Ok(a),
         _ => Err(SonicaError::NotAnalysed(id)),
+    }
+}
+
+/// A live track's record, or why there is none: still a job
+/// ([`SonicaError::NotReady`]) or no such track.
+pub fn live_record(index: &FingerprintIndex, id: TrackId) -> Result<sonica_schema::TrackRecord, SonicaError> {
+    match index.get(id)? {
+        Some(r) => Ok(r),
+        None if index.job(id)?.is_some() => Err(SonicaError::NotReady(id)),
+        None => Err(SonicaError::Index(sonica_index::IndexError::UnknownTrack(id))),
     }
 }
 

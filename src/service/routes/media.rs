@@ -38,11 +38,7 @@ const DB_SPAN: f32 = 80.0;
 
 /// A live track, or why not (unknown: 404; still a job: 409).
 pub fn live_track(state: &AppState, id: u32) -> Result<TrackRecord, ApiError> {
-    match state.index.get(id)? {
-        Some(r) => Ok(r),
-        None if state.index.job(id)?.is_some() => Err(SonicaError::NotReady(id).into()),
-        None => Err(ApiError::UnknownTrack(id)),
-    }
+    Ok(crate::search::live_record(&state.index, id)?)
 }
 
 fn bad(e: ParamError) -> ApiError {
