@@ -41,6 +41,8 @@ pub enum SonicaError {
     AnalysisPending(TrackId),
     #[error(transparent)]
     Stage(#[from] crate::pipeline::stage::StageFailed),
+    #[error(transparent)]
+    Mastering(#[from] crate::mastering::MasteringError),
 }
 
 impl From<StoreError> for SonicaError {
@@ -86,6 +88,16 @@ impl SonicaError {
             SonicaError::NotAnalysed(_) => ErrorCode::AnalysisMissing,
             SonicaError::AnalysisPending(_) => ErrorCode::AnalysisPending,
             SonicaError::Stage(_) => ErrorCode::Internal,
+            SonicaError::Mastering(m) => {
+                use crate::mastering::MasteringError as M;
+                match m {
+                    M::UnknownReference(_) => ErrorCode::UnknownReference,
+                    M::UnknownGenre { .. } => ErrorCode::UnknownGenre,
+                    M::UnknownAnalysis(_) | M::NoPreview(_) => ErrorCode::UnknownAnalysis,
+                    M::Silent { .. } => ErrorCode::AudioSilent,
+                    M::BadGenre(_) | M::NoTarget | M::TooManyReferences { .. } => ErrorCode::InvalidParameter,
+                }
+            }
         }
     }
 }
@@ -133,6 +145,9 @@ pub enum ErrorCode {
     ForbiddenOrigin,
     RateLimited,
     UnknownTrack,
+    UnknownReference,
+    UnknownGenre,
+    UnknownAnalysis,
     RouteNotFound,
     MethodNotAllowed,
     BadRange,
@@ -179,6 +194,9 @@ impl ErrorCode {
             ErrorCode::InvalidParameter => "invalid_parameter",
             ErrorCode::AnalysisMissing => "analysis_missing",
             ErrorCode::AnalysisPending => "analysis_pending",
+            ErrorCode::UnknownReference => "unknown_reference",
+            ErrorCode::UnknownGenre => "unknown_genre",
+            ErrorCode::UnknownAnalysis => "unknown_analysis",
             ErrorCode::TrackNotReady => "track_not_ready",
             ErrorCode::Duplicate => "duplicate",
             ErrorCode::SearchIndexError => "search_index_error",

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sonica_index::Mixer;
-use sonica_index::{FingerprintIndex, Hasher, KvStore, MemStore, MusicIndex, SledStore};
+use sonica_index::{FingerprintIndex, Hasher, KvStore, MasteringLibrary, MemStore, MusicIndex, SledStore};
 
 use crate::fingerprint::hashes::index_hashes;
 use crate::fingerprint::FingerprintParams;
@@ -71,6 +71,7 @@ pub struct Library {
     dir: PathBuf,
     index: Arc<FingerprintIndex>,
     music: Option<Arc<MusicIndex>>,
+    mastering: Arc<MasteringLibrary>,
 }
 
 impl Library {
@@ -91,10 +92,12 @@ impl Library {
             true => Some(wire_music(dir, &index)?),
             false => None,
         };
+        let mastering = Arc::new(MasteringLibrary::open(index.clone())?);
         Ok(Library {
             dir: dir.to_path_buf(),
             index,
             music,
+            mastering,
         })
     }
 
@@ -105,10 +108,12 @@ impl Library {
         let index = Arc::new(FingerprintIndex::open(store, index_hasher())?);
         let music = Arc::new(MusicIndex::in_memory(mixer())?);
         index.set_observer(music.clone());
+        let mastering = Arc::new(MasteringLibrary::open(index.clone())?);
         Ok(Library {
             dir: PathBuf::new(),
             index,
             music: Some(music),
+            mastering,
         })
     }
 
@@ -130,6 +135,11 @@ impl Library {
     /// The search indexes; `None` for a library opened for recognition only.
     pub fn music(&self) -> Option<&Arc<MusicIndex>> {
         self.music.as_ref()
+    }
+
+    /// The mastering assistant's references and stored analyses.
+    pub fn mastering(&self) -> &Arc<MasteringLibrary> {
+        &self.mastering
     }
 
     /// Writes the search indexes' pending changes to disk.

@@ -40,11 +40,29 @@ fn main() -> ExitCode {
         Some(Command::Master {
             mix,
             references,
+            genre,
             level,
             json,
             apply,
             apply_s,
-        }) => return cli::master::run(&mix, &references, &level, json, apply.as_deref(), apply_s),
+        }) => {
+            let m = cli::master::MasterArgs {
+                mix,
+                references,
+                genre,
+                level,
+                json,
+                apply,
+                apply_s,
+            };
+            return cli::master::run(&cli.library, &m);
+        }
+        Some(Command::Reference(cli::args::ReferenceCommand::BuildTarget {
+            genre,
+            origin,
+            license,
+            files,
+        })) => return cli::reference::build_target(&genre, &origin, &license, &files),
         Some(c) => c,
     };
     let data_dir = match cli.library.data_dir() {
@@ -142,8 +160,18 @@ fn dispatch(library: &Library, command: Command) -> anyhow::Result<ExitCode> {
             json,
             on_duplicate,
             fingerprint_only,
+            reference_genre,
             paths,
-        } => cli::ingest::run(library, jobs, json, on_duplicate, fingerprint_only, &paths),
+        } => cli::ingest::run(
+            library,
+            jobs,
+            json,
+            on_duplicate,
+            fingerprint_only,
+            reference_genre.as_deref(),
+            &paths,
+        ),
+        Command::Reference(r) => cli::reference::run(library, r),
         Command::Duplicates { json } => cli::duplicates::run(library, json),
         Command::Identify {
             json,

@@ -263,7 +263,7 @@ impl FingerprintIndex {
     }
 
     /// The writes that delete a stored track: its record, peaks, analysis,
-    /// chromaprint, duplicate links either way, its digest and path when
+    /// chromaprint, waveform, reference mark, duplicate links either way, its digest and path when
     /// they still point at it, plus a tombstone so compaction purges its
     /// bucket postings later. Callers hold the writer lock.
     pub(crate) fn removal_ops(&self, rec: &TrackRecord, b: &mut Batch) -> Result<(), IndexError> {
@@ -274,6 +274,7 @@ impl FingerprintIndex {
         b.remove(Tree::Analysis, key);
         b.remove(Tree::Chromaprints, key);
         b.remove(Tree::Waveforms, key);
+        b.remove(Tree::References, key);
         if self.store.get(Tree::Paths, rec.path.as_bytes())?.as_deref() == Some(&key[..]) {
             b.remove(Tree::Paths, rec.path.as_bytes());
         }

@@ -19,6 +19,7 @@ mod fingerprints;
 mod fresh;
 mod jobs;
 mod maintenance;
+mod mastering;
 mod mem_store;
 mod music;
 mod sled_store;
@@ -37,6 +38,7 @@ pub use maintenance::{
     rebuild_music, verify, Difference, LookupReport, MaintenanceError, Problem, RebuildOptions, RebuildReport,
     VerifyOptions, VerifyReport,
 };
+pub use mastering::MasteringLibrary;
 pub use mem_store::MemStore;
 pub use music::{
     text_doc, IndexedIds, Mixer, MusicError, MusicIndex, OpenReport, QueryVectors, TrackObserver, VectorKind,

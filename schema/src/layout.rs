@@ -14,6 +14,9 @@
 //! | `duplicates` | new id, u32 BE ++ existing id, u32 BE | [`Duplicate`](crate::Duplicate) JSON: a track added although it duplicates another |
 //! | `chromaprints` | track id, u32 BE          | compressed Chromaprint fingerprint (AcoustID format, before base64) |
 //! | `waveforms`  | track id, u32 BE            | [`Waveform`](crate::Waveform): the peak envelope the web app draws |
+//! | `references` | track id, u32 BE            | [`ReferenceRecord`](crate::mastering_record::ReferenceRecord) JSON: a track marked as a mastering reference, with its genre and profile |
+//! | `analyses`   | analysis id, u64 BE         | [`AnalysisRecord`](crate::mastering_record::AnalysisRecord) JSON: a stored mastering analysis |
+//! | `analysis_audio` | analysis id, u64 BE     | [`PreviewAudio`](crate::mastering_record::PreviewAudio): the mix's opening, for the preview |
 //!
 //! Big-endian ids make sled's byte order equal numeric order, so scans come
 //! back sorted. The peak list is the canonical fingerprint: both hash tiers
@@ -27,7 +30,8 @@
 //! any existing layout; a version-1 store simply has it empty. The same goes
 //! for `analysis`: a track without a record there is one ingested before
 //! analysis existed, and `sonica-reindex` fills it in. `digests`,
-//! `duplicates`, `chromaprints` and `waveforms` are additive in the same
+//! `duplicates`, `chromaprints`, `waveforms`, `references`, `analyses` and
+//! `analysis_audio` are additive in the same
 //! way: a track ingested before them simply has no entry (and no `sha256`
 //! in its record); its waveform is computed from the file when first asked
 //! for, and stored.
@@ -64,10 +68,13 @@ pub enum Tree {
     Duplicates,
     Chromaprints,
     Waveforms,
+    References,
+    Analyses,
+    AnalysisAudio,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 12] = [
+    pub const ALL: [Tree; 15] = [
         Tree::Meta,
         Tree::Tracks,
         Tree::Paths,
@@ -80,6 +87,9 @@ impl Tree {
         Tree::Duplicates,
         Tree::Chromaprints,
         Tree::Waveforms,
+        Tree::References,
+        Tree::Analyses,
+        Tree::AnalysisAudio,
     ];
 
     /// The tree's name on disk.
@@ -97,6 +107,9 @@ impl Tree {
             Tree::Duplicates => "duplicates",
             Tree::Chromaprints => "chromaprints",
             Tree::Waveforms => "waveforms",
+            Tree::References => "references",
+            Tree::Analyses => "analyses",
+            Tree::AnalysisAudio => "analysis_audio",
         }
     }
 

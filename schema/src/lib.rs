@@ -10,6 +10,8 @@ pub mod duplicate;
 pub mod job;
 pub mod layout;
 pub mod mastering;
+pub mod mastering_record;
+pub mod mastering_target;
 pub mod peaks;
 pub mod postings;
 pub mod track;

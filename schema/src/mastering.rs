@@ -88,6 +88,11 @@ pub struct MasteringProfile {
     pub transients_per_s: f64,
     /// Median rise of those transients over 10 ms, dB.
     pub attack_db: f64,
+    /// Estimated harmonic distortion (THD) of the steadiest tonal
+    /// passages, percent; `None` where no passage holds a tone steady
+    /// enough to tell its harmonics from the music's own.
+    #[serde(default)]
+    pub harmonic_distortion_pct: Option<f64>,
     pub bands: Vec<BandProfile>,
 }
 
@@ -161,6 +166,7 @@ mod tests {
             loud_share: 0.5,
             transients_per_s: 3.0,
             attack_db: 6.0,
+            harmonic_distortion_pct: None,
             bands: THIRD_OCTAVE_HZ
                 .iter()
                 .map(|&c| BandProfile {

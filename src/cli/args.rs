@@ -40,6 +40,10 @@ pub enum Command {
         /// or the next `sonica serve` to fill in.
         #[arg(long)]
         fingerprint_only: bool,
+        /// Mark every file added (or already there) as a mastering
+        /// reference of this genre.
+        #[arg(long)]
+        reference_genre: Option<String>,
         #[arg(required = true)]
         paths: Vec<String>,
     },
@@ -97,9 +101,14 @@ pub enum Command {
     Master {
         /// The mix to check.
         mix: String,
-        /// A reference file (repeat for several; their range is the target).
-        #[arg(long = "reference", required = true)]
+        /// A reference: an audio file, or the id of a library track marked
+        /// as a reference (repeat for several; their range is the target).
+        #[arg(long = "reference")]
         references: Vec<String>,
+        /// Compare with this genre: the library's references of it, else
+        /// Sonica's built-in target. Stores the analysis in the library.
+        #[arg(long)]
+        genre: Option<String>,
         /// informative, suggestive or prescriptive.
         #[arg(long, default_value = "prescriptive")]
         level: String,
@@ -114,6 +123,10 @@ pub enum Command {
         #[arg(long, default_value = "0")]
         apply_s: f64,
     },
+    /// Mastering references: mark library tracks with a genre, list them,
+    /// or build a genre target from files.
+    #[command(subcommand)]
+    Reference(ReferenceCommand),
     /// Tracks that sound like a library track (by id) or an audio file.
     Similar {
         #[arg(long)]
@@ -144,6 +157,40 @@ pub enum Command {
         offset: Option<String>,
         #[command(flatten)]
         filter: super::similar::FilterArgs,
+    },
+}
+
+/// `sonica reference …`.
+#[derive(Subcommand)]
+pub enum ReferenceCommand {
+    /// Mark a library track as a reference of a genre (again: change it).
+    Add {
+        id: u32,
+        #[arg(long)]
+        genre: String,
+    },
+    /// Remove a track's reference mark (the track stays).
+    Remove { id: u32 },
+    /// List references, and the genres with targets.
+    List {
+        #[arg(long)]
+        genre: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build a genre target from audio files and print it as JSON (how
+    /// the built-in targets are made; no library needed).
+    BuildTarget {
+        #[arg(long)]
+        genre: String,
+        /// Where the files came from, recorded per file.
+        #[arg(long, default_value = "")]
+        origin: String,
+        /// Their licence, recorded per file.
+        #[arg(long, default_value = "")]
+        license: String,
+        #[arg(required = true)]
+        files: Vec<String>,
     },
 }
 
@@ -214,6 +261,9 @@ pub struct ServeArgs {
     /// Duplicate policy for uploads and watched files: reject, flag or keep [default: flag].
     #[arg(long, env = "SONICA_ON_DUPLICATE", value_parser = parse_policy)]
     pub on_duplicate: Option<sonica_schema::OnDuplicate>,
+    /// Mastering analyses kept, with their previews (~5 MB each); the oldest go first [default: 100].
+    #[arg(long, env = "SONICA_ANALYSES_KEEP")]
+    pub analyses_keep: Option<usize>,
 }
 
 pub fn parse_policy(s: &str) -> Result<sonica_schema::OnDuplicate, String> {

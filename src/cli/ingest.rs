@@ -66,8 +66,17 @@ pub fn run(
     json: bool,
     on_duplicate: OnDuplicate,
     fingerprint_only: bool,
+    reference_genre: Option<&str>,
     paths: &[String],
 ) -> anyhow::Result<ExitCode> {
+    let genre = match reference_genre.map(sonica::mastering::assistant::genre).transpose() {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("sonica: --reference-genre: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut to_mark: Vec<u32> = Vec::new();
     let (files, early) = ingest::collect_inputs(paths);
     let mut opts = IngestOptions {
         on_duplicate,
@@ -91,6 +100,11 @@ pub fn run(
     let mut print = |o: &Outcome| {
         if let Some(b) = &bar {
             b.inc(1);
+        }
+        match o {
+            Outcome::Added { record, .. } => to_mark.push(record.id),
+            Outcome::Skipped { id, .. } => to_mark.push(*id),
+            _ => {}
         }
         if let Outcome::Failed { path, error } = o {
             failed += 1;
@@ -133,6 +147,17 @@ pub fn run(
     let summary = ingest::ingest(library, files, &opts, &mut print)?;
     if let Some(b) = &bar {
         b.finish_and_clear();
+    }
+    if let Some(g) = &genre {
+        for id in to_mark {
+            match sonica::mastering::assistant::mark_reference(library.index(), library.mastering(), id, g) {
+                Ok(_) => eprintln!("sonica: track {id} is a {g} reference"),
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("sonica: track {id}: cannot mark it as a reference: {e}");
+                }
+            }
+        }
     }
     let rt = if summary.wall_seconds > 0.0 {
         summary.audio_seconds / summary.wall_seconds

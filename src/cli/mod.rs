@@ -8,5 +8,6 @@ pub mod identify;
 pub mod ingest;
 pub mod library;
 pub mod master;
+pub mod reference;
 pub mod serve;
 pub mod similar;

@@ -37,6 +37,7 @@ pub fn run(library: &sonica::options::LibraryArgs, a: ServeArgs) -> ExitCode {
         log_json: a.log_json,
         cache_mb: a.cache_mb,
         on_duplicate: a.on_duplicate,
+        analyses_keep: a.analyses_keep,
     };
     let config = match resolve(file, over) {
         Ok(c) => c,

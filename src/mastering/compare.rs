@@ -7,29 +7,7 @@
 
 use serde::Serialize;
 use sonica_schema::mastering::{band_edges, MasteringProfile, BANDS, THIRD_OCTAVE_HZ};
-
-/// How much is said.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    /// The differences only.
-    Informative,
-    /// What lies outside the target's range.
-    Suggestive,
-    /// Concrete moves in dB, with a confidence and the EQ curve.
-    Prescriptive,
-}
-
-impl Level {
-    pub fn parse(s: &str) -> Option<Level> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "informative" => Some(Level::Informative),
-            "suggestive" => Some(Level::Suggestive),
-            "prescriptive" => Some(Level::Prescriptive),
-            _ => None,
-        }
-    }
-}
+pub use sonica_schema::mastering_target::{BandTarget, Level, Spread, Target};
 
 /// The most the EQ curve moves a band, dB.
 pub const MAX_EQ_DB: f64 = 6.0;
@@ -43,60 +21,6 @@ const MEANINGFUL_DB: f64 = 50.0;
 /// Streaming platforms' loudness norm and true-peak ceiling.
 pub const PLATFORM_LUFS: f64 = -14.0;
 pub const PLATFORM_TRUE_PEAK_DBTP: f64 = -1.0;
-
-/// A range of the references: median and 10th–90th percentiles.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Spread {
-    pub median: f64,
-    pub p10: f64,
-    pub p90: f64,
-}
-
-impl Spread {
-    fn of(mut xs: Vec<f64>, single_tolerance: f64) -> Spread {
-        xs.retain(|x| x.is_finite());
-        if xs.is_empty() {
-            return Spread {
-                median: 0.0,
-                p10: 0.0,
-                p90: 0.0,
-            };
-        }
-        xs.sort_by(f64::total_cmp);
-        let q = |p: f64| {
-            let pos = (xs.len() - 1) as f64 * p;
-            let (i, f) = (pos.floor() as usize, pos.fract());
-            xs[i] + (xs[(i + 1).min(xs.len() - 1)] - xs[i]) * f
-        };
-        let (median, mut p10, mut p90) = (q(0.5), q(0.1), q(0.9));
-        if xs.len() == 1 {
-            p10 -= single_tolerance;
-            p90 += single_tolerance;
-        }
-        Spread { median, p10, p90 }
-    }
-}
-
-/// A band of the target.
-#[derive(Debug, Clone, Serialize)]
-pub struct BandTarget {
-    pub centre_hz: f64,
-    /// Mid level minus integrated loudness, dB.
-    pub level: Spread,
-    /// Side minus mid, dB.
-    pub side: Spread,
-}
-
-/// What a mix is compared against.
-#[derive(Debug, Clone, Serialize)]
-pub struct Target {
-    pub references: usize,
-    pub lufs: Spread,
-    pub lra_lu: Spread,
-    pub crest_db: Spread,
-    pub width: Spread,
-    pub bands: Vec<BandTarget>,
-}
 
 /// Loudness-normalised band levels of a profile: the mid signal's level
 /// minus LUFS. The balance is read on the mid alone (as Matchering does):
@@ -192,6 +116,18 @@ pub struct Comparison {
     /// …and the loudness change, dB.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gain_db: Option<f64>,
+}
+
+impl Comparison {
+    /// The EQ curve as lines an EQ takes by hand (third-octave peaks).
+    pub fn preset(&self) -> String {
+        self.eq
+            .iter()
+            .filter(|p| p.gain_db.abs() >= 0.1)
+            .map(|p| format!("{:.0} Hz {:+.1} dB Q 4.3", p.hz, p.gain_db))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }
 
 fn round2(x: f64) -> f64 {
@@ -453,6 +389,7 @@ mod tests {
             loud_share: 0.5,
             transients_per_s: 2.0,
             attack_db: 10.0,
+            harmonic_distortion_pct: None,
             bands: THIRD_OCTAVE_HZ
                 .iter()
                 .enumerate()

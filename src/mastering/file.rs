@@ -18,18 +18,27 @@ pub const MAX_MASTER_S: f64 = 20.0 * 60.0;
 
 /// Measures the file at `path`.
 pub fn measure_file(path: &Path) -> Result<MasteringProfile, SonicaError> {
+    Ok(measure_and_keep(path, 0.0)?.0)
+}
+
+/// Measures the file at `path` and keeps its first `keep_s` seconds (one
+/// decode for both: the analysis and its preview).
+pub fn measure_and_keep(path: &Path, keep_s: f64) -> Result<(MasteringProfile, Loaded), SonicaError> {
     if !path.exists() {
         return Err(SonicaError::Missing);
     }
     let meter: RefCell<Option<Result<MasteringMeter, AnalysisError>>> = RefCell::new(None);
     let rate = Cell::new(1u32);
+    let channels = Cell::new(1usize);
     let mut frames = 0u64;
+    let mut kept = Vec::new();
     decode::decode_frames(
         path,
         true,
         MAX_MASTER_S,
         &mut |r, ch| {
             rate.set(r);
+            channels.set(usize::from(ch.clamp(1, 2)));
             *meter.borrow_mut() = Some(MasteringMeter::new(r, ch));
             Ok(())
         },
@@ -38,18 +47,28 @@ pub fn measure_file(path: &Path) -> Result<MasteringProfile, SonicaError> {
             if frames as f64 > MAX_MASTER_S * f64::from(rate.get()) {
                 return Err(DecodeError::TooLong { max_s: MAX_MASTER_S });
             }
+            let chunk = f.stereo.unwrap_or(f.mono);
+            let want = (keep_s.min(MAX_MASTER_S) * f64::from(rate.get())) as usize * channels.get();
+            let room = want.saturating_sub(kept.len());
+            kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
             if let Some(Ok(m)) = meter.borrow_mut().as_mut() {
-                if let Err(e) = m.push(f.stereo.unwrap_or(f.mono)) {
+                if let Err(e) = m.push(chunk) {
                     return Err(DecodeError::Io(std::io::Error::other(e.to_string())));
                 }
             }
             Ok(())
         },
     )?;
-    match meter.into_inner() {
-        Some(m) => Ok(m?.finish()?),
-        None => Err(DecodeError::NoAudio.into()),
-    }
+    let profile = match meter.into_inner() {
+        Some(m) => m?.finish()?,
+        None => return Err(DecodeError::NoAudio.into()),
+    };
+    let loaded = Loaded {
+        samples: kept,
+        rate: rate.get(),
+        channels: channels.get(),
+    };
+    Ok((profile, loaded))
 }
 
 /// Decoded audio at the source rate: interleaved, one or two channels.

@@ -323,6 +323,7 @@ impl MasteringMeter {
             loud_share: round3(loud.len() as f64 / audible.len() as f64),
             transients_per_s: round2(transients as f64 / secs),
             attack_db: round2(attack),
+            harmonic_distortion_pct: None,
             bands,
         })
     }

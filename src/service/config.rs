@@ -56,6 +56,9 @@ pub struct Config {
     /// Duplicate policy for uploads and watched files that do not ask for
     /// one.
     pub on_duplicate: OnDuplicate,
+    /// Mastering analyses kept (each with its 30 s preview audio, about
+    /// 5 MB); the oldest go first.
+    pub analyses_keep: usize,
 }
 
 impl Default for Config {
@@ -84,6 +87,7 @@ impl Default for Config {
             log_json: false,
             cache_mb: 256,
             on_duplicate: OnDuplicate::default(),
+            analyses_keep: crate::mastering::assistant::DEFAULT_KEEP,
         }
     }
 }
@@ -114,6 +118,7 @@ pub struct FileConfig {
     pub log_json: Option<bool>,
     pub cache_mb: Option<u64>,
     pub on_duplicate: Option<OnDuplicate>,
+    pub analyses_keep: Option<usize>,
 }
 
 /// A setting that could not be used; the message names it.
@@ -211,6 +216,13 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
         });
     }
     let rate_limit = pick!(rate_limit, d.rate_limit);
+    let analyses_keep = pick!(analyses_keep, d.analyses_keep);
+    if !(1..=100_000).contains(&analyses_keep) {
+        return Err(ConfigError::Invalid {
+            setting: "analyses_keep",
+            message: format!("{analyses_keep} is not between 1 and 100000"),
+        });
+    }
     Ok(Config {
         data_dir: pick!(data_dir, d.data_dir),
         bind,
@@ -234,6 +246,7 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
         log_json: pick!(log_json, d.log_json),
         cache_mb: pick!(cache_mb, d.cache_mb).max(1),
         on_duplicate: pick!(on_duplicate, d.on_duplicate),
+        analyses_keep,
     })
 }
 

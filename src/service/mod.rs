@@ -11,6 +11,7 @@ pub(crate) mod analysis_pass;
 pub(crate) mod auth;
 pub mod config;
 pub(crate) mod error;
+pub(crate) mod holdback;
 pub(crate) mod jobs;
 pub(crate) mod metrics;
 pub(crate) mod openapi;
@@ -103,6 +104,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         config: config.clone(),
         index: index.clone(),
         music: music.clone(),
+        mastering: library.mastering().clone(),
         scheduler: scheduler.clone(),
         metrics: metrics.clone(),
         songs_dir: songs_dir.clone(),

@@ -27,6 +27,8 @@ pub struct AppState {
     pub index: Arc<FingerprintIndex>,
     /// Vector graphs and text index, kept in step with `index`.
     pub music: Arc<MusicIndex>,
+    /// The mastering assistant's references and analyses.
+    pub mastering: Arc<sonica_index::MasteringLibrary>,
     pub scheduler: Arc<Scheduler>,
     pub metrics: Arc<Metrics>,
     pub guard: Guard,

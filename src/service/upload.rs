@@ -38,7 +38,7 @@ pub const MAX_PARTS: usize = 32;
 pub const FORM_OVERHEAD: u64 = 1024 * 1024;
 /// Every text field some route reads; a part with any other name is read
 /// and dropped, never stored.
-pub const TEXT_FIELDS: [&str; 19] = [
+pub const TEXT_FIELDS: [&str; 21] = [
     "title",
     "artist",
     "album",
@@ -58,6 +58,8 @@ pub const TEXT_FIELDS: [&str; 19] = [
     "text",
     "limit",
     "offset",
+    "references",
+    "recommendation_level",
 ];
 
 /// The audio part, on disk.
@@ -142,7 +144,7 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload, dir: &Path, lim
     // Notes when the request body has been read to its end.
     let ended = Arc::new(AtomicBool::new(false));
     let flag = ended.clone();
-    let body = payload.chain(futures_util::stream::poll_fn(move |_| {
+    let body = crate::service::holdback::HoldBack::new(payload).chain(futures_util::stream::poll_fn(move |_| {
         flag.store(true, Ordering::Release);
         Poll::Ready(None)
     }));

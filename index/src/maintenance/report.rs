@@ -30,6 +30,7 @@ pub enum Problem {
     OrphanAnalysis,
     OrphanChromaprint,
     OrphanWaveform,
+    OrphanReference,
     MissingVector,
     StaleVector,
     MissingText,

@@ -76,6 +76,7 @@ pub fn verify(
         (Tree::Analysis, Problem::OrphanAnalysis, "an analysis"),
         (Tree::Chromaprints, Problem::OrphanChromaprint, "a chromaprint"),
         (Tree::Waveforms, Problem::OrphanWaveform, "a waveform"),
+        (Tree::References, Problem::OrphanReference, "a reference mark"),
     ] {
         for e in store.scan(tree) {
             let (k, _) = e?;

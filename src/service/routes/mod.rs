@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod docs;
 pub mod duplicates;
 pub mod health;
+pub mod mastering;
 pub mod media;
 pub mod metrics;
 pub mod recognize;
@@ -44,6 +45,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/search").get(search::text).post(search::mixed))
         .service(resource("/recognize").post(recognize::recognize))
         .service(resource("/ws/stream").get(stream::stream))
+        .service(resource("/api/analyze").post(mastering::analyze))
+        .service(resource("/api/analysis/{id}").get(mastering::get))
+        .service(resource("/api/analysis/{id}/preview.wav").get(mastering::preview))
+        .service(
+            resource("/api/references")
+                .get(mastering::list_references)
+                .post(mastering::mark),
+        )
+        .service(resource("/api/references/{track_id}").delete(mastering::unmark))
+        .service(resource("/api/similarity/{analysis_id}").post(mastering::similarity))
         .service(resource("/metrics").get(metrics::metrics))
         .service(resource("/openapi.json").get(docs::openapi))
         .service(resource("/docs").get(docs::docs))
