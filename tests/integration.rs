@@ -43,6 +43,8 @@ mod service_auth;
 mod service_bad_input;
 #[path = "integration/service_flow.rs"]
 mod service_flow;
+#[path = "integration/service_mastering.rs"]
+mod service_mastering;
 #[path = "integration/service_music.rs"]
 mod service_music;
 #[path = "integration/service_restart.rs"]
