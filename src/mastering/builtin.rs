@@ -25,7 +25,7 @@ pub struct BuiltIn {
 }
 
 /// The shipped files.
-const FILES: &[&str] = &[];
+const FILES: &[&str] = &[include_str!("targets/orchestral.json")];
 
 /// Every built-in target that parses and is whole (a damaged one is left
 /// out, never half-used).

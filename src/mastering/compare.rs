@@ -18,6 +18,8 @@ const SINGLE_REFERENCE_TOLERANCE_DB: f64 = 1.0;
 /// Bands more than this below the loudest band (of the target or the mix)
 /// carry too little to judge (an MP3's empty top octave, say), dB.
 const MEANINGFUL_DB: f64 = 50.0;
+/// Harmonic distortion above this in steady tones is worth a word, %.
+pub const MAX_THD_PCT: f64 = 1.0;
 /// Streaming platforms' loudness norm and true-peak ceiling.
 pub const PLATFORM_LUFS: f64 = -14.0;
 pub const PLATFORM_TRUE_PEAK_DBTP: f64 = -1.0;
@@ -79,7 +81,7 @@ pub struct BandDiff {
 /// One thing to say, with the numbers it rests on.
 #[derive(Debug, Clone, Serialize)]
 pub struct Recommendation {
-    /// `band`, `loudness`, `true_peak`, `loudness_range`, `crest`, `width`, `band_width`.
+    /// `band`, `loudness`, `true_peak`, `loudness_range`, `crest`, `distortion`, `width`, `band_width`.
     pub kind: &'static str,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -331,6 +333,21 @@ fn overall(mix: &MasteringProfile, t: &Target, level: Level, recs: &mut Vec<Reco
             None,
         );
     }
+    if let Some(thd) = mix.harmonic_distortion_pct.filter(|&d| d > MAX_THD_PCT) {
+        say(
+            "distortion",
+            thd,
+            Spread {
+                median: 0.0,
+                p10: 0.0,
+                p90: MAX_THD_PCT,
+            },
+            format!(
+                "harmonic distortion {thd:.1} % in the steady tones (above {MAX_THD_PCT:.0} %): check for clipping or saturation"
+            ),
+            None,
+        );
+    }
     if mix.channels < 2 || t.width.median == 0.0 && t.width.p90 == 0.0 {
         return; // width does not apply to mono
     }
@@ -432,6 +449,22 @@ mod tests {
         let info = compare(&mix, &target_of(&[&reference]), Level::Informative);
         assert!(info.recommendations.iter().all(|r| r.change_db.is_none()));
         assert!(info.eq.is_empty() && info.gain_db.is_none());
+    }
+
+    #[test]
+    fn distortion_in_steady_tones_is_named_only_when_it_matters() {
+        let t = target_of(&[&profile(|_| 0.0, -14.0)]);
+        let mut p = profile(|_| 0.0, -14.0);
+        p.harmonic_distortion_pct = Some(4.2);
+        let c = compare(&p, &t, Level::Suggestive);
+        let d: Vec<_> = c.recommendations.iter().filter(|r| r.kind == "distortion").collect();
+        assert_eq!(d.len(), 1);
+        assert!(d[0].message.contains("4.2 %"), "{}", d[0].message);
+        p.harmonic_distortion_pct = Some(0.3);
+        assert!(compare(&p, &t, Level::Suggestive)
+            .recommendations
+            .iter()
+            .all(|r| r.kind != "distortion"));
     }
 
     #[test]

@@ -56,6 +56,10 @@ pub struct MasteringMeter {
     work: Vec<Complex32>,
     scratch: Vec<Complex32>,
     frames: Vec<FrameBands>,
+    /// The mid signal's power per bin of the current frame.
+    mid_bins: Vec<f32>,
+    /// THD (ratio) of each frame that held one steady tone.
+    thd: Vec<f64>,
     level: LoudnessMeter,
     samples: u64,
     // DR: per channel, the running block's sum of squares and peak.
@@ -101,6 +105,8 @@ impl MasteringMeter {
             work: vec![Complex32::new(0.0, 0.0); n],
             scratch: Vec::new(),
             frames: Vec::new(),
+            mid_bins: vec![0.0; n / 2],
+            thd: Vec::new(),
             level: LoudnessMeter::new(rate, ch as u16)?,
             samples: 0,
             dr_len: (f64::from(rate) * DR_BLOCK_S) as usize,
@@ -190,6 +196,7 @@ impl MasteringMeter {
                 let r = (z - zc) * Complex32::new(0.0, -0.5);
                 let m = (l + r) * 0.5;
                 let s = (l - r) * 0.5;
+                self.mid_bins[k] = m.norm_sqr() * self.scale;
                 fb.mid[b] += m.norm_sqr();
                 fb.side[b] += s.norm_sqr();
                 fb.ll[b] += l.norm_sqr();
@@ -207,6 +214,10 @@ impl MasteringMeter {
             }
         }
         self.frames.push(fb);
+        let bin_hz = f64::from(self.rate) / n as f64;
+        if let Some(t) = super::distortion::frame_thd(&self.mid_bins, bin_hz) {
+            self.thd.push(t);
+        }
     }
 
     fn scratch_for(&mut self, _n: usize) -> Vec<Complex32> {
@@ -323,7 +334,7 @@ impl MasteringMeter {
             loud_share: round3(loud.len() as f64 / audible.len() as f64),
             transients_per_s: round2(transients as f64 / secs),
             attack_db: round2(attack),
-            harmonic_distortion_pct: None,
+            harmonic_distortion_pct: super::distortion::estimate(&mut self.thd).map(round2),
             bands,
         })
     }

@@ -6,6 +6,7 @@
 pub mod assistant;
 pub mod builtin;
 pub mod compare;
+pub mod distortion;
 mod error;
 pub mod file;
 pub mod measure;
