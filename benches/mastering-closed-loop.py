@@ -36,6 +36,9 @@ CHANGES = [
     ("air +3 dB @10 kHz", "equalizer=f=10000:t=o:w=1:g=3", [(10000, 1, 3)], None, False),
     ("volume -4 dB", "volume=-4dB", [], -4.0, False),
     ("side +6 dB", "stereotools=slev=2", [], None, True),
+    # A compressor: no known EQ or level to find, but the dynamics must be
+    # seen (crest or loudness range below the original's).
+    ("compressor 4:1 @-24 dB", "acompressor=threshold=-24dB:ratio=4:attack=5:release=100:makeup=1", [], None, False),
 ]
 
 
@@ -81,11 +84,11 @@ def main():
     step = max(1, len(files) // a.tracks)
     picks = files[::step][: a.tracks]
     tmp = tempfile.mkdtemp()
-    rows, fails = [], {k: 0 for k in ["sign", "eq", "loud", "width", "spurious", "after", "after_l"]}
+    rows, fails = [], {k: 0 for k in ["sign", "eq", "loud", "width", "dyn", "spurious", "after", "after_l"]}
     checks = {k: 0 for k in fails}
     times = []
-    print("| track | change | bands named | worst EQ error dB | loudness move | width seen | spurious | worst band after apply dB (vs original / vs original through the limiter) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| track | change | bands named | worst EQ error dB | loudness move | width seen | dynamics seen | spurious | worst band after apply dB (vs original / vs original through the limiter) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for ti, src in enumerate(picks):
         orig = f"{tmp}/o{ti}.wav"
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", "30", "-i", src, "-t", str(a.seconds), "-ac", "2", "-ar", "44100",
@@ -134,12 +137,17 @@ def main():
                 checks["loud"] += 1; fails["loud"] += loud_move is None or abs(loud_move + loud) > 0.3
             if width:
                 checks["width"] += 1; fails["width"] += not width_seen
+            dyn_seen = any(r["kind"] in ("crest", "loudness_range") and r["value"] < r["target"]["median"]
+                           for r in c["recommendations"])
+            if name.startswith("compressor"):
+                checks["dyn"] += 1; fails["dyn"] += not dyn_seen
             lm = "-" if loud_move is None else f"{loud_move:+.2f}"
             print(f"| {os.path.basename(src)} | {name} | {'yes' if named_ok else 'NO'} | {eq_err:.2f} | {lm} | "
-                  f"{'yes' if width_seen else 'no'} | {spurious} | {worst_after:.2f} / {worst_after_l:.2f} |")
+                  f"{'yes' if width_seen else 'no'} | {'yes' if dyn_seen else 'no'} | {spurious} | {worst_after:.2f} / {worst_after_l:.2f} |")
     print("\n| target | met |\n|---|---|")
     names = {"sign": "every changed band named with the right sign", "eq": "EQ within ±1 dB in every band",
              "loud": "loudness move within 0.3 LU", "width": "width change detected",
+             "dyn": "compression detected (crest or LRA below the original's)",
              "spurious": "no recommendation on an unchanged band", "after": "after the curve, every band within 1 dB of the original",
              "after_l": "… of the original through the same −1 dBTP limiter"}
     for k, n in names.items():

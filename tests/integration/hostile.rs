@@ -240,6 +240,10 @@ fn the_service_survives_every_hostile_file_through_every_door() {
     let song = crate::audio::song(5150, 20.0, 16_000);
     let id = srv.upload("real.wav", &wav_bytes(dir.path(), "real.wav", &song, 16_000));
     assert_eq!(srv.wait_final(id)["status"], "READY");
+    // …and a mastering reference, so mixes can be analysed against it.
+    let mark = serde_json::json!({"track_id": id, "genre": "hostile"}).to_string();
+    let r = srv.post_raw("/api/references", "application/json", mark.as_bytes());
+    assert_eq!(r.status, 201, "{}", r.text);
     // The target is per hostile file: the peak while one file goes through
     // every door, against the resident size just before it (the kernel's
     // peak is reset between files through clear_refs).
@@ -261,6 +265,20 @@ fn the_service_survives_every_hostile_file_through_every_door() {
             let v = ws_whole_file(&srv, &h.bytes);
             if let Some(code) = v["error"]["code"].as_str() {
                 check_code(h, Some(code), "WebSocket");
+            }
+        }
+        // POST /api/analyze: the mastering assistant decodes the whole mix.
+        if !h.slow {
+            let r = srv.post_form(
+                "/api/analyze?genre=hostile",
+                &[crate::server::Part::file("file", h.name, &h.bytes)],
+                &[],
+            );
+            assert!(r.status < 500, "{}: analyze answered {} {}", h.name, r.status, r.text);
+            let code = r.json["error"]["code"].as_str();
+            // A file a track accepts may still be silent: nothing to master.
+            if r.status != 201 && code != Some("audio_silent") {
+                check_code(h, code, "POST /api/analyze");
             }
         }
         // POST /tracks: refused at once, or a job that ends FAILED.
