@@ -130,3 +130,76 @@ fn bad_input_is_refused_in_words() {
     let o = sonica(d, &["master", song]);
     assert_eq!(o.status.code(), Some(2), "a reference is required");
 }
+
+#[test]
+fn the_library_keeps_references_by_genre_and_stores_analyses() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = d.join("db");
+    let x = song(93, 30.0, RATE);
+    write_wav(&d.join("ref.wav"), &stereo(&x, 0.5), RATE, 2, Fmt::I16);
+    write_wav(&d.join("mix.wav"), &stereo(&x, 0.25), RATE, 2, Fmt::I16);
+    let (refp, mix) = (d.join("ref.wav"), d.join("mix.wav"));
+    let (refp, mix) = (refp.to_str().unwrap(), mix.to_str().unwrap());
+
+    // Ingest and mark in one go; a bad genre is a usage error before anything.
+    let o = sonica(&db, &["ingest", "--reference-genre", "<bad>", refp]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = sonica(&db, &["ingest", "--reference-genre", "Synth Pop", refp]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("synth pop reference"), "{}", stderr(&o));
+    let o = sonica(&db, &["reference", "list", "--json"]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["references"][0]["genre"], "synth pop");
+    let id = v["references"][0]["track_id"].as_u64().unwrap().to_string();
+
+    // Against the genre, and against the reference by id: stored, +6 dB.
+    for target in [["--genre", "synth pop"], ["--reference", id.as_str()]] {
+        let o = sonica(&db, &["master", mix, target[0], target[1], "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert!(v["analysis_id"].as_u64().unwrap() >= 1);
+        let gain = v["comparison"]["gain_db"].as_f64().unwrap();
+        assert!((gain - 6.02).abs() < 0.3, "gain {gain}");
+    }
+
+    // Unknown genre, unknown reference, both at once: precise refusals.
+    let o = sonica(&db, &["master", mix, "--genre", "polka"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("no references of genre \"polka\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = sonica(&db, &["master", mix, "--reference", "999"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not a mastering reference"), "{}", stderr(&o));
+    let o = sonica(&db, &["master", mix, "--genre", "synth pop", "--reference", refp]);
+    assert_eq!(o.status.code(), Some(2));
+
+    // A built-in target answers without any reference of that genre.
+    let o = sonica(
+        &db,
+        &[
+            "master",
+            mix,
+            "--genre",
+            "orchestral",
+            "--level",
+            "suggestive",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["comparison"]["references"].as_u64().unwrap() >= 5);
+
+    // Unmarking, twice.
+    let o = sonica(&db, &["reference", "remove", &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = sonica(&db, &["reference", "remove", &id]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = sonica(&db, &["reference", "add", "999", "--genre", "rock"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("999"), "{}", stderr(&o));
+}
