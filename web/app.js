@@ -1,5 +1,5 @@
 // app.js — why it exists: the entry module of the Sonica page. It owns the hash router
-// (#/library, #/recognize, #/search, #/track/<id>, #/match), the notice area (#notice),
+// (#/library, #/recognize, #/search, #/track/<id>, #/match, #/master[/<id>]), the notice area (#notice),
 // the API-key dialog shown on a 401, and the ready flags the browser tests wait for.
 
 import { setHooks, getKey, setKey, fill } from "./api.js";
@@ -8,6 +8,7 @@ import * as recognize from "./page-recognize.js";
 import * as search from "./page-search.js";
 import * as track from "./page-track.js";
 import * as match from "./page-match.js";
+import * as master from "./page-master.js";
 
 const main = document.getElementById("page");
 const noticeBox = document.getElementById("notice");
@@ -69,6 +70,8 @@ const routes = [
   [/^#\/search\/?$/, search, "search"],
   [/^#\/track\/([^/]+)\/?$/, track, "track"],
   [/^#\/match\/?$/, match, "match"],
+  [/^#\/master\/?$/, master, "master"],
+  [/^#\/master\/([^/]+)\/?$/, master, "master"],
 ];
 
 function markNav(name) {

@@ -1,7 +1,7 @@
 // charts.js — why it exists: every picture in the app is drawn here on <canvas>, by hand
 // (no chart library): waveform with beat grid and playhead, spectrogram with fingerprint
-// peaks, bar charts, the drum step grid, the "why this match" peak overlay and vote
-// histograms. All draw at devicePixelRatio and always paint a frame and axes, so a
+// peaks, bar charts, the drum step grid, the "why this match" peak overlay, vote
+// histograms and a mix's tonal balance against its mastering target. All draw at devicePixelRatio and always paint a frame and axes, so a
 // canvas is never blank even when the data is empty.
 
 export const C = {
@@ -310,4 +310,82 @@ export function histogram(canvas, candidates) {
     const title = String((c && c.title) || "#" + (c && c.id));
     ctx.fillText((i === 0 ? "★ " : "") + title.slice(0, 60) + " — " + (Number(c && c.votes) || 0) + " votes", box.x + 4, y + 13);
   });
+}
+
+/**
+ * Tonal balance of a mix against its target, per third-octave band of comparison.bands
+ * ({low_hz, high_hz, mix_db, target{median,p10,p90}, meaningful}), on a log-frequency axis
+ * from 20 Hz to 20 kHz: the target's 10th–90th percentile range shaded, its median dashed,
+ * the mix as a solid line; bands with too little energy to judge are drawn faded.
+ */
+export function balance(canvas, bands) {
+  const { ctx, w, h } = prep(canvas);
+  const box = area(ctx, w, h, { l: 48, r: 12, t: 8, b: 22 });
+  const fin = (v) => (typeof v === "number" && isFinite(v) ? v : null);
+  const list = (Array.isArray(bands) ? bands : []).map((x) => {
+    const b = x || {}, t = b.target || {};
+    const lo = Number(b.low_hz), hi = Number(b.high_hz);
+    return { lo, hi, hz: Math.sqrt(lo * hi), mix: fin(b.mix_db), med: fin(t.median), p10: fin(t.p10), p90: fin(t.p90), on: !!b.meaningful };
+  }).filter((b) => b.hz > 0 && isFinite(b.hz));
+  let y0 = Infinity, y1 = -Infinity;
+  for (const judged of [true, false]) {
+    for (const b of list) {
+      if (b.on !== judged) continue;
+      for (const v of [b.mix, b.p10, b.p90]) if (v !== null) { y0 = Math.min(y0, v); y1 = Math.max(y1, v); }
+    }
+    if (isFinite(y0)) break;
+  }
+  if (!isFinite(y0)) { y0 = -30; y1 = 0; }
+  y0 = Math.floor(y0 - 3); y1 = Math.ceil(y1 + 3);
+  const L0 = Math.log10(20), L1 = Math.log10(20000);
+  const X = (hz) => box.x + ((Math.log10(Math.min(20000, Math.max(20, hz))) - L0) / (L1 - L0)) * box.w;
+  const Y = (db) => box.y + box.h - ((db - y0) / (y1 - y0)) * box.h;
+  ctx.strokeStyle = C.grid;
+  ctx.fillStyle = C.text;
+  const cw = ctx.canvas.width / (window.devicePixelRatio || 1);
+  ctx.textAlign = "center";
+  for (const hz of [20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000]) {
+    const x = Math.round(X(hz)) + 0.5;
+    ctx.beginPath(); ctx.moveTo(x, box.y + 1); ctx.lineTo(x, box.y + box.h + 4); ctx.stroke();
+    const label = hz === 20000 ? "20 kHz" : fmt(hz);
+    const half = ctx.measureText(label).width / 2;
+    ctx.fillText(label, Math.max(half + 1, Math.min(cw - half - 1, x)), box.y + box.h + 15);
+  }
+  ctx.textAlign = "right";
+  const ys = niceStep(y1 - y0, Math.max(2, box.h / 30));
+  for (let v = Math.ceil(y0 / ys) * ys; v <= y1 + 1e-9; v += ys) {
+    const y = Math.round(Y(v)) + 0.5;
+    ctx.beginPath(); ctx.moveTo(box.x - 4, y); ctx.lineTo(box.x + box.w - 1, y); ctx.stroke();
+    ctx.fillText(fmt(v) + " dB", box.x - 6, y + 4);
+  }
+  ctx.textAlign = "left";
+  if (!list.length) { message(ctx, box, "no bands in the answer"); return; }
+  ctx.save();
+  ctx.beginPath(); ctx.rect(box.x + 1, box.y + 1, box.w - 2, box.h - 2); ctx.clip();
+  ctx.fillStyle = "rgba(31,95,168,0.22)";
+  for (const b of list) {
+    if (b.p10 === null || b.p90 === null) continue;
+    ctx.globalAlpha = b.on ? 1 : 0.35;
+    ctx.fillRect(X(b.lo), Y(b.p90), Math.max(1, X(b.hi) - X(b.lo)), Math.max(1, Y(b.p10) - Y(b.p90)));
+  }
+  const line = (key, color, dash) => {
+    ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.setLineDash(dash);
+    for (let i = 1; i < list.length; i++) {
+      const a = list[i - 1], b = list[i];
+      if (a[key] === null || b[key] === null) continue;
+      ctx.globalAlpha = a.on && b.on ? 1 : 0.3;
+      ctx.beginPath(); ctx.moveTo(X(a.hz), Y(a[key])); ctx.lineTo(X(b.hz), Y(b[key])); ctx.stroke();
+    }
+    ctx.setLineDash([]);
+  };
+  line("med", C.data, [6, 4]);
+  line("mix", C.accent, []);
+  ctx.fillStyle = C.accent;
+  for (const b of list) {
+    if (b.mix === null) continue;
+    ctx.globalAlpha = b.on ? 1 : 0.3;
+    ctx.beginPath(); ctx.arc(X(b.hz), Y(b.mix), 2.5, 0, Math.PI * 2); ctx.fill();
+  }
+  ctx.restore();
+  ctx.lineWidth = 1;
 }

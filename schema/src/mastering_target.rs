@@ -41,8 +41,11 @@ pub struct Spread {
 
 impl Spread {
     /// The spread of `xs` (non-finite values ignored; all zero when none
-    /// is left). With one value the range is that value ± `single_tolerance`.
-    pub fn of(mut xs: Vec<f64>, single_tolerance: f64) -> Spread {
+    /// is left). The range reaches at least `tolerance` either side of the
+    /// median, whatever the count: one reference, or several that agree
+    /// closely, must not make a range narrower than the measurement's own
+    /// precision (0.1 LU apart would otherwise read as "outside").
+    pub fn of(mut xs: Vec<f64>, tolerance: f64) -> Spread {
         xs.retain(|x| x.is_finite());
         if xs.is_empty() {
             return Spread {
@@ -57,12 +60,12 @@ impl Spread {
             let (i, f) = (pos.floor() as usize, pos.fract());
             xs[i] + (xs[(i + 1).min(xs.len() - 1)] - xs[i]) * f
         };
-        let (median, mut p10, mut p90) = (q(0.5), q(0.1), q(0.9));
-        if xs.len() == 1 {
-            p10 -= single_tolerance;
-            p90 += single_tolerance;
+        let median = q(0.5);
+        Spread {
+            median,
+            p10: q(0.1).min(median - tolerance),
+            p90: q(0.9).max(median + tolerance),
         }
-        Spread { median, p10, p90 }
     }
 
     fn is_finite(&self) -> bool {
@@ -121,6 +124,8 @@ mod tests {
         assert!((s.p10 - 1.3).abs() < 1e-9 && (s.p90 - 3.7).abs() < 1e-9);
         let one = Spread::of(vec![-10.0], 2.0);
         assert_eq!((one.p10, one.median, one.p90), (-12.0, -10.0, -8.0));
+        let close = Spread::of(vec![0.8, 0.8, 0.81], 1.0);
+        assert!(close.p10 <= -0.19 && close.p90 >= 1.79, "{close:?}");
         assert_eq!(Spread::of(vec![], 1.0).median, 0.0);
     }
 

@@ -13,8 +13,9 @@ pub use sonica_schema::mastering_target::{BandTarget, Level, Spread, Target};
 pub const MAX_EQ_DB: f64 = 6.0;
 /// Differences below this are not worth a word, dB.
 pub const DEAD_ZONE_DB: f64 = 1.0;
-/// With a single reference the range is its level ± this, dB.
-const SINGLE_REFERENCE_TOLERANCE_DB: f64 = 1.0;
+/// A band's range reaches at least this either side of its median, dB
+/// (one reference, or several that agree closely).
+const BAND_TOLERANCE_DB: f64 = 1.0;
 /// Bands more than this below the loudest band (of the target or the mix)
 /// carry too little to judge (an MP3's empty top octave, say), dB.
 const MEANINGFUL_DB: f64 = 50.0;
@@ -33,7 +34,7 @@ fn relative_levels(p: &MasteringProfile) -> Vec<f64> {
 
 /// The target of a set of reference profiles (at least one).
 pub fn target_of(refs: &[&MasteringProfile]) -> Target {
-    let t = SINGLE_REFERENCE_TOLERANCE_DB;
+    let t = BAND_TOLERANCE_DB;
     let levels: Vec<Vec<f64>> = refs.iter().map(|r| relative_levels(r)).collect();
     let bands = (0..BANDS)
         .map(|b| BandTarget {
@@ -218,10 +219,9 @@ pub fn compare(mix: &MasteringProfile, target: &Target, level: Level) -> Compari
                 )
             }
             Level::Suggestive => continue,
-            Level::Prescriptive if d.outside => format!(
-                "{span}: {:+.1} dB (your mix is {side} the references' range)",
-                smooth[i]
-            ),
+            Level::Prescriptive if d.outside => {
+                format!("{span}: {:+.1} dB (your mix is {side} the references' range)", raw[i])
+            }
             Level::Prescriptive => continue,
         };
         let excess = if d.diff_db > 0.0 {
@@ -236,8 +236,14 @@ pub fn compare(mix: &MasteringProfile, target: &Target, level: Level) -> Compari
             high_hz: Some(d.high_hz),
             value: d.mix_db,
             target: d.target,
-            change_db: (level == Level::Prescriptive).then(|| round2(smooth[i])),
-            confidence: (level == Level::Prescriptive).then(|| conf(excess.max(0.0))),
+            // The move this band needs; the curve is smoothed across its
+            // neighbours, and where that pulls the other way (a narrow dip
+            // among boosts) the advice is less certain.
+            change_db: (level == Level::Prescriptive).then(|| round2(raw[i])),
+            confidence: (level == Level::Prescriptive).then(|| {
+                let agrees = smooth[i] * raw[i] > 0.0;
+                round2(conf(excess.max(0.0)) * if agrees { 1.0 } else { 0.6 })
+            }),
         });
     }
     overall(mix, target, level, &mut recs);
@@ -263,6 +269,8 @@ pub fn compare(mix: &MasteringProfile, target: &Target, level: Level) -> Compari
 /// Loudness, true peak, range, crest and width.
 fn overall(mix: &MasteringProfile, t: &Target, level: Level, recs: &mut Vec<Recommendation>) {
     let prescriptive = level == Level::Prescriptive;
+    // Fewer references, less certainty: 0.72 with one, 0.9 from five.
+    let confidence = round2(0.9 * (0.8 + 0.2 * (t.references as f64 / 5.0).min(1.0)));
     let mut say = |kind: &'static str, value: f64, target: Spread, message: String, change: Option<f64>| {
         recs.push(Recommendation {
             kind,
@@ -272,7 +280,7 @@ fn overall(mix: &MasteringProfile, t: &Target, level: Level, recs: &mut Vec<Reco
             value: round2(value),
             target,
             change_db: if prescriptive { change.map(round2) } else { None },
-            confidence: prescriptive.then_some(0.9),
+            confidence: prescriptive.then_some(confidence),
         });
     };
     let outside = |v: f64, s: &Spread| v < s.p10 || v > s.p90;

@@ -1,8 +1,9 @@
 //! The web app in a real browser: headless Chromium driven over WebDriver
 //! (chromedriver), against a real `sonica serve` with generated audio.
 //! Upload, microphone and file recognition, "why this match", search with
-//! filters, the track page's drawings and MIDI, API keys, axe-core on every
-//! page, and screenshots plus figures (`BROWSER-FIGURE` lines).
+//! filters, the track page's drawings and MIDI, the Master page (a mix
+//! against a genre's references), API keys, axe-core on every page, and
+//! screenshots plus figures (`BROWSER-FIGURE` lines).
 //!
 //! Needs Debian's `chromium` and `chromium-driver` and
 //! `npm ci --prefix tests/browser-deps` (see .ci/run); without them the
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::audio::{self, write_wav, Fmt};
 use crate::server::{wav_bytes, Part, Server};
@@ -647,6 +648,208 @@ fn browser_track_page_draws_and_downloads_midi() {
     assert_eq!(head, b"MThd", "the MIDI file starts with MThd");
 }
 
+/// The Master page: a quiet mix against the genre of two library
+/// references. The balance chart is drawn, the advice, the overall figures
+/// and the EQ preset are shown, the preview is the analysis's WAV, the
+/// closest references are listed, a stored analysis opens at its own
+/// address, and axe finds nothing.
+#[test]
+fn browser_master_page_compares_a_mix_with_a_genre() {
+    if webdriver::skip() {
+        return;
+    }
+    let _ = pages::axe_source();
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &[]);
+    let a = put(
+        &srv,
+        dir.path(),
+        "a.wav",
+        &track(Style::Beat, 71, 20.0, RATE),
+        "Reference One",
+        None,
+        None,
+    );
+    let b = put(
+        &srv,
+        dir.path(),
+        "b.wav",
+        &track(Style::Calm, 72, 20.0, RATE),
+        "Reference Two",
+        None,
+        None,
+    );
+    ready(&srv, &[a, b]);
+    for id in [a, b] {
+        let r = srv.post_json("/api/references", &json!({"track_id": id, "genre": "testgenre"}));
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    // A quiet stereo mix at 44.1 kHz: the advice must at least name the loudness.
+    let quiet: Vec<f32> = audio::to_rate(&track(Style::Beat, 73, 20.0, RATE), RATE, 44_100)
+        .iter()
+        .map(|s| s * 0.1)
+        .collect();
+    let mix = dir.path().join("my-mix.wav");
+    write_wav(&mix, &quiet, 44_100, 2, Fmt::I16);
+
+    let app = App::new(&srv.base, Options::default());
+    app.b.set_viewport(1280, 900);
+    app.load("#/master", "master");
+    assert!(
+        app.b
+            .try_find("nav a[href=\"#/master\"][aria-current=\"page\"]")
+            .is_some(),
+        "the nav links to the Master page and marks it current"
+    );
+    assert_eq!(
+        app.b
+            .execute("return document.querySelector('select#master-level').value;", vec![]),
+        "prescriptive",
+        "the level defaults to prescriptive"
+    );
+    let refs = app.b.find_all("#master-refs input[type=\"checkbox\"]").len();
+    assert_eq!(refs, 2, "both references are offered as checkboxes");
+    app.select("select#master-genre", "testgenre");
+    let input = app.el("input#master-file");
+    app.b.send_keys(&input, mix.to_str().unwrap());
+    let t0 = Instant::now();
+    app.b.click_css("button#master-analyse");
+    let id: u64 = app.b.wait_until("the analysis in #master-result", 90 * SECS, || {
+        let v = app
+            .b
+            .try_execute(
+                "const r = document.querySelector('#master-result');
+                 return r && !r.hidden ? (r.dataset.analysisId || null) : null;",
+                vec![],
+            )
+            .ok()?;
+        v.as_str()?.parse().ok()
+    });
+    figure(
+        "master page: Analyse click to the answer shown, 20 s stereo mix (s)",
+        format!("{:.1}", t0.elapsed().as_secs_f64()),
+    );
+    let stored = srv.get(&format!("/api/analysis/{id}"));
+    assert_eq!(stored.status, 200, "{}", stored.text);
+    assert_eq!(stored.json["source"]["kind"], "genre");
+    assert_eq!(stored.json["source"]["genre"], "testgenre");
+    let hash = app.b.execute("return location.hash;", vec![]);
+    assert_eq!(hash, format!("#/master/{id}"), "the address names the analysis");
+
+    // The chart, its name and its text alternative.
+    let ink = app.wait_drawn("canvas#master-chart", 0.02, 15 * SECS);
+    println!("canvas#master-chart: {ink:?}");
+    let label = app
+        .b
+        .attr(&app.el("canvas#master-chart"), "aria-label")
+        .unwrap_or_default();
+    assert!(label.contains("Tonal balance"), "the chart's aria-label: {label:?}");
+    let rows = app.b.find_all("table#master-bands tbody tr").len();
+    assert_eq!(rows, 31, "one table row per third-octave band");
+
+    // The advice.
+    let recs: Vec<String> = app
+        .b
+        .execute(
+            "return Array.from(document.querySelectorAll('#master-recs li')).map(l => l.textContent);",
+            vec![],
+        )
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    println!("recommendations: {recs:#?}");
+    assert!(
+        !recs.is_empty() || app.shown("#master-nothing"),
+        "a recommendation or the nothing-to-change sentence"
+    );
+    assert!(
+        recs.iter().any(|r| r.contains("loudness")),
+        "the quiet mix is told about its loudness: {recs:?}"
+    );
+    let overall = app.b.text_of("table#master-overall").unwrap_or_default();
+    for word in ["LUFS", "dBTP", "LU", "Crest", "DR", "width"] {
+        assert!(overall.contains(word), "the overall figures give {word}: {overall:?}");
+    }
+    let gain = app.b.text_of("#master-gain").unwrap_or_default();
+    assert!(gain.contains("dB"), "#master-gain: {gain:?}");
+    let preset = app.b.text_of("pre#master-preset").unwrap_or_default();
+    assert_eq!(
+        preset.trim(),
+        stored.json["preset"].as_str().unwrap_or("").trim(),
+        "the preset as the server wrote it"
+    );
+
+    // The preview is the analysis's WAV.
+    let src = app.b.attr(&app.el("audio#master-preview"), "src").unwrap_or_default();
+    let path = format!("/api/analysis/{id}/preview.wav");
+    assert!(src.contains(&path), "audio#master-preview src: {src:?}");
+    let r = ureq::get(&srv.url(&path))
+        .call()
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    assert_eq!(r.content_type(), "audio/wav", "GET {path}");
+    let body = webdriver::body_bytes(r);
+    assert_eq!(&body[..4], b"RIFF", "GET {path}");
+    let (status, head) = app.fetch_head(&src, 4);
+    assert_eq!(
+        (status, head.as_slice()),
+        (200, &b"RIFF"[..]),
+        "the page's own fetch of {src}"
+    );
+
+    // The closest references.
+    app.b.click_css("button#master-similar");
+    let want = BTreeSet::from([a, b]);
+    app.wait_eq("the closest references", 20 * SECS, &want, || {
+        app.ids("#master-similar-list li[data-track-id]")
+    });
+
+    // axe, with the band table open too.
+    app.b.execute(
+        "document.querySelectorAll('#master-result details').forEach(d => { d.open = true; });",
+        vec![],
+    );
+    let (serious, other) = app.axe("master (analysis)");
+    assert!(
+        serious.is_empty() && other.is_empty(),
+        "axe on the Master page:\n{}",
+        serious.iter().chain(&other).cloned().collect::<Vec<_>>().join("\n")
+    );
+
+    // A stored analysis opens at its address, on a fresh load.
+    app.load(&format!("#/master/{id}"), "master");
+    let shown = app.b.execute(
+        "const r = document.querySelector('#master-result'); return r && !r.hidden ? r.dataset.analysisId : null;",
+        vec![],
+    );
+    assert_eq!(shown, id.to_string(), "#/master/{id} shows the stored analysis");
+    app.wait_drawn("canvas#master-chart", 0.02, 15 * SECS);
+    // At phone width, nothing scrolls sideways.
+    app.b.set_viewport(390, 844);
+    app.b.wait_until("the chart redrawn at 390 px", 10 * SECS, || {
+        let w = app.ink("canvas#master-chart")?.w;
+        (w > 0 && w < 1000).then_some(())
+    });
+    let widths = app.b.execute(
+        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+        vec![],
+    );
+    assert!(
+        widths[0].as_f64().unwrap_or(0.0) <= widths[1].as_f64().unwrap_or(0.0) + 1.0,
+        "the Master page scrolls sideways at 390 px: {widths}"
+    );
+    // An unknown one says so, in the notice area.
+    app.load("#/master/999999", "master");
+    let notice = app.b.text_of("#notice").unwrap_or_default();
+    assert!(
+        app.shown("#notice") && notice.contains("unknown_analysis"),
+        "#notice names the missing analysis: {notice:?}"
+    );
+}
+
 #[test]
 fn browser_api_key_dialog_refuses_then_works() {
     if webdriver::skip() {
@@ -758,7 +961,7 @@ fn browser_every_page_passes_axe_with_screenshots_and_figures() {
         ),
     }
     page_weight(&app, &srv);
-    for link in ["#/library", "#/recognize", "#/search"] {
+    for link in ["#/library", "#/recognize", "#/search", "#/master"] {
         assert!(
             app.b.try_find(&format!("nav a[href=\"{link}\"]")).is_some(),
             "nav a[href=\"{link}\"]"
@@ -824,6 +1027,34 @@ fn browser_every_page_passes_axe_with_screenshots_and_figures() {
     app.wait_drawn("canvas#spectrogram", 0.01, 20 * SECS);
     serious.extend(app.axe("track").0);
     app.shot("track");
+    titles.push(
+        app.b
+            .execute("return document.title;", vec![])
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+    );
+
+    // The Master page with a stored analysis: both tracks as references of
+    // one genre, a quiet copy of the song analysed against it.
+    for t in [id, calm] {
+        let r = srv.post_json("/api/references", &json!({"track_id": t, "genre": "demo"}));
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let quiet: Vec<f32> = song.iter().map(|s| s * 0.3).collect();
+    let mix = wav_bytes(dir.path(), "my-mix.wav", &quiet, RATE);
+    let r = srv.post_form(
+        "/api/analyze?genre=demo&recommendation_level=prescriptive",
+        &[Part::file("file", "my-mix.wav", &mix)],
+        &[],
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    app.nav(&format!("#/master/{}", r.json["id"]), "master");
+    app.wait_drawn("canvas#master-chart", 0.02, 15 * SECS);
+    serious.extend(app.axe("master").0);
+    app.b
+        .execute("document.querySelector('#master-result').scrollIntoView();", vec![]);
+    app.shot("master");
     titles.push(
         app.b
             .execute("return document.title;", vec![])

@@ -122,6 +122,11 @@ impl Server {
         )
     }
 
+    /// A POST with `body` as JSON.
+    pub fn post_json(&self, path: &str, body: &Value) -> Reply {
+        self.post_raw(path, "application/json", body.to_string().as_bytes())
+    }
+
     /// Uploads a file as `file` and returns the id from the 201.
     pub fn upload(&self, name: &str, bytes: &[u8]) -> u32 {
         let r = self.post_form("/tracks", &[Part::file("file", name, bytes)], &[]);
