@@ -149,6 +149,21 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever the bytes, decoding answers (never panics), and a
+        /// normalised genre is stable.
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = PreviewAudio::decode(&bytes);
+            let _ = ReferenceRecord::decode(&bytes);
+            let _ = AnalysisRecord::decode(&bytes);
+            let text = String::from_utf8_lossy(&bytes);
+            if let Some(g) = normalise_genre(&text) {
+                proptest::prop_assert_eq!(normalise_genre(&g), Some(g.clone()));
+            }
+        }
+    }
+
     #[test]
     fn preview_audio_round_trips_and_refuses_garbage() {
         let a = PreviewAudio {
