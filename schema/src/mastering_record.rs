@@ -3,9 +3,9 @@
 //! (the mix's profile, the target it was judged by, and the opening of the
 //! mix for the preview).
 //!
-//! Keys are in [`crate::layout`]: `references` by track id, `analyses` and
-//! `analysis_audio` by analysis id (u64 BE, so a scan runs oldest first and
-//! retention drops from the front).
+//! Keys are listed with every other tree's in `layout.rs`: `references`
+//! by track id, `analyses` and `analysis_audio` by analysis id (u64 BE, so
+//! a scan runs oldest first and retention drops from the front).
 
 use serde::{Deserialize, Serialize};
 
