@@ -1,7 +1,10 @@
 //! Built-in genre targets: shipped with Sonica so a user without
 //! references of their own still has something to aim at. Each was built
 //! by `sonica reference build-target` from freely licensed music; the JSON
-//! file names every source track and its licence (see the README).
+//! file names every source track and its licence (see
+//! docs/builtin-targets.md: orchestral, from real game soundtracks; the
+//! General MIDI renders that were tried for other genres were not shipped,
+//! and the document says why).
 
 use std::sync::OnceLock;
 
@@ -43,4 +46,28 @@ pub fn all() -> &'static [BuiltIn] {
 /// The built-in target of `genre` (normalised).
 pub fn find(genre: &str) -> Option<&'static BuiltIn> {
     all().iter().find(|b| b.genre == genre)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_target_parses_and_is_whole() {
+        assert_eq!(
+            all().len(),
+            FILES.len(),
+            "a built-in target failed to parse or is not whole"
+        );
+        for b in all() {
+            assert_eq!(b.target.references, b.sources.len(), "{}", b.genre);
+            assert!(
+                b.sources.iter().all(|s| !s.license.is_empty() && !s.origin.is_empty()),
+                "{}",
+                b.genre
+            );
+            assert!(b.target.width.p10 >= 0.0, "{}", b.genre);
+        }
+        assert!(find("orchestral").is_some());
+    }
 }

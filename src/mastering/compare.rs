@@ -32,6 +32,15 @@ fn relative_levels(p: &MasteringProfile) -> Vec<f64> {
     p.bands.iter().map(|b| b.mid_db - p.lufs).collect()
 }
 
+/// A range of a quantity that cannot go below zero (width, LRA, crest):
+/// the margin around the median stops at 0.
+fn non_negative(s: Spread) -> Spread {
+    Spread {
+        p10: s.p10.max(0.0),
+        ..s
+    }
+}
+
 /// The target of a set of reference profiles (at least one).
 pub fn target_of(refs: &[&MasteringProfile]) -> Target {
     let t = BAND_TOLERANCE_DB;
@@ -55,9 +64,12 @@ pub fn target_of(refs: &[&MasteringProfile]) -> Target {
     Target {
         references: refs.len(),
         lufs: Spread::of(refs.iter().map(|r| r.lufs).collect(), 1.0),
-        lra_lu: Spread::of(refs.iter().map(|r| r.lra_lu).collect(), 1.5),
-        crest_db: Spread::of(refs.iter().map(|r| r.crest_db).collect(), 1.5),
-        width: Spread::of(refs.iter().filter(|r| r.channels == 2).map(|r| r.width).collect(), 0.05),
+        lra_lu: non_negative(Spread::of(refs.iter().map(|r| r.lra_lu).collect(), 1.5)),
+        crest_db: non_negative(Spread::of(refs.iter().map(|r| r.crest_db).collect(), 1.5)),
+        width: non_negative(Spread::of(
+            refs.iter().filter(|r| r.channels == 2).map(|r| r.width).collect(),
+            0.05,
+        )),
         bands,
     }
 }
