@@ -141,7 +141,7 @@ def main():
                 checks["loud"] += 1; fails["loud"] += loud_move is None or abs(loud_move + loud) > 0.3
             if width:
                 checks["width"] += 1; fails["width"] += not width_seen
-            dyn_seen = any(r["kind"] in ("crest", "loudness_range") and r["value"] < r["target"]["median"]
+            dyn_seen = any(r["kind"] in ("crest", "loudness_range", "dynamic_range") and r["value"] < r["target"]["median"]
                            for r in c["recommendations"])
             if name.startswith("compressor"):
                 checks["dyn"] += 1; fails["dyn"] += not dyn_seen
@@ -151,7 +151,7 @@ def main():
     print("\n| target | met |\n|---|---|")
     names = {"sign": "every changed band named with the right sign", "eq": "EQ within ±1 dB in every band",
              "loud": "loudness move within 0.3 LU", "width": "width change detected",
-             "dyn": "compression detected (crest or LRA below the original's)",
+             "dyn": "compression detected (crest, LRA or DR below the original's)",
              "spurious": "no recommendation on an unchanged band", "after": "after the curve, every band within 1 dB of the original",
              "after_l": "… of the original through the same −1 dBTP limiter"}
     for k, n in names.items():

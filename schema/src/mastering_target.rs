@@ -92,6 +92,9 @@ pub struct Target {
     pub lra_lu: Spread,
     pub crest_db: Spread,
     pub width: Spread,
+    /// The DR figure's spread; `None` in targets made before it was kept.
+    #[serde(default)]
+    pub dr: Option<Spread>,
     /// One per third-octave band ([`crate::mastering::THIRD_OCTAVE_HZ`]).
     pub bands: Vec<BandTarget>,
 }
@@ -105,6 +108,7 @@ impl Target {
             && self.bands.len() == crate::mastering::BANDS
             && [self.lufs, self.lra_lu, self.crest_db, self.width]
                 .iter()
+                .chain(self.dr.as_ref())
                 .all(Spread::is_finite)
             && self
                 .bands

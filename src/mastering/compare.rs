@@ -66,6 +66,7 @@ pub fn target_of(refs: &[&MasteringProfile]) -> Target {
         lufs: Spread::of(refs.iter().map(|r| r.lufs).collect(), 1.0),
         lra_lu: non_negative(Spread::of(refs.iter().map(|r| r.lra_lu).collect(), 1.5)),
         crest_db: non_negative(Spread::of(refs.iter().map(|r| r.crest_db).collect(), 1.5)),
+        dr: Some(non_negative(Spread::of(refs.iter().map(|r| r.dr).collect(), 1.0))),
         width: non_negative(Spread::of(
             refs.iter().filter(|r| r.channels == 2).map(|r| r.width).collect(),
             0.05,
@@ -94,7 +95,7 @@ pub struct BandDiff {
 /// One thing to say, with the numbers it rests on.
 #[derive(Debug, Clone, Serialize)]
 pub struct Recommendation {
-    /// `band`, `loudness`, `true_peak`, `loudness_range`, `crest`, `distortion`, `width`, `band_width`.
+    /// `band`, `loudness`, `true_peak`, `loudness_range`, `dynamic_range`, `crest`, `distortion`, `width`, `band_width`.
     pub kind: &'static str,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -337,6 +338,26 @@ fn overall(mix: &MasteringProfile, t: &Target, level: Level, recs: &mut Vec<Reco
             format!(
                 "loudness range {:.1} LU against the references' {:.1} LU",
                 mix.lra_lu, t.lra_lu.median
+            ),
+            None,
+        );
+    }
+    // The DR figure sees compression that keeps the peaks (a fast
+    // compressor leaves the crest factor nearly where it was).
+    if let Some(dr) = t.dr.filter(|dr| tell(mix.dr, dr, 1.0)) {
+        say(
+            "dynamic_range",
+            mix.dr,
+            dr,
+            format!(
+                "dynamic range DR{:.1} against the references' DR{:.1}{}",
+                mix.dr,
+                dr.median,
+                if mix.dr < dr.p10 {
+                    " (more compressed or limited)"
+                } else {
+                    ""
+                }
             ),
             None,
         );

@@ -126,6 +126,7 @@ fn analysis() -> AnalysisRecord {
             lra_lu: s,
             crest_db: s,
             width: s,
+            dr: None,
             bands: THIRD_OCTAVE_HZ
                 .iter()
                 .map(|&c| BandTarget {
