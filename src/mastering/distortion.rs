@@ -83,7 +83,6 @@ pub fn estimate(frames: &mut [f64]) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::mastering::measure;
 
     const RATE: u32 = 44_100;
