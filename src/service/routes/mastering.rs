@@ -129,12 +129,11 @@ pub async fn analyze(
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let mut form = read_form(&req, payload, &state.tmp_dir, state.config.max_upload_bytes).await?;
-    let pick = |name: &str, query: Option<String>, form: &mut crate::service::upload::Form| {
-        query.or_else(|| form.text.remove(name))
-    };
-    let level_raw = pick("recommendation_level", q.recommendation_level, &mut form);
-    let refs_raw = pick("references", q.references, &mut form);
-    let genre_raw = pick("genre", q.genre, &mut form);
+    // A query parameter wins over a form field of the same name.
+    let mut pick = |name: &str, query: Option<String>| query.or_else(|| form.text.remove(name));
+    let level_raw = pick("recommendation_level", q.recommendation_level);
+    let refs_raw = pick("references", q.references);
+    let genre_raw = pick("genre", q.genre);
     let level = parse_level(level_raw.as_deref())?;
     let choice = choice(refs_raw.as_deref(), genre_raw.as_deref())?;
     let audio = form.take_audio()?;
