@@ -143,7 +143,7 @@ export async function render(main, params, ctx) {
         el("tr", {}, el("th", { scope: "row" }, "True peak"), el("td", {}, num(mix.true_peak_dbtp) + " dBTP"), el("td", {}, "at most −1.0 dBTP"), el("td", {}, "–")),
         row("Loudness range", mix.lra_lu, t.lra_lu, " LU"),
         row("Crest factor", mix.crest_db, t.crest_db, " dB"),
-        row("Dynamic range (DR)", mix.dr, null, ""),
+        row("Dynamic range (DR)", mix.dr, t.dr || null, ""),
         row("Stereo width", mix.width, t.width, "", 2)));
 
     const preset = str(current.preset);
