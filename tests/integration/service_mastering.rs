@@ -86,6 +86,22 @@ fn references_analyses_previews_and_their_errors() {
         br#"{"track_id": 1, "genre": "x", "more": 1}"#,
     );
     assert_eq!((r.status, code(&r)), (400, "bad_request"), "unknown fields are refused");
+    for body in [
+        r#"{"track_id": -1, "genre": "x"}"#,
+        r#"{"track_id": 99999999999, "genre": "x"}"#,
+        r#"{"track_id": "1", "genre": "x"}"#,
+        r#"{"track_id": 1, "genre": 7}"#,
+        r#"[1, "x"]"#,
+        "",
+    ] {
+        let r = srv.post_raw("/api/references", "application/json", body.as_bytes());
+        assert_eq!((r.status, code(&r)), (400, "bad_request"), "{body}: {}", r.text);
+    }
+    let r = mark(&srv, ida, "../../etc");
+    assert_eq!((r.status, code(&r)), (400, "invalid_parameter"), "{}", r.text);
+    let huge = format!(r#"{{"track_id": 1, "genre": "{}"}}"#, "x".repeat(40_000));
+    let r = srv.post_raw("/api/references", "application/json", huge.as_bytes());
+    assert_eq!((r.status, code(&r)), (413, "payload_too_large"), "{}", r.text);
 
     let r = srv.get("/api/references?genre=Test%20Genre");
     assert_eq!(r.status, 200);
@@ -202,6 +218,12 @@ fn references_analyses_previews_and_their_errors() {
     assert_eq!((r.status, code(&r)), (400, "bad_request"));
     let r = srv.get("/api/analysis/99999");
     assert_eq!((r.status, code(&r)), (404, "unknown_analysis"));
+    for bad in ["0", "-3", "99999999999999999999999", "1.5", "%00"] {
+        let r = srv.get(&format!("/api/analysis/{bad}"));
+        assert_eq!((r.status, code(&r)), (400, "bad_request"), "{bad}: {}", r.text);
+    }
+    let r = srv.post_raw("/api/similarity/1?top_k=100000", "application/json", b"");
+    assert_eq!((r.status, code(&r)), (400, "invalid_parameter"));
     let (status, _) = srv.get_bytes("/api/analysis/99999/preview.wav");
     assert_eq!(status, 404);
 

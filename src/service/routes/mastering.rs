@@ -279,7 +279,14 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         }
         bytes.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))
+    let v: Value =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))?;
+    // serde would also take the fields as an array, in order: not the
+    // documented shape, so refused.
+    if !v.is_object() {
+        return Err(ApiError::BadRequest("the JSON body must be an object".into()));
+    }
+    serde_json::from_value(v).map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))
 }
 
 #[utoipa::path(post, path = "/api/references", tag = "mastering",
