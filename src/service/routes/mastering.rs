@@ -7,7 +7,6 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -256,10 +255,7 @@ pub struct MarkBody {
     pub genre: String,
 }
 
-async fn read_json<T: serde::de::DeserializeOwned>(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-) -> Result<T, ApiError> {
+async fn read_json<T: serde::de::DeserializeOwned>(req: &HttpRequest, payload: web::Payload) -> Result<T, ApiError> {
     let ctype = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -269,18 +265,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     if !ctype.starts_with("application/json") {
         return Err(ApiError::UnsupportedContentType("send application/json".into()));
     }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
-        if bytes.len() + chunk.len() > MAX_JSON {
-            return Err(ApiError::TooLarge {
-                limit_mb: MAX_JSON as f64 / (1024.0 * 1024.0),
-            });
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    let v: Value =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))?;
+    let v = crate::service::routes::json_value(payload, MAX_JSON).await?;
     // serde would also take the fields as an array, in order: not the
     // documented shape, so refused.
     if !v.is_object() {

@@ -162,6 +162,23 @@ pub fn parse_id(raw: &str) -> Result<u32, ApiError> {
         .ok_or_else(|| ApiError::BadRequest(format!("track id must be a positive integer, not {raw:?}")))
 }
 
+/// A request body read as JSON, at most `max` bytes (413 beyond), malformed
+/// JSON a 400.
+pub async fn json_value(mut payload: web::Payload, max: usize) -> Result<serde_json::Value, ApiError> {
+    use futures_util::StreamExt;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
+        if bytes.len() + chunk.len() > max {
+            return Err(ApiError::TooLarge {
+                limit_mb: max as f64 / (1024.0 * 1024.0),
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))
+}
+
 /// A true/false query parameter (`true`/`1`, `false`/`0`, blank = false),
 /// as a 400 naming it otherwise.
 pub fn parse_flag(name: &str, raw: Option<&str>) -> Result<bool, ApiError> {

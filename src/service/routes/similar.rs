@@ -8,7 +8,6 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::pipeline::analyse_music;
@@ -153,19 +152,7 @@ pub async fn read_body(req: &HttpRequest, payload: web::Payload, state: &AppStat
         .unwrap_or("")
         .to_ascii_lowercase();
     if ctype.starts_with("application/json") {
-        let mut payload = payload;
-        let mut bytes = Vec::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
-            if bytes.len() + chunk.len() > MAX_JSON {
-                return Err(ApiError::TooLarge {
-                    limit_mb: MAX_JSON as f64 / (1024.0 * 1024.0),
-                });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        let v: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))?;
+        let v = crate::service::routes::json_value(payload, MAX_JSON).await?;
         let fields = json_fields(&v).map_err(SonicaError::from)?;
         return Ok(Body { fields, audio: None });
     }
