@@ -201,3 +201,15 @@ pub fn write_wav(path: &Path, x: &[f32], rate: u32, channels: u16, fmt: Fmt) {
 pub fn wav(path: &Path, x: &[f32], rate: u32) {
     write_wav(path, x, rate, 1, Fmt::I16);
 }
+
+/// An interleaved stereo copy of `x` at `gain`, the right channel lightly
+/// decorrelated (a 7-sample echo) so the side signal is not empty.
+pub fn stereo(x: &[f32], gain: f32) -> Vec<f32> {
+    x.iter()
+        .enumerate()
+        .flat_map(|(i, &s)| {
+            let r = if i > 7 { x[i - 7] } else { 0.0 };
+            [s * gain, (0.8 * s + 0.2 * r) * gain]
+        })
+        .collect()
+}

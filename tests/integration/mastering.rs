@@ -5,21 +5,10 @@
 
 use serde_json::Value;
 
-use crate::audio::{song, write_wav, Fmt};
+use crate::audio::{song, stereo, write_wav, Fmt};
 use crate::common::{sonica, stderr, stdout};
 
 const RATE: u32 = 44_100;
-
-fn stereo(x: &[f32], gain: f32) -> Vec<f32> {
-    // A little decorrelation so the side is not empty.
-    x.iter()
-        .enumerate()
-        .flat_map(|(i, &s)| {
-            let r = if i > 7 { x[i - 7] } else { 0.0 };
-            [s * gain, (0.8 * s + 0.2 * r) * gain]
-        })
-        .collect()
-}
 
 #[test]
 fn a_quieter_copy_is_told_the_gain_and_rendered_under_the_ceiling() {

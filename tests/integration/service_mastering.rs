@@ -6,21 +6,10 @@
 
 use serde_json::{json, Value};
 
-use crate::audio::{song, write_wav, Fmt};
+use crate::audio::{song, stereo, write_wav, Fmt};
 use crate::server::{Part, Server};
 
 const RATE: u32 = 44_100;
-
-/// A stereo copy of `x` at `gain`, with a little decorrelation.
-fn stereo(x: &[f32], gain: f32) -> Vec<f32> {
-    x.iter()
-        .enumerate()
-        .flat_map(|(i, &s)| {
-            let r = if i > 7 { x[i - 7] } else { 0.0 };
-            [s * gain, (0.8 * s + 0.2 * r) * gain]
-        })
-        .collect()
-}
 
 fn wav(dir: &std::path::Path, name: &str, x: &[f32], channels: u16) -> Vec<u8> {
     let p = dir.join(name);
