@@ -37,26 +37,7 @@ fn main() -> ExitCode {
             end_s,
             files,
         }) => return cli::analyze::run(&files, json, vectors, start_s, end_s),
-        Some(Command::Master {
-            mix,
-            references,
-            genre,
-            level,
-            json,
-            apply,
-            apply_s,
-        }) => {
-            let m = cli::master::MasterArgs {
-                mix,
-                references,
-                genre,
-                level,
-                json,
-                apply,
-                apply_s,
-            };
-            return cli::master::run(&cli.library, &m);
-        }
+        Some(Command::Master(m)) => return cli::master::run(&cli.library, &m),
         Some(Command::Reference(cli::args::ReferenceCommand::BuildTarget {
             genre,
             origin,
@@ -154,7 +135,7 @@ fn dispatch(library: &Library, command: Command) -> anyhow::Result<ExitCode> {
         // Dispatched in `main` before any library is opened (the service
         // opens its own, analysis needs none); kept here only to keep this
         // match exhaustive.
-        Command::Serve(_) | Command::Analyze { .. } | Command::Master { .. } => Ok(ExitCode::from(2)),
+        Command::Serve(_) | Command::Analyze { .. } | Command::Master(_) => Ok(ExitCode::from(2)),
         Command::Ingest {
             jobs,
             json,

@@ -96,33 +96,10 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<String>,
     },
-    /// Compare a mix with reference files: band by band and overall, what
-    /// to change, the EQ curve, and optionally the mix rendered with it.
-    Master {
-        /// The mix to check.
-        mix: String,
-        /// A reference: an audio file, or the id of a library track marked
-        /// as a reference (repeat for several; their range is the target).
-        #[arg(long = "reference")]
-        references: Vec<String>,
-        /// Compare with this genre: the library's references of it, else
-        /// Sonica's built-in target. Stores the analysis in the library.
-        #[arg(long)]
-        genre: Option<String>,
-        /// informative, suggestive or prescriptive.
-        #[arg(long, default_value = "prescriptive")]
-        level: String,
-        /// One JSON document instead of text.
-        #[arg(long)]
-        json: bool,
-        /// Write the mix with the suggested curve and loudness change (and
-        /// a true-peak limiter at −1 dBTP) to this WAV file.
-        #[arg(long)]
-        apply: Option<String>,
-        /// Render only the first this many seconds with --apply (0 = all).
-        #[arg(long, default_value = "0")]
-        apply_s: f64,
-    },
+    /// Compare a mix with references (files or library tracks) or a genre:
+    /// band by band and overall, what to change, the EQ curve, and
+    /// optionally the mix rendered with it.
+    Master(MasterArgs),
     /// Mastering references: mark library tracks with a genre, list them,
     /// or build a genre target from files.
     #[command(subcommand)]
@@ -158,6 +135,34 @@ pub enum Command {
         #[command(flatten)]
         filter: super::similar::FilterArgs,
     },
+}
+
+/// `sonica master` flags.
+#[derive(clap::Args)]
+pub struct MasterArgs {
+    /// The mix to check.
+    pub mix: String,
+    /// A reference: an audio file, or the id of a library track marked
+    /// as a reference (repeat for several; their range is the target).
+    #[arg(long = "reference")]
+    pub references: Vec<String>,
+    /// Compare with this genre: the library's references of it, else
+    /// Sonica's built-in target. Stores the analysis in the library.
+    #[arg(long)]
+    pub genre: Option<String>,
+    /// informative, suggestive or prescriptive.
+    #[arg(long, default_value = "prescriptive")]
+    pub level: String,
+    /// One JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the mix with the suggested curve and loudness change (and
+    /// a true-peak limiter at −1 dBTP) to this WAV file.
+    #[arg(long)]
+    pub apply: Option<String>,
+    /// Render only the first this many seconds with --apply (0 = all).
+    #[arg(long, default_value = "0")]
+    pub apply_s: f64,
 }
 
 /// `sonica reference …`.

@@ -18,16 +18,7 @@ use sonica::mastering::{load, measure_file, render::render_to_loudness, write_wa
 use sonica::{Library, OpenOptions};
 use sonica_schema::mastering::MasteringProfile;
 
-/// The command's flags.
-pub struct MasterArgs {
-    pub mix: String,
-    pub references: Vec<String>,
-    pub genre: Option<String>,
-    pub level: String,
-    pub json: bool,
-    pub apply: Option<String>,
-    pub apply_s: f64,
-}
+use super::args::MasterArgs;
 
 /// A library track id, when `r` is a whole number and no such file exists.
 fn as_track_id(r: &str) -> Option<u32> {
