@@ -679,10 +679,12 @@ def pattern_search(binary, pdir, verbose):
                 r = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            pid = base_of.get(os.path.abspath(r.get("path", "")))
+            path = r.get("path") or ""
+            pid = base_of.get(os.path.abspath(path)) or next(
+                (v for k, v in base_of.items() if os.path.basename(k) == os.path.basename(path)), None)
             if pid and r.get("id") is not None:
                 by_id[r["id"]] = pid
-                by_path[os.path.basename(r["path"])] = pid
+                by_path[os.path.basename(path)] = pid
         if len(by_id) < len(bases):
             print(f"ingest stored {len(by_id)} of {len(bases)} base clips (exit {p.returncode}): "
                   f"{p.stderr.strip()[-300:]}", file=sys.stderr)
@@ -821,6 +823,9 @@ def main():
             if errs:
                 first = next(iter(errs.items()))
                 print(f"{tag}: {len(errs)} of {len(files)} files failed, e.g. {first[0]}: {first[1]}", file=sys.stderr)
+            if tag == "hpss" and not res:
+                print(f"{a.bin} analyze --json --hits answered for no song: nothing to score", file=sys.stderr)
+                return 2
             if tag == "no-hpss" and not res:
                 print("the --no-hpss run gave no answers: 'before HPSS' is n/a", file=sys.stderr)
                 continue
