@@ -17,6 +17,8 @@
 //! | `references` | track id, u32 BE            | [`ReferenceRecord`](crate::mastering_record::ReferenceRecord) JSON: a track marked as a mastering reference, with its genre and profile |
 //! | `analyses`   | analysis id, u64 BE         | [`AnalysisRecord`](crate::mastering_record::AnalysisRecord) JSON: a stored mastering analysis |
 //! | `analysis_audio` | analysis id, u64 BE     | [`PreviewAudio`](crate::mastering_record::PreviewAudio): the mix's opening, for the preview |
+//! | `api_keys`   | key id, u64 BE              | [`KeyRecord`](crate::api_key::KeyRecord) JSON: an API key's name, tier, overrides and sha256 (never the key) |
+//! | `quota_counters` | key id, u64 BE ++ quota tag, u8 | [`Counter`](crate::quota::Counter): the window a key's quota counts in and its count so far |
 //!
 //! Big-endian ids make sled's byte order equal numeric order, so scans come
 //! back sorted. The peak list is the canonical fingerprint: both hash tiers
@@ -34,7 +36,8 @@
 //! `analysis_audio` are additive in the same
 //! way: a track ingested before them simply has no entry (and no `sha256`
 //! in its record); its waveform is computed from the file when first asked
-//! for, and stored.
+//! for, and stored. `api_keys` and `quota_counters` hold no track data: a
+//! store without them has no stored keys and nothing counted.
 //!
 //! The vector (HNSW) and text (tantivy) indexes are not trees: they live in
 //! folders beside the store (`vectors/`, `text/`) and are derived from the
@@ -71,10 +74,12 @@ pub enum Tree {
     References,
     Analyses,
     AnalysisAudio,
+    ApiKeys,
+    QuotaCounters,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 15] = [
+    pub const ALL: [Tree; 17] = [
         Tree::Meta,
         Tree::Tracks,
         Tree::Paths,
@@ -90,6 +95,8 @@ impl Tree {
         Tree::References,
         Tree::Analyses,
         Tree::AnalysisAudio,
+        Tree::ApiKeys,
+        Tree::QuotaCounters,
     ];
 
     /// The tree's name on disk.
@@ -110,6 +117,8 @@ impl Tree {
             Tree::References => "references",
             Tree::Analyses => "analyses",
             Tree::AnalysisAudio => "analysis_audio",
+            Tree::ApiKeys => "api_keys",
+            Tree::QuotaCounters => "quota_counters",
         }
     }
 

@@ -6,6 +6,7 @@
 //! index crate stores these values, the root crate produces them.
 
 pub mod analysis;
+pub mod api_key;
 pub mod duplicate;
 pub mod job;
 pub mod layout;
@@ -14,6 +15,7 @@ pub mod mastering_record;
 pub mod mastering_target;
 pub mod peaks;
 pub mod postings;
+pub mod quota;
 pub mod track;
 pub mod varint;
 pub mod waveform;
