@@ -18,10 +18,12 @@ mod error;
 mod fingerprints;
 mod fresh;
 mod jobs;
+mod keys;
 mod maintenance;
 mod mastering;
 mod mem_store;
 mod music;
+mod quotas;
 mod sled_store;
 mod store;
 mod text;
@@ -34,6 +36,7 @@ pub use duplicates::{DuplicateGroup, DuplicateParams, Probe};
 pub use error::{IndexError, StoreError};
 pub use fingerprints::{FingerprintIndex, Hasher, NewTrack, Stats, TierStats};
 pub use jobs::CRASHED_WORKER;
+pub use keys::{KeyStore, NewKey};
 pub use maintenance::{
     rebuild_music, verify, Difference, LookupReport, MaintenanceError, Problem, RebuildOptions, RebuildReport,
     VerifyOptions, VerifyReport,
@@ -43,6 +46,7 @@ pub use mem_store::MemStore;
 pub use music::{
     text_doc, IndexedIds, Mixer, MusicError, MusicIndex, OpenReport, QueryVectors, TrackObserver, VectorKind,
 };
+pub use quotas::{Ask, Quotas, Standing, Take};
 pub use sled_store::SledStore;
 pub use store::{Batch, KvStore};
 pub use text::{Filter, TextDoc, TextError, TextIndex, TextQuery, TextResults};

@@ -47,13 +47,10 @@ impl std::str::FromStr for Tier {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Tier, String> {
-        Tier::ALL
-            .into_iter()
-            .find(|t| t.name() == s.trim())
-            .ok_or_else(|| {
-                let shown: String = s.chars().take(40).collect();
-                format!("unknown tier {shown:?}; one of free, starter, producer, studio")
-            })
+        Tier::ALL.into_iter().find(|t| t.name() == s.trim()).ok_or_else(|| {
+            let shown: String = s.chars().take(40).collect();
+            format!("unknown tier {shown:?}; one of free, starter, producer, studio")
+        })
     }
 }
 
@@ -254,7 +251,8 @@ mod tests {
 
     #[test]
     fn limits_are_numbers_or_unlimited() {
-        let o: Overrides = serde_json::from_str(r#"{"requests_per_hour": 5, "analyses_per_month": "unlimited"}"#).unwrap();
+        let o: Overrides =
+            serde_json::from_str(r#"{"requests_per_hour": 5, "analyses_per_month": "unlimited"}"#).unwrap();
         assert_eq!(o.requests_per_hour, Some(Limit::Finite(5)));
         assert_eq!(o.analyses_per_month, Some(Limit::Unlimited));
         for bad in [
@@ -275,7 +273,10 @@ mod tests {
         assert_eq!(l.of(Quota::Requests), Limit::Finite(5));
         assert_eq!(l.of(Quota::Analyses), Limit::Unlimited);
         assert_eq!(l.of(Quota::Uploads), Limit::Finite(3));
-        assert_eq!(serde_json::to_string(&o).unwrap(), r#"{"requests_per_hour":5,"analyses_per_month":"unlimited"}"#);
+        assert_eq!(
+            serde_json::to_string(&o).unwrap(),
+            r#"{"requests_per_hour":5,"analyses_per_month":"unlimited"}"#
+        );
     }
 
     #[test]

@@ -198,8 +198,16 @@ mod tests {
         assert_eq!(Window::Month.start(now), at(2024, 2, 1, 0));
         assert_eq!(Window::Month.end(now), at(2024, 3, 1, 0), "a leap February");
         assert_eq!(Window::Month.end(at(2023, 12, 31, 23)), at(2024, 1, 1, 0));
-        assert_eq!(Window::Month.start(at(2024, 3, 1, 0)), at(2024, 3, 1, 0), "the first second");
-        assert_eq!(Window::Month.start(at(2024, 3, 1, 0) - 1), at(2024, 2, 1, 0), "the last second");
+        assert_eq!(
+            Window::Month.start(at(2024, 3, 1, 0)),
+            at(2024, 3, 1, 0),
+            "the first second"
+        );
+        assert_eq!(
+            Window::Month.start(at(2024, 3, 1, 0) - 1),
+            at(2024, 2, 1, 0),
+            "the last second"
+        );
     }
 
     #[test]
