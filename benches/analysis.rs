@@ -112,7 +112,7 @@ fn main() {
         .unwrap_or_default();
     for path in files {
         let (t0, c0) = (Instant::now(), thread_cpu_s());
-        match sonica::pipeline::analyse_music(&path, None, None, 4.0 * 3600.0) {
+        match sonica::pipeline::analyse_music(&path, None, None, 4.0 * 3600.0, Default::default()) {
             Ok(a) => {
                 let took = t0.elapsed().as_secs_f64();
                 let cpu = c0.zip(thread_cpu_s()).map(|(a, b)| b - a);

@@ -43,6 +43,10 @@ pub enum SonicaError {
     Stage(#[from] crate::pipeline::stage::StageFailed),
     #[error(transparent)]
     Mastering(#[from] crate::mastering::MasteringError),
+    #[error("no drum pattern {0}: no such track or section, or the section has no drums")]
+    UnknownPattern(u64),
+    #[error("the audio has no drum pattern to search with: no section has steady enough drums")]
+    NoPattern,
 }
 
 impl From<StoreError> for SonicaError {
@@ -88,6 +92,8 @@ impl SonicaError {
             SonicaError::NotAnalysed(_) => ErrorCode::AnalysisMissing,
             SonicaError::AnalysisPending(_) => ErrorCode::AnalysisPending,
             SonicaError::Stage(_) => ErrorCode::Internal,
+            SonicaError::UnknownPattern(_) => ErrorCode::UnknownPattern,
+            SonicaError::NoPattern => ErrorCode::NoPattern,
             SonicaError::Mastering(m) => {
                 use crate::mastering::MasteringError as M;
                 match m {
@@ -144,10 +150,24 @@ pub enum ErrorCode {
     Unauthorized,
     ForbiddenOrigin,
     RateLimited,
+    /// Over a key's quota: each names the quota.
+    QuotaRequestsPerHour,
+    QuotaAnalysesPerMonth,
+    QuotaUploadsPerDay,
+    /// A feature above the key's tier: each names the tier needed.
+    TierStarterRequired,
+    TierProducerRequired,
+    TierStudioRequired,
+    /// An admin route with a stored (not a configured) key.
+    AdminRequired,
+    UnknownKey,
+    UnknownTier,
     UnknownTrack,
     UnknownReference,
     UnknownGenre,
     UnknownAnalysis,
+    UnknownPattern,
+    NoPattern,
     RouteNotFound,
     MethodNotAllowed,
     BadRange,
@@ -197,6 +217,8 @@ impl ErrorCode {
             ErrorCode::UnknownReference => "unknown_reference",
             ErrorCode::UnknownGenre => "unknown_genre",
             ErrorCode::UnknownAnalysis => "unknown_analysis",
+            ErrorCode::UnknownPattern => "unknown_pattern",
+            ErrorCode::NoPattern => "no_pattern",
             ErrorCode::TrackNotReady => "track_not_ready",
             ErrorCode::Duplicate => "duplicate",
             ErrorCode::SearchIndexError => "search_index_error",
@@ -207,6 +229,15 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::ForbiddenOrigin => "forbidden_origin",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::QuotaRequestsPerHour => "quota_requests_per_hour",
+            ErrorCode::QuotaAnalysesPerMonth => "quota_analyses_per_month",
+            ErrorCode::QuotaUploadsPerDay => "quota_uploads_per_day",
+            ErrorCode::TierStarterRequired => "tier_starter_required",
+            ErrorCode::TierProducerRequired => "tier_producer_required",
+            ErrorCode::TierStudioRequired => "tier_studio_required",
+            ErrorCode::AdminRequired => "admin_required",
+            ErrorCode::UnknownKey => "unknown_key",
+            ErrorCode::UnknownTier => "unknown_tier",
             ErrorCode::UnknownTrack => "unknown_track",
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",

@@ -30,13 +30,7 @@ fn main() -> ExitCode {
     let command = match cli.command {
         None => return ExitCode::from(2),
         Some(Command::Serve(a)) => return cli::serve::run(&cli.library, *a),
-        Some(Command::Analyze {
-            json,
-            vectors,
-            start_s,
-            end_s,
-            files,
-        }) => return cli::analyze::run(&files, json, vectors, start_s, end_s),
+        Some(Command::Analyze(a)) => return cli::analyze::run(&a),
         Some(Command::Master(m)) => return cli::master::run(&cli.library, &m),
         Some(Command::Reference(cli::args::ReferenceCommand::BuildTarget {
             genre,
@@ -135,7 +129,7 @@ fn dispatch(library: &Library, command: Command) -> anyhow::Result<ExitCode> {
         // Dispatched in `main` before any library is opened (the service
         // opens its own, analysis needs none); kept here only to keep this
         // match exhaustive.
-        Command::Serve(_) | Command::Analyze { .. } | Command::Master(_) => Ok(ExitCode::from(2)),
+        Command::Serve(_) | Command::Analyze(_) | Command::Master(_) => Ok(ExitCode::from(2)),
         Command::Ingest {
             jobs,
             json,

@@ -1,5 +1,11 @@
-//! The music indexes: three vector graphs (timbre, rhythm, mixed) and the
-//! text index, kept in step with the store.
+//! The music indexes: three vector graphs of tracks (timbre, rhythm, mixed),
+//! one of section drum patterns, and the text index, kept in step with the
+//! store.
+//!
+//! A pattern's id in its graph is its [`PatternId`]: track × 32 + section,
+//! so dropping a track drops its patterns without a lookup, and a filter
+//! on tracks (genre, key, tempo) becomes a filter on patterns by
+//! expanding each allowed track to its section ids.
 //!
 //! The store's `tracks` and `analysis` trees are the truth; these indexes
 //! are derived from them and live in folders beside the store. Every add
@@ -13,7 +19,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use sonica_schema::{TrackAnalysis, TrackId, TrackRecord, RHYTHM_DIM, TIMBRE_DIM};
+use sonica_schema::{
+    PatternId, TrackAnalysis, TrackId, TrackRecord, MAX_SECTIONS, PATTERN_DIM, RHYTHM_DIM, TIMBRE_DIM,
+};
 
 use crate::text::{Filter, TextDoc, TextError, TextIndex, TextQuery, TextResults};
 use crate::vectors::{AllowList, Hit, VectorError, VectorIndex};
@@ -111,6 +119,7 @@ pub struct MusicIndex {
     timbre: VectorIndex,
     rhythm: VectorIndex,
     mixed: VectorIndex,
+    patterns: VectorIndex,
     text: TextIndex,
     mixer: Mixer,
 }
@@ -132,6 +141,7 @@ impl MusicIndex {
         let timbre = VectorIndex::open(&vdir.join("timbre"), TIMBRE_DIM)?;
         let rhythm = VectorIndex::open(&vdir.join("rhythm"), RHYTHM_DIM)?;
         let mixed = VectorIndex::open(&vdir.join("mixed"), TIMBRE_DIM + RHYTHM_DIM)?;
+        let patterns = VectorIndex::open(&vdir.join("patterns"), PATTERN_DIM)?;
         let tdir = dir.join("text");
         // A text index that cannot be opened is derived data: start it
         // afresh and refill it from the store rather than refuse to start.
@@ -143,6 +153,7 @@ impl MusicIndex {
             timbre,
             rhythm,
             mixed,
+            patterns,
             text,
             mixer,
         })
@@ -165,6 +176,7 @@ impl MusicIndex {
             timbre: VectorIndex::in_memory(TIMBRE_DIM)?,
             rhythm: VectorIndex::in_memory(RHYTHM_DIM)?,
             mixed: VectorIndex::in_memory(TIMBRE_DIM + RHYTHM_DIM)?,
+            patterns: VectorIndex::in_memory(PATTERN_DIM)?,
             text: TextIndex::in_memory()?,
             mixer,
         })
@@ -199,6 +211,25 @@ impl MusicIndex {
                 report.vectors_repaired += 1;
             }
         }
+        // Patterns: every section pattern of a live, analysed track.
+        let mut wanted = std::collections::BTreeSet::new();
+        for (id, a) in &analyses {
+            if live.contains(id) {
+                wanted.extend(pattern_vectors(*id, a).map(|(g, _)| g));
+            }
+        }
+        for g in self.patterns.ids() {
+            if !wanted.contains(&g) {
+                self.patterns.remove(g);
+                report.vectors_repaired += 1;
+            }
+        }
+        for (id, a) in &analyses {
+            if live.contains(id) && pattern_vectors(*id, a).any(|(g, _)| !self.patterns.contains(g)) {
+                self.insert_patterns(*id, a)?;
+                report.vectors_repaired += 1;
+            }
+        }
         // Text: every live track.
         let in_text: std::collections::BTreeSet<TrackId> = self.text.ids()?.into_iter().collect();
         for id in in_text.difference(&live) {
@@ -224,7 +255,26 @@ impl MusicIndex {
         self.timbre.insert(id, &a.timbre)?;
         self.rhythm.insert(id, &a.rhythm_vector)?;
         self.mixed.insert(id, &(self.mixer)(a))?;
+        self.insert_patterns(id, a)?;
         Ok(())
+    }
+
+    /// The track's pattern vectors, replacing whatever it had before.
+    fn insert_patterns(&self, id: TrackId, a: &TrackAnalysis) -> Result<(), MusicError> {
+        self.remove_patterns(id);
+        let items: Vec<(u32, &[f32])> = pattern_vectors(id, a).collect();
+        if !items.is_empty() {
+            self.patterns.insert_many(&items)?;
+        }
+        Ok(())
+    }
+
+    fn remove_patterns(&self, id: TrackId) {
+        for s in 0..MAX_SECTIONS {
+            if let Some(g) = PatternId::new(id, s).and_then(PatternId::graph_id) {
+                self.patterns.remove(g);
+            }
+        }
     }
 
     /// Indexes a new (or re-analysed) track and commits its text.
@@ -235,6 +285,7 @@ impl MusicIndex {
                 for idx in [&self.timbre, &self.rhythm, &self.mixed] {
                     idx.remove(r.id);
                 }
+                self.remove_patterns(r.id);
             }
         }
         self.text.upsert(&text_doc(r, a))?;
@@ -247,6 +298,7 @@ impl MusicIndex {
         for idx in [&self.timbre, &self.rhythm, &self.mixed] {
             idx.remove(id);
         }
+        self.remove_patterns(id);
         self.text.remove(id)?;
         self.text.commit()?;
         Ok(())
@@ -254,7 +306,7 @@ impl MusicIndex {
 
     /// Saves the graphs that changed since the last save.
     pub fn sync(&self) -> Result<(), MusicError> {
-        for idx in [&self.timbre, &self.rhythm, &self.mixed] {
+        for idx in [&self.timbre, &self.rhythm, &self.mixed, &self.patterns] {
             if idx.is_dirty() {
                 idx.save()?;
             }
@@ -304,6 +356,51 @@ impl MusicIndex {
             .collect())
     }
 
+    /// The `top_k` nearest section patterns to `query` (a pattern vector),
+    /// among the sections of `allow`ed tracks, at or above `min_similarity`,
+    /// leaving out the patterns of `exclude_track`. Hit ids are
+    /// [`PatternId`] values.
+    pub fn nearest_patterns(
+        &self,
+        query: &[f32],
+        allow: Option<&AllowList>,
+        top_k: usize,
+        min_similarity: f32,
+        exclude_track: Option<TrackId>,
+    ) -> Result<Vec<Hit>, MusicError> {
+        if query.len() != PATTERN_DIM {
+            return Ok(Vec::new());
+        }
+        let expanded = allow.map(|a| {
+            AllowList::new(
+                a.ids()
+                    .iter()
+                    .flat_map(|&t| (0..MAX_SECTIONS).filter_map(move |s| PatternId::new(t, s)?.graph_id()))
+                    .collect(),
+            )
+        });
+        let skip = exclude_track.map_or(0, |_| MAX_SECTIONS);
+        let hits = self.patterns.search(query, top_k + skip, expanded.as_ref())?;
+        Ok(hits
+            .into_iter()
+            .filter(|h| {
+                h.similarity >= min_similarity
+                    && (exclude_track.is_none() || PatternId(u64::from(h.id)).track() != exclude_track)
+            })
+            .take(top_k)
+            .collect())
+    }
+
+    /// A stored pattern's vector, when its graph holds it.
+    pub fn pattern_vector(&self, id: PatternId) -> Option<Vec<f32>> {
+        self.patterns.get(id.graph_id()?)
+    }
+
+    /// How many section patterns the pattern graph holds.
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+
     /// Text search with filters and facet counts.
     pub fn search_text(&self, q: &TextQuery) -> Result<TextResults, MusicError> {
         Ok(self.text.search(q)?)
@@ -329,6 +426,18 @@ impl TrackObserver for MusicIndex {
             eprintln!("sonica: dropping track {id} from search failed: {e}");
         }
     }
+}
+
+/// A track's section patterns as (graph id, vector), those that have one
+/// and fit the graph's ids.
+fn pattern_vectors(id: TrackId, a: &TrackAnalysis) -> impl Iterator<Item = (u32, &[f32])> + '_ {
+    a.sections.iter().enumerate().filter_map(move |(i, s)| {
+        let p = s.pattern.as_ref()?;
+        if p.vector.len() != PATTERN_DIM {
+            return None;
+        }
+        Some((PatternId::new(id, i)?.graph_id()?, p.vector.as_slice()))
+    })
 }
 
 /// The text document of a track.

@@ -228,6 +228,10 @@ pub struct TrackAnalysis {
     pub timbre: Vec<f32>,
     /// L2-normalised, [`RHYTHM_DIM`] long.
     pub rhythm_vector: Vec<f32>,
+    /// The sections, in time order, covering the range (empty in records
+    /// written before sections existed, until `sonica-reindex` re-analyses).
+    #[serde(default)]
+    pub sections: Vec<crate::section::Section>,
 }
 
 impl TrackAnalysis {

@@ -16,6 +16,7 @@ pub mod mastering_target;
 pub mod peaks;
 pub mod postings;
 pub mod quota;
+pub mod section;
 pub mod track;
 pub mod varint;
 pub mod waveform;
@@ -29,6 +30,9 @@ pub use job::{JobRecord, JobSource, JobStatus};
 pub use layout::{Tree, FORMAT_VERSION};
 pub use peaks::Peak;
 pub use postings::Posting;
+pub use section::{
+    BeatHit, PatternId, Section, SectionFunction, SectionPattern, DEFAULT_SECTIONS, MAX_SECTIONS, PATTERN_DIM,
+};
 pub use track::{Tier, TrackId, TrackRecord};
 pub use waveform::Waveform;
 

@@ -6,12 +6,20 @@
 //! flux and level of the three drum bands), so even the 20-minute cap of the
 //! working stream costs a few megabytes. Log values are floored at
 //! [`DB_FLOOR`] so that flux in near-silence is not noise being amplified.
+//!
+//! The snare and hi-hat bands are read through a harmonic/percussive
+//! separation ([`Hpss`] on the mel bands): sustained notes (chords and
+//! leads over the snare) are masked out before the hits are looked for.
+//! The kick band is not: a kick's thump is itself tonal and rings for
+//! about as long as the separation's median, so the mask took the kick
+//! away with the bass (measured: kicks found on hi-hat steps of a test loop). The separation's median needs [`HPSS_HALF`] frames of the future,
+//! so the drum series trail the others by that much until [`FeatureExtractor::finish`].
 
 use super::mel::{MelBank, N_MELS};
 use super::timbre::TimbreAccumulator;
 use super::ANALYSIS_RATE;
 use crate::dsp::power_db;
-use crate::dsp::{Framer, PowerSpectrum};
+use crate::dsp::{Framer, Hpss, PowerSpectrum};
 
 pub const FRAME: usize = 1024;
 pub const HOP: usize = 256;
@@ -27,7 +35,13 @@ pub const DB_FLOOR: f32 = -80.0;
 /// Timbre statistics are taken on every this-many frames (46 ms apart, still
 /// over 20 a second: timbre is a whole-range average, and every frame cost a
 /// visible share of the analysis time).
-const TIMBRE_EVERY: usize = 4;
+pub const TIMBRE_EVERY: usize = 4;
+
+/// Half-width (frames) of the separation's time median: ±93 ms, longer
+/// than a drum hit's attack, shorter than a held note.
+pub const HPSS_HALF: usize = 8;
+/// Half-width (mel bands) of its frequency median.
+const HPSS_HALF_BANDS: usize = 3;
 
 /// Bins per group in the drum-band flux (at least; a band narrower than this is one group).
 const GROUP_BINS: usize = 8;
@@ -58,6 +72,13 @@ pub struct FeatureExtractor {
     drum_groups: [Vec<(usize, usize)>; 3],
     /// Last FLUX_LAG + 1 dB levels of all drum-band groups (concatenated), ring.
     group_hist: Vec<Vec<f32>>,
+    /// Per drum group, the mel bands whose centres lie in it (the nearest when none).
+    group_mels: Vec<Vec<usize>>,
+    hpss: Option<Hpss>,
+    /// Mean power per group of the frames waiting for their mask.
+    waiting: std::collections::VecDeque<Vec<f32>>,
+    /// Frames whose drum values are in the series.
+    drum_frames: usize,
     frames: usize,
     pub series: FrameSeries,
     pub timbre: TimbreAccumulator,
@@ -71,6 +92,12 @@ impl Default for FeatureExtractor {
 
 impl FeatureExtractor {
     pub fn new() -> Self {
+        Self::with_hpss(true)
+    }
+
+    /// `hpss` false reads the drum bands as they are (a diagnostic: the
+    /// drum figures before the separation).
+    pub fn with_hpss(hpss: bool) -> Self {
         let rate = f64::from(ANALYSIS_RATE);
         let bin = |hz: f64| ((hz * FRAME as f64 / rate).round() as usize).min(FRAME / 2);
         let drum_groups = DRUM_BANDS.map(|(lo, hi)| {
@@ -81,14 +108,43 @@ impl FeatureExtractor {
                 .collect::<Vec<_>>()
         });
         let groups: usize = drum_groups.iter().map(Vec::len).sum();
+        let mel = MelBank::new(FRAME, rate, N_MELS, MEL_FMIN, MEL_FMAX);
+        let bin_hz = rate / FRAME as f64;
+        let group_mels = drum_groups
+            .iter()
+            .flatten()
+            .map(|&(lo, hi)| {
+                let (flo, fhi) = (lo as f64 * bin_hz, hi as f64 * bin_hz);
+                let inside: Vec<usize> = (0..mel.len())
+                    .filter(|&m| (flo..fhi).contains(&mel.centres()[m]))
+                    .collect();
+                if inside.is_empty() {
+                    let mid = 0.5 * (flo + fhi);
+                    let nearest = (0..mel.len())
+                        .min_by(|&a, &b| {
+                            (mel.centres()[a] - mid)
+                                .abs()
+                                .total_cmp(&(mel.centres()[b] - mid).abs())
+                        })
+                        .unwrap_or(0);
+                    vec![nearest]
+                } else {
+                    inside
+                }
+            })
+            .collect();
         FeatureExtractor {
             framer: Framer::new(FRAME, HOP),
             spectrum: PowerSpectrum::new(FRAME),
-            mel: MelBank::new(FRAME, rate, N_MELS, MEL_FMIN, MEL_FMAX),
+            mel,
             mel_buf: vec![0.0; N_MELS],
             mel_hist: vec![[DB_FLOOR; N_MELS]; FLUX_LAG + 1],
             drum_groups,
             group_hist: vec![vec![DB_FLOOR; groups]; FLUX_LAG + 1],
+            group_mels,
+            hpss: hpss.then(|| Hpss::new(N_MELS, HPSS_HALF, HPSS_HALF_BANDS)),
+            waiting: std::collections::VecDeque::new(),
+            drum_frames: 0,
             frames: 0,
             series: FrameSeries::default(),
             timbre: TimbreAccumulator::new(FRAME, rate),
@@ -106,6 +162,11 @@ impl FeatureExtractor {
     pub fn finish(&mut self) {
         let mut framer = std::mem::replace(&mut self.framer, Framer::new(0, 1));
         framer.finish(HOP, &mut |frame| self.frame(frame));
+        self.framer = framer;
+        if let Some(mut h) = self.hpss.take() {
+            h.finish(&mut |mask| self.drum_frame(mask));
+            self.hpss = Some(h);
+        }
     }
 
     pub fn frames(&self) -> usize {
@@ -130,33 +191,59 @@ impl FeatureExtractor {
         // rise favours drums. Groups (rather than single bins) keep the rise
         // of steady noise small: a bin's level wanders by several dB frame to
         // frame, a sum of eight by about 1.5 dB.
-        let mut i = 0;
-        for (b, groups) in self.drum_groups.iter().enumerate() {
-            let mut rise = 0.0f32;
-            let mut sum = 0.0f32;
-            for &(lo, hi) in groups {
-                let p: f32 = power[lo..hi].iter().sum();
-                let db = power_db(p / (hi - lo) as f32).max(DB_FLOOR);
-                rise += (db - self.group_hist[prev][i]).max(0.0);
-                self.group_hist[slot][i] = db;
-                sum += p;
-                i += 1;
-            }
-            self.series.drum_flux[b].push(rise / groups.len() as f32);
-            self.series.drum_db[b].push(power_db(sum / 1.5).max(DB_FLOOR));
-        }
+        let groups: Vec<f32> = self
+            .drum_groups
+            .iter()
+            .flatten()
+            .map(|&(lo, hi)| power[lo..hi].iter().sum::<f32>() / (hi - lo) as f32)
+            .collect();
+        self.waiting.push_back(groups);
         self.series.onset.push(if self.frames >= FLUX_LAG { flux } else { 0.0 });
-        if self.frames < FLUX_LAG {
-            for v in self.series.drum_flux.iter_mut() {
-                if let Some(last) = v.last_mut() {
-                    *last = 0.0;
-                }
-            }
-        }
         if self.frames % TIMBRE_EVERY == 0 {
             self.timbre.push(power, &raw_mel);
         }
+        match self.hpss.take() {
+            Some(mut h) => {
+                let mel = self.mel_buf.clone();
+                h.push(&mel, &mut |mask| self.drum_frame(mask));
+                self.hpss = Some(h);
+            }
+            None => self.drum_frame(&[]),
+        }
         self.mel_hist[slot] = logmel;
         self.frames += 1;
+    }
+
+    /// The drum-band values of the oldest waiting frame, its group powers
+    /// scaled by the percussive mask of their mel bands (`mask` empty: as they are).
+    fn drum_frame(&mut self, mask: &[f32]) {
+        let Some(groups) = self.waiting.pop_front() else {
+            return;
+        };
+        let n = self.drum_frames;
+        let slot = n % (FLUX_LAG + 1);
+        let prev = (n + 1) % (FLUX_LAG + 1);
+        let mut i = 0;
+        for (b, band) in self.drum_groups.iter().enumerate() {
+            let mut rise = 0.0f32;
+            let mut sum = 0.0f32;
+            for &(lo, hi) in band {
+                let keep = if mask.is_empty() || b == 0 {
+                    1.0
+                } else {
+                    let m = &self.group_mels[i];
+                    m.iter().map(|&k| mask[k]).sum::<f32>() / m.len() as f32
+                };
+                let p = groups[i] * keep;
+                let db = power_db(p).max(DB_FLOOR);
+                rise += (db - self.group_hist[prev][i]).max(0.0);
+                self.group_hist[slot][i] = db;
+                sum += p * (hi - lo) as f32;
+                i += 1;
+            }
+            self.series.drum_flux[b].push(if n >= FLUX_LAG { rise / band.len() as f32 } else { 0.0 });
+            self.series.drum_db[b].push(power_db(sum / 1.5).max(DB_FLOOR));
+        }
+        self.drum_frames += 1;
     }
 }

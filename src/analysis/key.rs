@@ -48,6 +48,9 @@ pub struct ChromaExtractor {
     frame_fine: Vec<f64>,
     frame_bass: Vec<f64>,
     frames: usize,
+    /// Per frame (every [`HOP`] samples, silent ones included as zeros),
+    /// the frame's 12-class chroma, summing to 1: the sections compare these.
+    series: Vec<[f32; 12]>,
 }
 
 impl Default for ChromaExtractor {
@@ -64,6 +67,14 @@ pub struct Chroma {
     /// Semitones the recording sits above A440 tuning (−0.5 to 0.5).
     pub tuning: f64,
     pub frames: usize,
+    /// Per frame chroma (see the extractor's `series`), frame `k` centred at
+    /// [`frame_time`]`(k)`.
+    pub series: Vec<[f32; 12]>,
+}
+
+/// Centre of chroma frame `k`, seconds from the start of the working stream.
+pub fn frame_time(k: usize) -> f64 {
+    (k * HOP + FRAME / 2) as f64 / f64::from(ANALYSIS_RATE)
 }
 
 impl ChromaExtractor {
@@ -76,6 +87,7 @@ impl ChromaExtractor {
             frame_fine: vec![0.0; 12 * CELLS],
             frame_bass: vec![0.0; 12 * CELLS],
             frames: 0,
+            series: Vec::new(),
         }
     }
 
@@ -94,6 +106,7 @@ impl ChromaExtractor {
         let hi = ((CHROMA_HZ.1 / bin_hz).ceil() as usize).min(p.len() - 2);
         let max = p[lo..=hi].iter().cloned().fold(0.0f32, f32::max);
         if max <= 0.0 || 10.0 * max.log10() < SILENT_DB {
+            self.series.push([0.0; 12]);
             return;
         }
         let floor = max * 10f32.powf(-PEAK_RANGE_DB / 10.0);
@@ -128,6 +141,16 @@ impl ChromaExtractor {
                 self.frame_bass[cell] += amp;
             }
         }
+        let mut classes = [0.0f32; 12];
+        for (i, v) in self.frame_fine.iter().enumerate() {
+            // Cells are 10 cents; a class takes ±50 cents around its pitch.
+            classes[((i + CELLS / 2) / CELLS) % 12] += *v as f32;
+        }
+        let total: f32 = classes.iter().sum();
+        if total > 0.0 {
+            classes.iter_mut().for_each(|c| *c /= total);
+        }
+        self.series.push(classes);
         // Every frame counts the same.
         for (acc, frame) in [
             (&mut self.fine, &self.frame_fine),
@@ -163,6 +186,7 @@ impl ChromaExtractor {
             bass: fold(&self.fine_bass, tuning),
             tuning,
             frames: self.frames,
+            series: self.series,
         }
     }
 }

@@ -29,6 +29,8 @@ pub mod mel;
 pub mod midi;
 pub mod onsets;
 pub mod rhythm_vector;
+pub mod section_pattern;
+pub mod sections;
 pub mod summary;
 pub mod tempo;
 pub mod timbre;
@@ -44,7 +46,7 @@ use sonica_schema::{
 
 pub use error::AnalysisError;
 pub use midi::pattern_midi;
-pub use summary::summary_json;
+pub use summary::{hits_json, pattern_json, section_json, summary_json};
 pub use vector::{mixed_vector, MIXED_DIM};
 
 use crate::dsp::Resampler;
@@ -74,6 +76,41 @@ pub const MIN_DURATION_S: f64 = 5.0;
 /// A range whose sample peak stays below this (dBFS) is silent.
 const SILENT_PEAK_DBFS: f64 = -80.0;
 
+/// Choices a caller may make about an analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnalysisOptions {
+    /// Read the drum bands through the harmonic/percussive separation
+    /// (the default; off only to measure what it brings).
+    pub hpss: bool,
+    /// Sections kept (1 to [`sonica_schema::MAX_SECTIONS`]).
+    pub max_sections: usize,
+}
+
+impl Default for AnalysisOptions {
+    /// The separation on, and the process's section bound ([`set_section_bound`]).
+    fn default() -> Self {
+        AnalysisOptions {
+            hpss: true,
+            max_sections: SECTION_BOUND.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+}
+
+/// Sections kept per track by every analysis of this process that does not
+/// say otherwise: the `max_sections` setting, set once at start-up by
+/// `sonica serve` and `sonica ingest` (every ingest path, the job workers
+/// included, analyses through [`AnalysisOptions::default`]).
+static SECTION_BOUND: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(sonica_schema::DEFAULT_SECTIONS);
+
+/// Sets the process's section bound (clamped to 1..=[`sonica_schema::MAX_SECTIONS`]).
+pub fn set_section_bound(n: usize) {
+    SECTION_BOUND.store(
+        n.clamp(1, sonica_schema::MAX_SECTIONS),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
 /// Streaming music analyser for one range of one track.
 pub struct Analyser {
     rate: u32,
@@ -85,6 +122,7 @@ pub struct Analyser {
     chroma: ChromaExtractor,
     clean: Vec<f32>,
     mono: Vec<f32>,
+    max_sections: usize,
     /// The first error a push met (only internal ones can happen); reported by `finish`.
     failed: Option<AnalysisError>,
 }
@@ -92,6 +130,10 @@ pub struct Analyser {
 impl Analyser {
     /// `channels` 1 or 2, interleaved when 2.
     pub fn new(sample_rate: u32, channels: u16) -> Result<Analyser, AnalysisError> {
+        Analyser::with_options(sample_rate, channels, AnalysisOptions::default())
+    }
+
+    pub fn with_options(sample_rate: u32, channels: u16, options: AnalysisOptions) -> Result<Analyser, AnalysisError> {
         if !(MIN_RATE..=MAX_RATE).contains(&sample_rate) {
             return Err(AnalysisError::UnsupportedRate {
                 rate: sample_rate,
@@ -110,10 +152,11 @@ impl Analyser {
             to_work: Resampler::new(sample_rate, ANALYSIS_RATE, RESAMPLER_CHUNK)
                 .map_err(|e| AnalysisError::internal("resampler", e))?
                 .with_cap((ANALYSIS_CAP_S * f64::from(ANALYSIS_RATE)) as usize),
-            features: FeatureExtractor::new(),
+            features: FeatureExtractor::with_hpss(options.hpss),
             chroma: ChromaExtractor::new(),
             clean: Vec::new(),
             mono: Vec::new(),
+            max_sections: options.max_sections.clamp(1, sonica_schema::MAX_SECTIONS),
             failed: None,
         })
     }
@@ -177,6 +220,7 @@ impl Analyser {
             mut features,
             mut chroma,
             failed,
+            max_sections,
             ..
         } = self;
         if let Some(e) = failed {
@@ -227,10 +271,20 @@ impl Analyser {
             onset_count: onset_frames.len(),
             duration_s: work_s,
         });
+        let sections = sections::segment(&sections::SectionInputs {
+            beats: &beats_s,
+            beats_per_bar: bpb,
+            bar_phase: drums::bar_phase(&beats_s, &hits, bpb),
+            chroma: &chroma,
+            timbre: &features.timbre,
+            timbre_hop_s: (features::TIMBRE_EVERY * features::HOP) as f64 / f64::from(ANALYSIS_RATE),
+            timbre_first_s: features::FRAME as f64 / 2.0 / f64::from(ANALYSIS_RATE),
+            duration_s: work_s,
+        });
         debug_assert_eq!(timbre.len(), TIMBRE_DIM);
         debug_assert_eq!(rhythm_vector.len(), RHYTHM_DIM);
 
-        Ok(TrackAnalysis {
+        let mut analysis = TrackAnalysis {
             version: ANALYSIS_VERSION,
             start_s,
             end_s: start_s + duration,
@@ -262,7 +316,11 @@ impl Analyser {
             },
             timbre,
             rhythm_vector,
-        })
+            sections,
+        };
+        section_pattern::keep_at_most(&mut analysis, max_sections);
+        section_pattern::add_patterns(&mut analysis);
+        Ok(analysis)
     }
 }
 
@@ -281,7 +339,18 @@ pub fn analyse_pcm(
     interleaved: &[f32],
     start_s: f64,
 ) -> Result<TrackAnalysis, AnalysisError> {
-    let mut a = Analyser::new(sample_rate, channels)?;
+    analyse_pcm_with(sample_rate, channels, interleaved, start_s, AnalysisOptions::default())
+}
+
+/// [`analyse_pcm`] with options.
+pub fn analyse_pcm_with(
+    sample_rate: u32,
+    channels: u16,
+    interleaved: &[f32],
+    start_s: f64,
+    options: AnalysisOptions,
+) -> Result<TrackAnalysis, AnalysisError> {
+    let mut a = Analyser::with_options(sample_rate, channels, options)?;
     let step = 8192 * usize::from(channels.max(1));
     for chunk in interleaved.chunks(step) {
         a.push(chunk);

@@ -2,7 +2,7 @@
 //! rounded to what is meaningful, and the vectors on request.
 
 use serde_json::{json, Map, Value};
-use sonica_schema::{Band, Drum, TrackAnalysis};
+use sonica_schema::{Band, Drum, Section, SectionPattern, TrackAnalysis};
 
 use super::vector::mixed_vector;
 
@@ -123,10 +123,84 @@ pub fn summary_json(file: &str, a: &TrackAnalysis, with_vectors: bool) -> Value 
             },
         }),
     );
+    m.insert(
+        "sections".into(),
+        Value::Array(
+            a.sections
+                .iter()
+                .enumerate()
+                .map(|(i, s)| section_json(a, i, s, None))
+                .collect(),
+        ),
+    );
     if with_vectors {
         m.insert("timbre".into(), rounded(&a.timbre, 4));
         m.insert("rhythm_vector".into(), rounded(&a.rhythm_vector, 4));
         m.insert("mixed_vector".into(), rounded(&mixed_vector(a), 4));
     }
     Value::Object(m)
+}
+
+/// Every drum hit as `[seconds from the start of the file, voice]`.
+pub fn hits_json(a: &TrackAnalysis) -> Value {
+    Value::Array(
+        a.rhythm
+            .hits
+            .iter()
+            .map(|h| json!([r(a.start_s + f64::from(h.t), 3), h.drum]))
+            .collect(),
+    )
+}
+
+/// One section with its pattern; times in seconds from the start of the
+/// file. `pattern_id`: the stored pattern's id, when the section is a
+/// library track's.
+pub fn section_json(a: &TrackAnalysis, index: usize, s: &Section, pattern_id: Option<u64>) -> Value {
+    json!({
+        "index": index,
+        "start_s": r(a.start_s + f64::from(s.start_s), 3),
+        "end_s": r(a.start_s + f64::from(s.end_s), 3),
+        "label": s.label,
+        "function": s.function.name(),
+        "function_confidence": r(f64::from(s.function_confidence), 2),
+        "energy_db": r(f64::from(s.energy_db), 1),
+        "pattern": s.pattern.as_ref().map_or(Value::Null, |p| pattern_json(p, pattern_id)),
+    })
+}
+
+/// A section's pattern: the grid, the hits in beats (`midi_data`, as the
+/// seed names it), tempo, key, metre and quality.
+pub fn pattern_json(p: &SectionPattern, id: Option<u64>) -> Value {
+    let beats = |d: Drum| -> Value {
+        Value::Array(
+            p.hits
+                .iter()
+                .filter(|h| h.drum == d)
+                .map(|h| r(f64::from(h.beat), 2))
+                .collect(),
+        )
+    };
+    json!({
+        "id": id,
+        "tempo_bpm": r(p.tempo_bpm, 2),
+        "key": p.key.map(|k| k.name()),
+        "time_signature": p.time_signature.map(|t| format!("{}/{}", t.numerator, t.denominator)),
+        "steps_per_bar": p.grid.steps_per_bar,
+        "grid": {
+            "kick": rounded(&p.grid.kick, 2),
+            "snare": rounded(&p.grid.snare, 2),
+            "hihat": rounded(&p.grid.hihat, 2),
+        },
+        "grid_text": {
+            "kick": steps_text(&p.grid.kick),
+            "snare": steps_text(&p.grid.snare),
+            "hihat": steps_text(&p.grid.hihat),
+        },
+        "midi_data": {
+            "kick": beats(Drum::Kick),
+            "snare": beats(Drum::Snare),
+            "hihat": beats(Drum::Hihat),
+        },
+        "quality": r(f64::from(p.quality), 2),
+    })
 }

@@ -42,6 +42,9 @@ pub struct TimbreAccumulator {
     /// Frame levels, dB, for the low-energy ratio (a few kB per minute).
     levels: Vec<f32>,
     max_level: f32,
+    /// Per pushed frame, for the sections: the MFCCs c1..c12 (zeros when
+    /// silent) and the frame level in dB.
+    pub frames: Vec<([f32; N_MFCC - 1], f32)>,
 }
 
 impl TimbreAccumulator {
@@ -75,6 +78,7 @@ impl TimbreAccumulator {
             shape_sq: [0.0; 5],
             levels: Vec::new(),
             max_level: SILENT_DB,
+            frames: Vec::new(),
         }
     }
 
@@ -87,6 +91,7 @@ impl TimbreAccumulator {
         self.max_level = self.max_level.max(level);
         if level < SILENT_DB.max(self.max_level - SILENT_BELOW_MAX_DB) {
             self.prev = None;
+            self.frames.push(([0.0; N_MFCC - 1], level.max(SILENT_DB)));
             return;
         }
         self.levels.push(level);
@@ -106,6 +111,9 @@ impl TimbreAccumulator {
         }
         self.prev = Some(c);
         self.n += 1.0;
+        let mut cep = [0.0f32; N_MFCC - 1];
+        cep.copy_from_slice(&c[1..]);
+        self.frames.push((cep, level));
 
         let hz = &self.bin_hz[lo..hi];
         let centroid = band.iter().zip(hz).map(|(p, f)| p * f).sum::<f32>() / total;

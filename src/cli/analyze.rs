@@ -5,20 +5,28 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use sonica::analysis::summary_json;
+use sonica::analysis::{hits_json, summary_json, AnalysisOptions};
 use sonica::decode::MAX_DURATION_S;
 use sonica::pipeline::analyse_music;
 
 /// Analyses each file; one JSON line (or a text block) per file. Exit 0 when
 /// every file was analysed, 1 when any failed (each failure is reported on
 /// its own line and the others still run).
-pub fn run(files: &[String], json: bool, vectors: bool, start_s: Option<f64>, end_s: Option<f64>) -> ExitCode {
+pub fn run(args: &super::args::AnalyzeArgs) -> ExitCode {
+    let json = args.json;
+    let options = AnalysisOptions {
+        hpss: !args.no_hpss,
+        max_sections: args.max_sections,
+    };
     let mut failed = 0usize;
     let mut out = std::io::stdout().lock();
-    for f in files {
-        match analyse_music(Path::new(f), start_s, end_s, MAX_DURATION_S) {
+    for f in &args.files {
+        match analyse_music(Path::new(f), args.start_s, args.end_s, MAX_DURATION_S, options) {
             Ok(a) => {
-                let v = summary_json(f, &a, vectors);
+                let mut v = summary_json(f, &a, args.vectors);
+                if args.hits {
+                    v["hits"] = hits_json(&a);
+                }
                 let line = if json {
                     serde_json::to_string(&v).unwrap_or_default()
                 } else {
@@ -63,5 +71,14 @@ fn text_block(file: &str, v: &serde_json::Value) -> String {
         num("true_peak_dbtp")
     );
     s += &format!("  duration   {} s", num("duration_s"));
+    for sec in v["sections"].as_array().into_iter().flatten() {
+        s += &format!(
+            "\n  section    {:>7.1}–{:<7.1} s  {} {}",
+            sec["start_s"].as_f64().unwrap_or(0.0),
+            sec["end_s"].as_f64().unwrap_or(0.0),
+            sec["label"].as_str().unwrap_or("-"),
+            sec["function"].as_str().unwrap_or("-")
+        );
+    }
     s
 }

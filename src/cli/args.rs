@@ -80,22 +80,7 @@ pub enum Command {
     /// Merge the fresh tier into the compacted buckets and purge deletions.
     Compact,
     /// Measure tempo, key, loudness, bands and more of audio files (no library needed).
-    Analyze {
-        /// One JSON line per file.
-        #[arg(long)]
-        json: bool,
-        /// Include the timbre and rhythm vectors in the JSON.
-        #[arg(long)]
-        vectors: bool,
-        /// Analyse from this second on.
-        #[arg(long)]
-        start_s: Option<f64>,
-        /// Analyse up to this second.
-        #[arg(long)]
-        end_s: Option<f64>,
-        #[arg(required = true)]
-        files: Vec<String>,
-    },
+    Analyze(AnalyzeArgs),
     /// Compare a mix with references (files or library tracks) or a genre:
     /// band by band and overall, what to change, the EQ curve, and
     /// optionally the mix rendered with it.
@@ -269,8 +254,40 @@ pub struct ServeArgs {
     /// Mastering analyses kept, with their previews (~5 MB each); the oldest go first [default: 100].
     #[arg(long, env = "SONICA_ANALYSES_KEEP")]
     pub analyses_keep: Option<usize>,
+    /// Sections kept per analysed track, 1–32 [default: 8].
+    #[arg(long, env = "SONICA_MAX_SECTIONS")]
+    pub max_sections: Option<usize>,
 }
 
 pub fn parse_policy(s: &str) -> Result<sonica_schema::OnDuplicate, String> {
     s.parse()
+}
+
+/// `sonica analyze`: one struct, read by main and `cli/analyze.rs` alike.
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// One JSON line per file.
+    #[arg(long)]
+    pub json: bool,
+    /// Include the timbre and rhythm vectors in the JSON.
+    #[arg(long)]
+    pub vectors: bool,
+    /// Include every drum hit (`[seconds, voice]`) in the JSON.
+    #[arg(long)]
+    pub hits: bool,
+    /// Read the drum bands without the harmonic/percussive separation (a
+    /// diagnostic: the drum figures before it).
+    #[arg(long)]
+    pub no_hpss: bool,
+    /// Sections kept (1–32).
+    #[arg(long, default_value_t = sonica_schema::DEFAULT_SECTIONS, value_parser = clap::value_parser!(u16).range(1..=32).map(usize::from))]
+    pub max_sections: usize,
+    /// Analyse from this second on.
+    #[arg(long)]
+    pub start_s: Option<f64>,
+    /// Analyse up to this second.
+    #[arg(long)]
+    pub end_s: Option<f64>,
+    #[arg(required = true)]
+    pub files: Vec<String>,
 }

@@ -29,6 +29,7 @@ pub fn run(library: &sonica::options::LibraryArgs, a: ServeArgs) -> ExitCode {
         api_keys: a.api_keys,
         protect_reads: a.protect_reads,
         open: a.open,
+        tiers: None, // only the file has tier tables
         rate_limit: a.rate_limit,
         rate_burst: a.rate_burst,
         watch: a.watch,
@@ -38,6 +39,7 @@ pub fn run(library: &sonica::options::LibraryArgs, a: ServeArgs) -> ExitCode {
         cache_mb: a.cache_mb,
         on_duplicate: a.on_duplicate,
         analyses_keep: a.analyses_keep,
+        max_sections: a.max_sections,
     };
     let config = match resolve(file, over) {
         Ok(c) => c,
@@ -47,6 +49,7 @@ pub fn run(library: &sonica::options::LibraryArgs, a: ServeArgs) -> ExitCode {
         }
     };
     init_logging(config.log_json);
+    sonica::analysis::set_section_bound(config.max_sections);
     match sonica::service::serve(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

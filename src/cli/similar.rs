@@ -93,7 +93,7 @@ pub fn run_similar(
     // A number is a track id unless a file of that name exists.
     let (query, what) = match target.parse::<u32>() {
         Ok(id) if !Path::new(target).exists() => (SimilarTo::Track(id), serde_json::json!({"id": id})),
-        _ => match analyse_music(Path::new(target), None, None, MAX_DURATION_S) {
+        _ => match analyse_music(Path::new(target), None, None, MAX_DURATION_S, Default::default()) {
             Ok(a) => (SimilarTo::Clip(Box::new(a)), serde_json::json!({"file": target})),
             Err(e) => return fail(target, &e, json),
         },

@@ -309,7 +309,7 @@ struct MusicStage {
 impl MusicStage {
     fn new(rate: u32, channels: u16) -> Self {
         MusicStage {
-            analyser: Analyser::new(rate, channels),
+            analyser: Analyser::with_options(rate, channels, Default::default()),
             acoustid: AcoustIdPrint::new(rate, usize::from(channels.clamp(1, 2))),
         }
     }

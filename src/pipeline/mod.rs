@@ -12,6 +12,7 @@
 
 pub mod bulk;
 pub mod decode_once;
+pub mod excerpt;
 pub mod section;
 pub mod stage;
 pub mod walk;

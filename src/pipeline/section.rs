@@ -7,7 +7,7 @@ use std::path::Path;
 
 use sonica_schema::TrackAnalysis;
 
-use crate::analysis::{Analyser, AnalysisError};
+use crate::analysis::{Analyser, AnalysisError, AnalysisOptions};
 use crate::decode::{self, DecodeError, Frames};
 use crate::SonicaError;
 
@@ -20,6 +20,7 @@ pub fn analyse_music(
     start_s: Option<f64>,
     end_s: Option<f64>,
     max_s: f64,
+    options: AnalysisOptions,
 ) -> Result<TrackAnalysis, SonicaError> {
     if !path.exists() {
         return Err(SonicaError::Missing);
@@ -47,7 +48,7 @@ pub fn analyse_music(
         &mut |r, ch| {
             rate.set(r);
             channels.set(usize::from(ch).max(1));
-            *analyser.borrow_mut() = Some(Analyser::new(r, ch));
+            *analyser.borrow_mut() = Some(Analyser::with_options(r, ch, options));
             Ok(())
         },
         &mut |f: &Frames| {

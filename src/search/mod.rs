@@ -8,6 +8,7 @@
 
 pub mod combined;
 pub mod params;
+pub mod patterns;
 
 use serde::Serialize;
 use sonica_index::{FingerprintIndex, MusicIndex};

@@ -1,21 +1,30 @@
-//! API keys and per-client rate limits, checked at the top of each route
-//! that needs them (a route says which kind of access it is).
+//! API keys and per-client rate limits: who is calling, and whether the
+//! route lets them (a route says which kind of access it is, in
+//! `policy.rs`).
 //!
-//! Keys: when none are configured the service is open. With keys, write
-//! routes (POST, DELETE) need one; reads and recognition stay open unless
-//! `protect_reads` is set. Rate limits are per client IP, a token bucket
-//! (governor's GCRA), on recognition, streams and uploads.
+//! Keys: the configured ones (`api_keys`) are admin keys; stored ones
+//! (`sonica keys add`, `POST /admin/keys`) belong to a tier. When there
+//! are none of either the service is open. With keys, write routes (POST,
+//! DELETE) need one; reads and recognition stay open unless
+//! `protect_reads` is set; a key that is sent must be valid wherever a
+//! route needs access (a revoked or unknown one is a 401, not ignored).
+//! Requests without a key are rate-limited per client IP, a token bucket
+//! (governor's GCRA), on recognition, streams and uploads; a stored key's
+//! requests are counted against its tier's quotas instead.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::HttpRequest;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sonica_index::{KeyStore, KvStore, Quotas};
 
 use crate::service::config::Config;
 use crate::service::error::ApiError;
+use crate::service::tiers::{Caller, KeyCaller, Tier, TierTable};
 
 /// What a route does, for the key check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,16 +32,23 @@ pub enum Access {
     Read,
     Recognize,
     Write,
+    /// Managing keys: a configured (admin) key only.
+    Admin,
 }
 
 pub struct Guard {
     keys: Vec<String>,
     protect_reads: bool,
     limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    stored: Arc<KeyStore>,
+    quotas: Quotas,
+    tiers: TierTable,
 }
 
 impl Guard {
-    pub fn new(c: &Config) -> Guard {
+    /// The guard of a service whose stored keys are `stored` and whose
+    /// quota counters live in `store`.
+    pub fn new(c: &Config, stored: Arc<KeyStore>, store: Arc<dyn KvStore>) -> Guard {
         let limiter = NonZeroU32::new(c.rate_limit).map(|per_s| {
             let burst = NonZeroU32::new(c.rate_burst).unwrap_or(per_s);
             RateLimiter::keyed(Quota::per_second(per_s).allow_burst(burst))
@@ -41,23 +57,68 @@ impl Guard {
             keys: c.api_keys.clone(),
             protect_reads: c.protect_reads,
             limiter,
+            stored,
+            quotas: Quotas::new(store),
+            tiers: c.tiers.clone(),
         }
     }
 
-    /// Refuses the request unless it carries a key where one is needed.
-    pub fn authorize(&self, req: &HttpRequest, access: Access) -> Result<(), ApiError> {
-        if self.keys.is_empty() || (access != Access::Write && !self.protect_reads) {
-            return Ok(());
+    /// The stored keys (for the admin routes).
+    pub fn stored_keys(&self) -> &Arc<KeyStore> {
+        &self.stored
+    }
+
+    /// The stored keys' counters.
+    pub fn quotas(&self) -> &Quotas {
+        &self.quotas
+    }
+
+    /// Who sent `req`: a 401 for a key that is sent but not valid, where
+    /// the service has keys (a service without any ignores them).
+    pub fn identify(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
+        let any_keys = !self.keys.is_empty() || self.stored.any_active();
+        let Some(k) = presented_key(req) else {
+            return Ok(if any_keys { Caller::Anonymous } else { Caller::Open });
+        };
+        if self
+            .keys
+            .iter()
+            .any(|good| constant_time_eq(good.as_bytes(), k.as_bytes()))
+        {
+            return Ok(Caller::Admin);
         }
-        match presented_key(req).as_deref() {
-            Some(k)
-                if self
-                    .keys
-                    .iter()
-                    .any(|good| constant_time_eq(good.as_bytes(), k.as_bytes())) =>
-            {
-                Ok(())
-            }
+        match self.stored.by_hash(&crate::service::keys::hash(&k)) {
+            Some(r) if r.is_active() => Ok(Caller::Key(KeyCaller {
+                id: r.id,
+                name: r.name,
+                tier: r.tier,
+                limits: self.tiers.limits(r.tier).with(&r.overrides),
+            })),
+            Some(_) => Err(ApiError::Revoked),
+            None if any_keys => Err(ApiError::Unauthorized),
+            None => Ok(Caller::Open),
+        }
+    }
+
+    /// Refuses a caller the route's kind of access does not admit.
+    pub fn authorize(&self, caller: &Caller, access: Access) -> Result<(), ApiError> {
+        match (caller, access) {
+            (Caller::Admin, _) => Ok(()),
+            (Caller::Key(_), Access::Admin) => Err(ApiError::AdminRequired),
+            (_, Access::Admin) => Err(ApiError::Unauthorized),
+            (Caller::Open | Caller::Key(_), _) => Ok(()),
+            (Caller::Anonymous, Access::Write) => Err(ApiError::Unauthorized),
+            (Caller::Anonymous, _) if self.protect_reads => Err(ApiError::Unauthorized),
+            (Caller::Anonymous, _) => Ok(()),
+        }
+    }
+
+    /// Refuses a caller below a feature's tier: a stored key with a 403
+    /// naming the tier, no key with a 401.
+    pub fn gate(&self, caller: &Caller, tier: Tier) -> Result<(), ApiError> {
+        match caller {
+            c if c.reaches(tier) => Ok(()),
+            Caller::Key(_) => Err(ApiError::TierRequired(tier)),
             _ => Err(ApiError::Unauthorized),
         }
     }
@@ -97,7 +158,13 @@ pub fn client_ip(req: &HttpRequest) -> IpAddr {
 /// Routes a browser reaches without being able to add a header (a
 /// WebSocket, an `<audio src>`, a download link): on these alone the key
 /// may come in the query string, as `key=`.
-pub const KEY_IN_QUERY: &[&str] = &["/ws/stream", "/tracks/{id}/audio", "/tracks/{id}/pattern.mid"];
+pub const KEY_IN_QUERY: &[&str] = &[
+    "/ws/stream",
+    "/tracks/{id}/audio",
+    "/tracks/{id}/pattern.mid",
+    "/patterns/{id}/midi",
+    "/patterns/{id}/preview",
+];
 
 fn presented_key(req: &HttpRequest) -> Option<String> {
     let h = req.headers();
@@ -128,38 +195,76 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+    use sonica_schema::api_key::Overrides;
 
     fn guard(keys: &[&str], protect_reads: bool, rate: u32) -> Guard {
-        Guard::new(&Config {
+        let store: Arc<dyn KvStore> = Arc::new(sonica_index::MemStore::new());
+        let stored = Arc::new(KeyStore::open(store.clone()).unwrap());
+        let c = Config {
             api_keys: keys.iter().map(|s| s.to_string()).collect(),
             protect_reads,
             rate_limit: rate,
             rate_burst: rate,
             ..Config::default()
-        })
+        };
+        Guard::new(&c, stored, store)
+    }
+
+    fn with_key(header: (&'static str, &str)) -> HttpRequest {
+        TestRequest::default().insert_header(header).to_http_request()
+    }
+
+    /// Identified and authorized, as the policy does it.
+    fn allowed(g: &Guard, req: &HttpRequest, access: Access) -> Result<Caller, ApiError> {
+        let c = g.identify(req)?;
+        g.authorize(&c, access).map(|()| c)
     }
 
     #[test]
     fn keys_guard_writes_and_optionally_reads() {
         let g = guard(&["sekrit"], false, 0);
         let none = TestRequest::default().to_http_request();
-        let bearer = TestRequest::default()
-            .insert_header(("Authorization", "Bearer sekrit"))
-            .to_http_request();
-        let x = TestRequest::default()
-            .insert_header(("X-API-Key", "sekrit"))
-            .to_http_request();
-        let wrong = TestRequest::default()
-            .insert_header(("Authorization", "Bearer sekrix"))
-            .to_http_request();
-        assert!(g.authorize(&none, Access::Read).is_ok());
-        assert!(g.authorize(&none, Access::Write).is_err());
-        assert!(g.authorize(&wrong, Access::Write).is_err());
-        assert!(g.authorize(&bearer, Access::Write).is_ok());
-        assert!(g.authorize(&x, Access::Write).is_ok());
+        let bearer = with_key(("Authorization", "Bearer sekrit"));
+        let x = with_key(("X-API-Key", "sekrit"));
+        let wrong = with_key(("Authorization", "Bearer sekrix"));
+        assert!(allowed(&g, &none, Access::Read).is_ok());
+        assert!(allowed(&g, &none, Access::Write).is_err());
+        assert!(allowed(&g, &wrong, Access::Write).is_err());
+        assert!(allowed(&g, &wrong, Access::Read).is_err(), "a wrong key is not ignored");
+        assert_eq!(allowed(&g, &bearer, Access::Write).unwrap(), Caller::Admin);
+        assert_eq!(allowed(&g, &x, Access::Admin).unwrap(), Caller::Admin);
         let strict = guard(&["sekrit"], true, 0);
-        assert!(strict.authorize(&none, Access::Recognize).is_err());
-        assert!(guard(&[], true, 0).authorize(&none, Access::Write).is_ok());
+        assert!(allowed(&strict, &none, Access::Recognize).is_err());
+        let open = guard(&[], true, 0);
+        assert_eq!(allowed(&open, &none, Access::Write).unwrap(), Caller::Open);
+        assert_eq!(allowed(&open, &wrong, Access::Write).unwrap(), Caller::Open);
+        assert!(allowed(&open, &none, Access::Admin).is_err(), "no admin without an admin key");
+    }
+
+    #[test]
+    fn stored_keys_have_a_tier_and_can_be_revoked() {
+        let g = guard(&[], false, 0);
+        let keys = g.stored_keys().clone();
+        let (secret, r) = crate::service::keys::create(&keys, "k", Tier::Starter, Overrides::default(), 1).unwrap();
+        let req = with_key(("X-API-Key", &secret));
+        let none = TestRequest::default().to_http_request();
+        match allowed(&g, &req, Access::Write).unwrap() {
+            Caller::Key(k) => assert_eq!((k.id, k.tier, k.limits), (r.id, Tier::Starter, TierTable::default().limits(Tier::Starter))),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            allowed(&g, &none, Access::Read).unwrap(),
+            Caller::Anonymous,
+            "a stored key makes the service keyed"
+        );
+        assert!(allowed(&g, &none, Access::Write).is_err());
+        assert!(matches!(allowed(&g, &req, Access::Admin), Err(ApiError::AdminRequired)));
+        let caller = g.identify(&req).unwrap();
+        assert!(matches!(g.gate(&caller, Tier::Producer), Err(ApiError::TierRequired(Tier::Producer))));
+        assert!(g.gate(&caller, Tier::Starter).is_ok());
+        assert!(matches!(g.gate(&Caller::Anonymous, Tier::Producer), Err(ApiError::Unauthorized)));
+        keys.revoke(r.id, 2).unwrap();
+        assert!(matches!(g.identify(&req), Err(ApiError::Revoked)));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub(crate) mod analysis_pass;
 pub(crate) mod auth;
 pub mod config;
+pub(crate) mod drum_section;
 pub(crate) mod error;
 pub(crate) mod holdback;
 pub(crate) mod jobs;

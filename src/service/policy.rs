@@ -67,6 +67,11 @@ pub const ROUTES: &[(&str, &str, Policy)] = &[
     ("POST", "/api/references", p(Access::Write, true)),
     ("DELETE", "/api/references/{track_id}", p(Access::Write, false)),
     ("POST", "/api/similarity/{analysis_id}", p(Access::Read, false)),
+    ("GET", "/patterns/{id}", p(Access::Read, false)),
+    ("GET", "/patterns/{id}/midi", p(Access::Read, false)),
+    // Limited: decodes the track's audio up to the section.
+    ("GET", "/patterns/{id}/preview", p(Access::Read, true)),
+    ("POST", "/search/patterns", p(Access::Recognize, true)),
     ("GET", "/metrics", p(Access::Read, false)),
     ("GET", "/openapi.json", OPEN),
     ("GET", "/docs", OPEN),

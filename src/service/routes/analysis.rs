@@ -43,6 +43,11 @@ pub struct AnalyzeForm {
     /// End of the section, seconds (after `start_s`).
     #[schema(required = false, exclusive_minimum = 0)]
     pub end_s: f64,
+    /// `drums`: answer with the section's drum pattern, whether the clip
+    /// is a section of a stored song (`duplicate_detected`), that song's
+    /// sections and similar songs.
+    #[schema(required = false)]
+    pub instrument: String,
 }
 
 impl RawRange {
@@ -117,10 +122,26 @@ pub async fn analyze(
         end_s: form.text.remove("end_s"),
     };
     let (start, end) = range.parse().map_err(SonicaError::from)?;
+    let drums = match form.text.remove("instrument").as_deref().map(str::trim) {
+        None | Some("") | Some("all") => false,
+        Some(i) if i.eq_ignore_ascii_case("drums") => true,
+        Some(i) => {
+            return Err(SonicaError::from(ParamError(format!(
+                "instrument must be \"drums\" (or left out), not {:?}",
+                i.chars().take(40).collect::<String>()
+            )))
+            .into())
+        }
+    };
+    let midi = crate::service::routes::patterns::midi_allowed(&req);
     let _turn = state.recognizers.acquire().await.map_err(|_| ApiError::ShuttingDown)?;
     let name = audio.name.clone().unwrap_or_else(|| "upload".into());
+    let st = state.clone();
     let body = blocking(move || {
-        let a = analyse_music(audio.file.path(), start, end, MAX_ANALYZE_S)?;
+        let a = analyse_music(audio.file.path(), start, end, MAX_ANALYZE_S, Default::default())?;
+        if drums {
+            return crate::service::drum_section::drum_answer(&st, audio.file.path(), &a, midi);
+        }
         Ok(summary_json(&name, &a, false))
     })
     .await?;

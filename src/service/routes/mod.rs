@@ -9,6 +9,7 @@ pub mod health;
 pub mod mastering;
 pub mod media;
 pub mod metrics;
+pub mod patterns;
 pub mod recognize;
 pub mod search;
 pub mod similar;
@@ -55,6 +56,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/api/references/{track_id}").delete(mastering::unmark))
         .service(resource("/api/similarity/{analysis_id}").post(mastering::similarity))
+        .service(resource("/patterns/{id}").get(patterns::get))
+        .service(resource("/patterns/{id}/midi").get(patterns::midi))
+        .service(resource("/patterns/{id}/preview").get(patterns::preview))
+        .service(resource("/search/patterns").post(patterns::search))
         .service(resource("/metrics").get(metrics::metrics))
         .service(resource("/openapi.json").get(docs::openapi))
         .service(resource("/docs").get(docs::docs))

@@ -206,7 +206,7 @@ pub async fn mixed(
                     offset_s: m.offset_s,
                 });
                 // A clip too short to analyse can still be identified.
-                let clip = match analyse_music(path, None, Some(MAX_ANALYZE_S), MAX_ANALYZE_S) {
+                let clip = match analyse_music(path, None, Some(MAX_ANALYZE_S), MAX_ANALYZE_S, Default::default()) {
                     Ok(c) => Some(c),
                     Err(SonicaError::Analysis(_)) if identified.is_some() => None,
                     Err(e) => return Err(e.into()),

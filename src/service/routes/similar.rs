@@ -215,13 +215,19 @@ pub async fn by_body(
             let _turn = state.recognizers.acquire().await.map_err(|_| ApiError::ShuttingDown)?;
             let name = audio.name.clone().unwrap_or_else(|| "upload".into());
             let results = blocking(move || {
-                let a = analyse_music(audio.file.path(), None, None, MAX_ANALYZE_S).or_else(|e| match e {
-                    // A long upload: its first stretch is plenty to compare.
-                    SonicaError::Decode(crate::decode::DecodeError::TooLong { .. }) => {
-                        analyse_music(audio.file.path(), None, Some(MAX_ANALYZE_S), MAX_ANALYZE_S)
-                    }
-                    e => Err(e),
-                })?;
+                let a = analyse_music(audio.file.path(), None, None, MAX_ANALYZE_S, Default::default()).or_else(
+                    |e| match e {
+                        // A long upload: its first stretch is plenty to compare.
+                        SonicaError::Decode(crate::decode::DecodeError::TooLong { .. }) => analyse_music(
+                            audio.file.path(),
+                            None,
+                            Some(MAX_ANALYZE_S),
+                            MAX_ANALYZE_S,
+                            Default::default(),
+                        ),
+                        e => Err(e),
+                    },
+                )?;
                 Ok(similar(&st.index, &st.music, &SimilarTo::Clip(Box::new(a)), &p)?)
             })
             .await?;
