@@ -68,9 +68,11 @@ fn run(cli: Run) -> anyhow::Result<ExitCode> {
     // start faster); those that change the library or query the search
     // indexes open them, so they stay in step.
     let options = match &cli.command {
-        Command::Identify { .. } | Command::Duplicates { .. } | Command::List { .. } | Command::Stats { .. } => {
-            OpenOptions::recognition_only()
-        }
+        Command::Identify { .. }
+        | Command::Duplicates { .. }
+        | Command::List { .. }
+        | Command::Stats { .. }
+        | Command::Keys(_) => OpenOptions::recognition_only(),
         _ => OpenOptions::default(),
     };
     let library = match Library::open(&cli.data_dir, &options) {
@@ -158,5 +160,6 @@ fn dispatch(library: &Library, command: Command) -> anyhow::Result<ExitCode> {
         Command::Remove { id } => cli::library::remove(library, id),
         Command::Stats { json } => cli::library::stats(library, json),
         Command::Compact => cli::library::compact(library),
+        Command::Keys(k) => cli::keys::run(library, k),
     }
 }

@@ -89,6 +89,9 @@ pub enum Command {
     /// or build a genre target from files.
     #[command(subcommand)]
     Reference(ReferenceCommand),
+    /// API keys with a tier: add one (printed once), list them, revoke one.
+    #[command(subcommand)]
+    Keys(super::keys::KeysCommand),
     /// Tracks that sound like a library track (by id) or an audio file.
     Similar {
         #[arg(long)]

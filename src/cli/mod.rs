@@ -6,6 +6,7 @@ pub mod args;
 pub mod duplicates;
 pub mod identify;
 pub mod ingest;
+pub mod keys;
 pub mod library;
 pub mod master;
 pub mod reference;

@@ -238,7 +238,10 @@ mod tests {
         let open = guard(&[], true, 0);
         assert_eq!(allowed(&open, &none, Access::Write).unwrap(), Caller::Open);
         assert_eq!(allowed(&open, &wrong, Access::Write).unwrap(), Caller::Open);
-        assert!(allowed(&open, &none, Access::Admin).is_err(), "no admin without an admin key");
+        assert!(
+            allowed(&open, &none, Access::Admin).is_err(),
+            "no admin without an admin key"
+        );
     }
 
     #[test]
@@ -249,7 +252,10 @@ mod tests {
         let req = with_key(("X-API-Key", &secret));
         let none = TestRequest::default().to_http_request();
         match allowed(&g, &req, Access::Write).unwrap() {
-            Caller::Key(k) => assert_eq!((k.id, k.tier, k.limits), (r.id, Tier::Starter, TierTable::default().limits(Tier::Starter))),
+            Caller::Key(k) => assert_eq!(
+                (k.id, k.tier, k.limits),
+                (r.id, Tier::Starter, TierTable::default().limits(Tier::Starter))
+            ),
             other => panic!("{other:?}"),
         }
         assert_eq!(
@@ -260,9 +266,15 @@ mod tests {
         assert!(allowed(&g, &none, Access::Write).is_err());
         assert!(matches!(allowed(&g, &req, Access::Admin), Err(ApiError::AdminRequired)));
         let caller = g.identify(&req).unwrap();
-        assert!(matches!(g.gate(&caller, Tier::Producer), Err(ApiError::TierRequired(Tier::Producer))));
+        assert!(matches!(
+            g.gate(&caller, Tier::Producer),
+            Err(ApiError::TierRequired(Tier::Producer))
+        ));
         assert!(g.gate(&caller, Tier::Starter).is_ok());
-        assert!(matches!(g.gate(&Caller::Anonymous, Tier::Producer), Err(ApiError::Unauthorized)));
+        assert!(matches!(
+            g.gate(&Caller::Anonymous, Tier::Producer),
+            Err(ApiError::Unauthorized)
+        ));
         keys.revoke(r.id, 2).unwrap();
         assert!(matches!(g.identify(&req), Err(ApiError::Revoked)));
     }

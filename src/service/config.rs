@@ -6,11 +6,14 @@
 //! `sonica serve` (or `cargo run --release` with no arguments) needs nothing
 //! set up first.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use sonica_schema::OnDuplicate;
+
+use crate::service::tiers::{Overrides, Tier, TierTable};
 
 /// Settings as the service uses them, every field resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +47,9 @@ pub struct Config {
     /// Recognitions and uploads per second per client; 0 switches it off.
     pub rate_limit: u32,
     pub rate_burst: u32,
+    /// What each tier of stored API key allows: the default table with
+    /// the file's `[tiers.NAME]` changes.
+    pub tiers: TierTable,
     pub watch: bool,
     /// Whether deleting a file from the songs folder removes its track.
     pub watch_remove: bool,
@@ -81,6 +87,7 @@ impl Default for Config {
             open: false,
             rate_limit: 50,
             rate_burst: 100,
+            tiers: TierTable::default(),
             watch: true,
             watch_remove: true,
             settle_ms: 1000,
@@ -112,6 +119,9 @@ pub struct FileConfig {
     pub open: Option<bool>,
     pub rate_limit: Option<u32>,
     pub rate_burst: Option<u32>,
+    /// `[tiers.free]`, `[tiers.starter]`, …: limits changed from the
+    /// defaults (only in the file; unknown tiers and fields are refused).
+    pub tiers: Option<BTreeMap<Tier, Overrides>>,
     pub watch: Option<bool>,
     pub watch_remove: Option<bool>,
     pub settle_ms: Option<u64>,
@@ -240,6 +250,7 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
         open,
         rate_limit,
         rate_burst: pick!(rate_burst, d.rate_burst.max(rate_limit)).max(1),
+        tiers: TierTable::with(&pick!(tiers, BTreeMap::new())),
         watch: pick!(watch, d.watch),
         watch_remove: pick!(watch_remove, d.watch_remove),
         settle_ms: pick!(settle_ms, d.settle_ms),
@@ -271,6 +282,24 @@ mod tests {
         assert_eq!(c.songs_dir, PathBuf::from("songs"));
         assert_eq!(c.on_duplicate, OnDuplicate::Reject);
         assert!(toml::from_str::<FileConfig>("on_duplicate = \"drop\"").is_err());
+    }
+
+    #[test]
+    fn tiers_change_single_limits_and_unknown_ones_are_named() {
+        use crate::service::tiers::Limit;
+        let file: FileConfig =
+            toml::from_str("[tiers.free]\nrequests_per_hour = 20\n[tiers.studio]\nuploads_per_day = \"unlimited\"")
+                .unwrap();
+        let c = resolve(file, FileConfig::default()).unwrap();
+        assert_eq!(c.tiers.limits(Tier::Free).requests_per_hour, Limit::Finite(20));
+        assert_eq!(c.tiers.limits(Tier::Free).uploads_per_day, Limit::Finite(3));
+        assert_eq!(c.tiers.limits(Tier::Studio).uploads_per_day, Limit::Unlimited);
+        let e = toml::from_str::<FileConfig>("[tiers.gold]\nrequests_per_hour = 1").unwrap_err();
+        assert!(e.message().contains("gold"), "{e}");
+        let e = toml::from_str::<FileConfig>("[tiers.free]\nrequests_per_day = 1").unwrap_err();
+        assert!(e.message().contains("requests_per_day"), "{e}");
+        let e = toml::from_str::<FileConfig>("[tiers.free]\nrequests_per_hour = -1").unwrap_err();
+        assert!(e.message().contains("unlimited"), "{e}");
     }
 
     #[test]

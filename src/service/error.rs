@@ -10,8 +10,10 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::error::{index_code, ErrorCode};
+use crate::service::tiers::Tier;
 use crate::SonicaError;
 use sonica_index::IndexError;
+use sonica_schema::quota::Quota;
 
 /// Every error body: `{"error": {"code", "message"}}`.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -60,6 +62,15 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::ForbiddenOrigin => StatusCode::FORBIDDEN,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::QuotaRequestsPerHour => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::QuotaAnalysesPerMonth => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::QuotaUploadsPerDay => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::TierStarterRequired => StatusCode::FORBIDDEN,
+        ErrorCode::TierProducerRequired => StatusCode::FORBIDDEN,
+        ErrorCode::TierStudioRequired => StatusCode::FORBIDDEN,
+        ErrorCode::AdminRequired => StatusCode::FORBIDDEN,
+        ErrorCode::UnknownKey => StatusCode::NOT_FOUND,
+        ErrorCode::UnknownTier => StatusCode::BAD_REQUEST,
         ErrorCode::UnknownTrack => StatusCode::NOT_FOUND,
         ErrorCode::UnknownReference => StatusCode::NOT_FOUND,
         ErrorCode::UnknownGenre => StatusCode::NOT_FOUND,
@@ -104,6 +115,22 @@ pub enum ApiError {
     Unauthorized,
     #[error("too many requests; retry in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
+    #[error("this API key was revoked")]
+    Revoked,
+    #[error("this key's {} quota ({limit}) is used up; retry in {retry_after_s} s", .quota.limit_name())]
+    Quota {
+        quota: Quota,
+        limit: u64,
+        retry_after_s: u64,
+    },
+    #[error("this needs an API key of the {0} tier or above")]
+    TierRequired(Tier),
+    #[error("this route needs an admin key (one of the configured api_keys)")]
+    AdminRequired,
+    #[error("no API key with id {0}")]
+    UnknownKey(u64),
+    #[error("{0}")]
+    UnknownTier(String),
     #[error("no track with id {0}")]
     UnknownTrack(u32),
     #[error("the range asked for lies outside the file ({len} bytes)")]
@@ -131,6 +158,22 @@ impl ApiError {
             ApiError::ForbiddenOrigin { .. } => ErrorCode::ForbiddenOrigin,
             ApiError::Unauthorized => ErrorCode::Unauthorized,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::Revoked => ErrorCode::Unauthorized,
+            ApiError::Quota { quota, .. } => match quota {
+                Quota::Requests => ErrorCode::QuotaRequestsPerHour,
+                Quota::Analyses => ErrorCode::QuotaAnalysesPerMonth,
+                Quota::Uploads => ErrorCode::QuotaUploadsPerDay,
+            },
+            ApiError::TierRequired(t) => match t {
+                // Every key is free or above: a gate at free is "any key".
+                Tier::Free => ErrorCode::Unauthorized,
+                Tier::Starter => ErrorCode::TierStarterRequired,
+                Tier::Producer => ErrorCode::TierProducerRequired,
+                Tier::Studio => ErrorCode::TierStudioRequired,
+            },
+            ApiError::AdminRequired => ErrorCode::AdminRequired,
+            ApiError::UnknownKey(_) => ErrorCode::UnknownKey,
+            ApiError::UnknownTier(_) => ErrorCode::UnknownTier,
             ApiError::UnknownTrack(_) => ErrorCode::UnknownTrack,
             ApiError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
             ApiError::RouteNotFound { .. } => ErrorCode::RouteNotFound,
@@ -162,7 +205,7 @@ impl ResponseError for ApiError {
             tracing::error!(code = %self.code(), error = %self, "request failed");
         }
         let mut r = HttpResponse::build(status);
-        if let ApiError::RateLimited { retry_after_s } = self {
+        if let ApiError::RateLimited { retry_after_s } | ApiError::Quota { retry_after_s, .. } = self {
             r.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
         }
         if let ApiError::RangeNotSatisfiable { len } = self {
@@ -207,6 +250,27 @@ mod tests {
         ] {
             assert!(status_of(code).is_client_error(), "{code}");
         }
+    }
+
+    #[test]
+    fn quotas_and_tiers_name_themselves() {
+        let q = ApiError::Quota {
+            quota: Quota::Analyses,
+            limit: 3,
+            retry_after_s: 60,
+        };
+        let r = q.error_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers().get(header::RETRY_AFTER).unwrap(), "60");
+        assert_eq!(q.code().as_str(), "quota_analyses_per_month");
+        assert!(q.to_string().contains("analyses_per_month"), "{q}");
+        let t = ApiError::TierRequired(Tier::Producer);
+        assert_eq!(
+            (t.status_code(), t.code().as_str()),
+            (StatusCode::FORBIDDEN, "tier_producer_required")
+        );
+        assert_eq!(ApiError::AdminRequired.status_code(), StatusCode::FORBIDDEN);
+        assert_eq!(ApiError::Revoked.code(), ErrorCode::Unauthorized);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! Shutdown (SIGINT/SIGTERM) stops accepting, lets requests and running
 //! jobs finish, and leaves unstarted jobs queued in the store.
 
+pub(crate) mod admission;
 pub(crate) mod analysis_pass;
 pub(crate) mod auth;
 pub mod config;
@@ -14,6 +15,7 @@ pub(crate) mod drum_section;
 pub(crate) mod error;
 pub(crate) mod holdback;
 pub(crate) mod jobs;
+pub mod keys;
 pub(crate) mod metrics;
 pub(crate) mod openapi;
 pub(crate) mod policy;
@@ -24,6 +26,7 @@ pub(crate) mod saver;
 pub(crate) mod scheduler;
 pub(crate) mod state;
 pub mod stream;
+pub mod tiers;
 pub mod upload;
 pub(crate) mod watcher;
 
@@ -100,8 +103,9 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     let metrics = Arc::new(Metrics::new());
     let recovered = jobs::recover(&index, &scheduler, config.job_attempts).map_err(SonicaError::from)?;
     let music = library.music().expect("opened with the search indexes").clone();
+    let stored_keys = Arc::new(sonica_index::KeyStore::open(index.store().clone()).map_err(SonicaError::from)?);
     let state = Arc::new(AppState {
-        guard: auth::Guard::new(&config),
+        guard: auth::Guard::new(&config, stored_keys, index.store().clone()),
         config: config.clone(),
         index: index.clone(),
         music: music.clone(),
@@ -165,17 +169,9 @@ async fn run_http(state: Arc<AppState>, metrics: Arc<Metrics>) -> Result<(), Ser
         let metrics = metrics.clone();
         App::new()
             .app_data(data.clone())
-            // Inner: the one guard (auth, rate limit, origin) of every route.
-            .wrap_fn(|req, srv| {
-                use futures_util::future::{ready, Either};
-                match policy::admit(&req) {
-                    Ok(()) => Either::Left(srv.call(req)),
-                    Err(e) => {
-                        let res = req.into_response(actix_web::ResponseError::error_response(&e));
-                        Either::Right(ready(Ok(res)))
-                    }
-                }
-            })
+            // Inner: the one guard (origin, key, tier, rate limit, quotas)
+            // of every route.
+            .wrap(actix_web::middleware::from_fn(admission::guard))
             // Outer: metrics see every answer, the guard's refusals too.
             .wrap_fn(move |req, srv| {
                 let started = Instant::now();

@@ -19,7 +19,9 @@ use crate::service::state::{TrackFailure, TrackView};
         description = "Self-hosted audio search: upload tracks, recognise clips and live streams, analyse music \
 (tempo, key, loudness, bands, drum pattern), find tracks that sound alike and search text with filters. \
 Errors are always `{\"error\": {\"code\", \"message\"}}`. When API keys are configured, POST and DELETE \
-need `Authorization: Bearer <key>` or `X-API-Key: <key>`."
+need `Authorization: Bearer <key>` or `X-API-Key: <key>`. Configured keys are admin keys; stored keys \
+(`/admin/keys`, `sonica keys add`) belong to a tier (free, starter, producer, studio) whose quotas are counted \
+and reported on every answer in `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers)."
     ),
     paths(
         routes::health::health,
@@ -48,6 +50,9 @@ need `Authorization: Bearer <key>` or `X-API-Key: <key>`."
         routes::mastering::mark,
         routes::mastering::unmark,
         routes::mastering::similarity,
+        routes::admin::list,
+        routes::admin::create,
+        routes::admin::revoke,
         routes::patterns::get,
         routes::patterns::midi,
         routes::patterns::preview,
@@ -67,6 +72,9 @@ need `Authorization: Bearer <key>` or `X-API-Key: <key>`."
         routes::media::WaveformAnswer,
         routes::media::SpectrogramAnswer,
         routes::mastering::MarkBody,
+        routes::admin::KeyView,
+        routes::admin::KeyList,
+        routes::admin::NewKeyBody,
         routes::patterns::PatternSearchJson,
         routes::patterns::PatternSearchForm,
         crate::search::patterns::PatternFilters,
@@ -250,10 +258,10 @@ fn add_guard_answers(doc: &mut serde_json::Value) {
             if let Some(access) = policy.access {
                 put(
                     "401",
-                    error_response(if access == Access::Write {
-                        "`unauthorized`: the server has API keys and none valid was sent"
-                    } else {
-                        "`unauthorized`: the server protects reads (`protect_reads`) and no valid key was sent"
+                    error_response(match access {
+                        Access::Write => "`unauthorized`: the server has API keys and none valid was sent",
+                        Access::Admin => "`unauthorized`: no valid admin key (one of the configured `api_keys`) was sent",
+                        _ => "`unauthorized`: the server protects reads (`protect_reads`) and no valid key was sent, or a key sent is unknown or revoked",
                     }),
                 );
             }
@@ -281,15 +289,97 @@ fn add_guard_answers(doc: &mut serde_json::Value) {
                     "The server's own failure: the store unavailable or locked, shutting down (503), full (507), or an internal error (500)",
                 ),
             );
-            if policy.access == Some(Access::Write) {
+            add_key_answers(responses, policy);
+            if matches!(policy.access, Some(Access::Write | Access::Admin)) {
                 op["security"] = json!([{"bearer": []}, {"api_key": []}]);
             }
         }
     }
 }
 
+/// Adds `text` to the answer documented for `status`, or documents it.
+fn join(responses: &mut serde_json::Value, status: &str, text: &str) {
+    match responses[status]["description"].as_str() {
+        Some(d) if d.contains(text) => {}
+        Some(d) => responses[status]["description"] = format!("{d}; or {text}").into(),
+        None => responses[status] = error_response(text),
+    }
+}
+
+/// What the guard answers a stored key (`policy.rs`, `admission.rs`):
+/// 403 for the admin routes and a feature above its tier, 429 over one of
+/// its quotas, and the `RateLimit-Policy` / `RateLimit` headers on every
+/// answer.
+fn add_key_answers(responses: &mut serde_json::Value, policy: &policy::Policy) {
+    use serde_json::json;
+    let Some(access) = policy.access else {
+        return;
+    };
+    if access == Access::Admin {
+        join(
+            responses,
+            "403",
+            "`admin_required`: a stored key (only configured keys manage keys)",
+        );
+    }
+    if let Some(tier) = policy.tier {
+        let code = crate::service::error::ApiError::TierRequired(tier).code();
+        let text = format!("`{code}`: a stored key below the {tier} tier");
+        join(responses, "403", &text);
+    }
+    let mut quotas = "`quota_requests_per_hour`".to_string();
+    if let Some(q) = policy.counts {
+        quotas.push_str(&format!(" or `quota_{}`", q.limit_name()));
+    }
+    join(
+        responses,
+        "429",
+        &format!("{quotas}: over a stored key's quota (`Retry-After` says when its window resets)"),
+    );
+    let headers = json!({
+        "RateLimit-Policy": {"description": "A stored key's quotas: `\"requests\";q=100;w=3600, …` (q the limit, w the window in seconds)", "schema": {"type": "string"}},
+        "RateLimit": {"description": "Where each stands: `\"requests\";r=42;t=1800, …` (r left, t seconds until it resets)", "schema": {"type": "string"}}
+    });
+    let Some(all) = responses.as_object_mut() else {
+        return;
+    };
+    for (status, r) in all.iter_mut() {
+        if !(status.starts_with('2') || status == "429") {
+            continue;
+        }
+        for (name, h) in headers.as_object().into_iter().flatten() {
+            r["headers"][name] = h.clone();
+        }
+        if status == "429" {
+            r["headers"]["Retry-After"] = json!({
+                "description": "Seconds to wait before retrying",
+                "schema": {"type": "integer", "minimum": 1}
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn keys_tiers_and_quotas_are_documented() {
+        let v: serde_json::Value = serde_json::from_str(super::document()).unwrap();
+        let midi = &v["paths"]["/tracks/{id}/pattern.mid"]["get"]["responses"];
+        assert!(midi["403"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("tier_producer_required"));
+        let upload = &v["paths"]["/tracks"]["post"]["responses"];
+        let d = upload["429"]["description"].as_str().unwrap();
+        assert!(d.contains("rate_limited") && d.contains("quota_uploads_per_day"), "{d}");
+        assert!(upload["201"]["headers"].get("RateLimit").is_some());
+        let admin = &v["paths"]["/admin/keys"]["post"]["responses"];
+        assert!(admin["403"]["description"].as_str().unwrap().contains("admin_required"));
+        assert!(v["paths"]["/admin/keys/{id}"]["delete"]["responses"]
+            .get("404")
+            .is_some());
+    }
+
     #[test]
     fn every_route_is_documented() {
         let v: serde_json::Value = serde_json::from_str(super::document()).unwrap();

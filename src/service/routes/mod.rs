@@ -2,6 +2,7 @@
 //! fallbacks that keep every answer in the one error shape: unknown routes,
 //! wrong methods and malformed query strings.
 
+pub mod admin;
 pub mod analysis;
 pub mod docs;
 pub mod duplicates;
@@ -60,6 +61,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/patterns/{id}/midi").get(patterns::midi))
         .service(resource("/patterns/{id}/preview").get(patterns::preview))
         .service(resource("/search/patterns").post(patterns::search))
+        .service(resource("/admin/keys").get(admin::list).post(admin::create))
+        .service(resource("/admin/keys/{id}").delete(admin::revoke))
         .service(resource("/metrics").get(metrics::metrics))
         .service(resource("/openapi.json").get(docs::openapi))
         .service(resource("/docs").get(docs::docs))
