@@ -53,6 +53,8 @@ mod service_restart;
 mod service_spec;
 #[path = "integration/service_stream.rs"]
 mod service_stream;
+#[path = "integration/service_tiers.rs"]
+mod service_tiers;
 #[path = "integration/service_watch.rs"]
 mod service_watch;
 #[path = "integration/service_web.rs"]

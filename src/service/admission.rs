@@ -41,7 +41,11 @@ pub async fn guard<B: MessageBody + 'static>(
     };
     let mut standings = Vec::new();
     if let (Caller::Key(key), Some(p)) = (&checked.caller, checked.policy) {
-        let asks = asks(key, p.counts);
+        let mut asks = asks(key, p.counts);
+        if checked.refused.is_some() {
+            // Refused anyway: nothing is counted, the quotas only shown.
+            asks.iter_mut().for_each(|a| a.counts = false);
+        }
         if !asks.is_empty() {
             let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
                 return Ok(refuse(
@@ -73,6 +77,9 @@ pub async fn guard<B: MessageBody + 'static>(
                 }
             }
         }
+    }
+    if let Some(e) = checked.refused {
+        return Ok(refuse(req, &e, &standings));
     }
     req.extensions_mut().insert(checked.caller);
     let mut res = next.call(req).await?.map_into_boxed_body();

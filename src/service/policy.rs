@@ -124,23 +124,27 @@ pub fn policy_of(method: &Method, pattern: &str) -> Policy {
         .unwrap_or(p(Access::Write, true))
 }
 
-/// What the synchronous checks found: who is calling, and the route's
-/// policy (`None` for a path or method no route answers).
+/// What the synchronous checks found: who is calling, the route's policy
+/// (`None` for a path or method no route answers), and the refusal of a
+/// caller already identified (so a stored key's refusal can still show
+/// its quotas).
 #[derive(Debug)]
 pub struct Checked {
     pub caller: Caller,
     pub policy: Option<Policy>,
+    pub refused: Option<ApiError>,
 }
 
 /// Checks a request against its route's policy: origin, key, access,
-/// tier and (without a key) the client's rate limit, in that order. The
-/// quotas of a stored key are counted after this, off the worker thread
-/// (`admission.rs`). Unmatched paths and methods pass through to the
-/// 404/405 answers.
+/// tier and (without a key) the client's rate limit, in that order; an
+/// `Err` is a refusal before the caller is known. The quotas of a stored
+/// key are counted after this, off the worker thread (`admission.rs`).
+/// Unmatched paths and methods pass through to the 404/405 answers.
 pub fn admit(req: &ServiceRequest) -> Result<Checked, ApiError> {
     let pass = Checked {
         caller: Caller::Open,
         policy: None,
+        refused: None,
     };
     let Some(pattern) = req.match_pattern() else {
         return Ok(pass);
@@ -166,19 +170,25 @@ pub fn admit(req: &ServiceRequest) -> Result<Checked, ApiError> {
         return Ok(Checked {
             caller: Caller::Open,
             policy: Some(policy),
+            refused: None,
         });
     };
     let caller = state.guard.identify(http)?;
-    state.guard.authorize(&caller, access)?;
-    if let Some(tier) = policy.tier {
-        state.guard.gate(&caller, tier)?;
-    }
-    if policy.limited && caller.is_unkeyed() {
-        state.guard.limit(http)?;
-    }
+    let refused = (|| {
+        state.guard.authorize(&caller, access)?;
+        if let Some(tier) = policy.tier {
+            state.guard.gate(&caller, tier)?;
+        }
+        if policy.limited && caller.is_unkeyed() {
+            state.guard.limit(http)?;
+        }
+        Ok::<(), ApiError>(())
+    })()
+    .err();
     Ok(Checked {
         caller,
         policy: Some(policy),
+        refused,
     })
 }
 
