@@ -86,6 +86,35 @@ export async function api(path, opts = {}) {
   return data;
 }
 
+/** POST /search/patterns: sections whose drum pattern is like pattern `id`, grouped by track. */
+export function searchPatterns(id, more = {}) {
+  return api("/search/patterns", { method: "POST", body: Object.assign({ pattern_id: Number(id), limit: 10, min_similarity: 0 }, more) });
+}
+
+/**
+ * Downloads `path` (with the key header) as a file named `name`. An error answer (a 403 for
+ * a tier without MIDI, say) throws ApiError with the server's sentence instead of saving it.
+ */
+export async function download(path, name) {
+  const key = getKey();
+  let res;
+  try { res = await fetch(path, { headers: key ? { "X-API-Key": key } : {} }); }
+  catch (e) { throw new ApiError(0, "network", String(e && e.message ? e.message : e)); }
+  if (!res.ok) {
+    let data = null;
+    try { data = await res.json(); } catch { data = null; }
+    const err = errorOf(res.status, data, res.headers.get("Retry-After"));
+    signal(err);
+    throw err;
+  }
+  const url = URL.createObjectURL(await res.blob());
+  const a = el("a", { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
 /** Query string from an object, skipping empty values. */
 export function qs(params) {
   const u = new URLSearchParams();

@@ -1,10 +1,12 @@
 // page-track.js — why it exists: the Track page (#/track/<id>). Metadata, playback with a
 // seekable waveform (beat grid, playhead, shift-drag to pick a section), the spectrogram of
 // any section with the fingerprint peaks, loudness, the five bands, tempo/key/metre, the
-// drum pattern with its MIDI download, similar tracks, duplicates and the chromaprint.
+// drum pattern with its MIDI download, the sections (a bar under the waveform that seeks,
+// and a list with each section's drum pattern, preview, MIDI and "similar patterns"),
+// similar tracks, duplicates and the chromaprint.
 // The analysis may still be pending (409): the page says so and retries every 2 s.
 
-import { api, el, fill, str, num, duration, date, describe, withKey, keyName, ApiError } from "./api.js";
+import { api, el, fill, str, num, duration, date, describe, withKey, keyName, download, searchPatterns, ApiError } from "./api.js";
 import { makeCanvas, waveform, spectrogram, bars, stepGrid } from "./charts.js";
 
 const BANDS = [["low", "Low"], ["low_mid", "Low-mid"], ["mid", "Mid"], ["high_mid", "High-mid"], ["high", "High"]];
@@ -52,6 +54,7 @@ export async function render(main, params, ctx) {
   const drawWave = () => {
     waveState.playhead = player.currentTime || 0;
     waveState.box = waveform(wave, waveState);
+    placeSections();
   };
   const timeAt = (ev) => {
     const r = wave.getBoundingClientRect();
@@ -81,7 +84,7 @@ export async function render(main, params, ctx) {
   });
   player.addEventListener("timeupdate", drawWave);
   player.addEventListener("loadedmetadata", () => { if (!waveState.duration_s && isFinite(player.duration)) { waveState.duration_s = player.duration; drawWave(); } });
-  const waveMsg = el("p", { class: "muted small", id: "waveform-message" }, "Click the waveform to seek; shift-drag to pick a section.");
+  const waveMsg = el("p", { class: "muted small", id: "waveform-message" }, "Click the waveform or a section below it to seek; shift-drag to pick a stretch for the spectrogram.");
 
   async function loadWave() {
     const bins = Math.max(16, Math.min(4096, Math.round(wave.clientWidth || 800)));
@@ -127,6 +130,108 @@ export async function render(main, params, ctx) {
   }
   specGo.addEventListener("click", loadSpec);
 
+  // ---------- sections: a bar that seeks, a list with each section's drum pattern ----------
+  const secBar = el("div", { id: "sections-bar", class: "sections-bar", role: "group", "aria-label": "Sections of the track: choose one to play from its start" });
+  const secList = el("ol", { id: "sections-list", class: "sections" });
+  const secMsg = el("p", { id: "sections-message", class: "muted" }, "Waiting for the analysis…");
+  const secSection = el("section", { id: "sections", "aria-labelledby": "sections-h" }, el("h2", { id: "sections-h" }, "Sections"), secMsg, secList);
+  // One sound at a time: a preview that starts pauses the player and the other previews.
+  secSection.addEventListener("play", (ev) => {
+    for (const a of secSection.querySelectorAll("audio")) if (a !== ev.target) a.pause();
+    player.pause();
+  }, true);
+  player.addEventListener("play", () => { for (const a of secSection.querySelectorAll("audio")) a.pause(); });
+  let sections = [], grids = [];
+  function placeSections() {
+    const dur = waveState.duration_s || player.duration || Math.max(1, ...sections.map((s) => Number(s.end_s) || 0));
+    const now = player.currentTime || 0;
+    secBar.querySelectorAll("button.sec-block").forEach((b, i) => {
+      const s = sections[i] || {};
+      const a = Math.max(0, Number(s.start_s) || 0), e = Math.min(dur, Number(s.end_s) || 0);
+      b.style.left = (100 * a / dur).toFixed(3) + "%";
+      b.style.width = (100 * Math.max(0, e - a) / dur).toFixed(3) + "%";
+      if (now >= a && now < e) b.setAttribute("aria-current", "true"); else b.removeAttribute("aria-current");
+    });
+  }
+  function showSections(list) {
+    sections = list;
+    grids = [];
+    fill(secBar, list.map((s) => el("button", {
+      type: "button", class: "sec-block " + hue(s.label), title: secName(s) + " (" + span(s) + ")",
+      "aria-label": secName(s) + ", " + span(s) + ": play from here",
+      onclick: () => { try { player.currentTime = Number(s.start_s) || 0; } catch { /* not seekable yet */ } drawWave(); },
+    }, secName(s))));
+    secMsg.textContent = list.length ? list.length + " section" + (list.length === 1 ? "" : "s") + "; repeats share a letter and a colour." : "No sections found.";
+    fill(secList, list.map(sectionItem));
+    placeSections();
+  }
+  function sectionItem(s) {
+    const name = secName(s);
+    const p = s.pattern && typeof s.pattern === "object" ? s.pattern : null;
+    const conf = typeof s.function_confidence === "number" ? " (confidence " + s.function_confidence.toFixed(2) + ")" : "";
+    const li = el("li", { class: "section-item", dataset: { index: str(s.index) } },
+      el("h3", {}, el("span", { class: "swatch " + hue(s.label), "aria-hidden": "true" }), "Section " + str(s.label) + " · " + str(s.function) + conf),
+      el("p", { class: "small" }, span(s) + (typeof s.energy_db === "number" ? " · " + num(s.energy_db) + " dB" : "")));
+    if (!p || !p.id) { li.append(el("p", { class: "muted small" }, "No steady drum pattern in this section.")); return li; }
+    const pid = encodeURIComponent(p.id);
+    const g = p.grid_text || {};
+    const grid = makeCanvas("pattern-grid-" + pid, "Drum pattern of section " + name + ": kick " + str(g.kick) + ", snare " + str(g.snare) + ", hi-hat " + str(g.hihat), 80);
+    grid.classList.add("pattern-grid");
+    grids.push([grid, Object.assign({ steps_per_bar: p.steps_per_bar }, p.grid)]);
+    const msg = el("p", { class: "small", role: "status" });
+    const out = el("div", { class: "pattern-results", id: "pattern-results-" + pid });
+    const find = el("button", { type: "button", class: "similar-patterns quiet", dataset: { patternId: str(p.id) } }, "Similar patterns", el("span", { class: "sr-only" }, " to section " + name));
+    find.addEventListener("click", () => similarPatterns(p.id, name, out, find));
+    li.append(grid,
+      el("p", { class: "small" }, num(p.tempo_bpm) + " BPM · " + str(p.key, "key not clear") + (p.time_signature ? " · " + p.time_signature : "") + " · quality " + num(p.quality, 2)),
+      el("div", { class: "row" }, preview(p.id), midiLink(p.id, name, msg), find), msg, out);
+    return li;
+  }
+  function midiLink(pid, name, msg) {
+    const path = "/patterns/" + encodeURIComponent(pid) + "/midi";
+    const file = "pattern-" + pid + ".mid";
+    return el("a", { class: "pattern-midi", href: withKey(path), download: file, onclick: async (ev) => {
+      ev.preventDefault();
+      msg.className = "small";
+      msg.textContent = "Downloading the MIDI…";
+      try { await download(path, file); msg.textContent = "MIDI downloaded."; }
+      catch (e) { msg.className = "small error"; msg.textContent = "MIDI: " + describe(e); }
+    } }, "Download MIDI", el("span", { class: "sr-only" }, " of section " + name));
+  }
+  async function similarPatterns(pid, name, out, btn) {
+    btn.disabled = true;
+    out.dataset.state = "loading";
+    fill(out, el("p", { class: "muted", role: "status" }, "Looking for patterns like " + name + "…"));
+    try {
+      const r = await searchPatterns(pid);
+      if (dead) return;
+      const list = Array.isArray(r && r.results) ? r.results : [];
+      const qi = (r && r.query_info) || {};
+      const note = el("p", { class: "small", role: "status" });
+      fill(out, el("h4", {}, "Patterns like " + name),
+        el("p", { class: "muted small" }, str(r && r.total_matches, "0") + " matching sections" + (typeof qi.patterns_indexed === "number" ? " among " + qi.patterns_indexed + " patterns" : "") + "."),
+        list.length ? el("ol", { class: "results pattern-matches" }, list.map((t) => matchTrack(t, note))) : el("p", { class: "muted" }, "No similar patterns."), note);
+      out.dataset.state = "done";
+    } catch (e) {
+      if (dead) return;
+      fill(out, el("p", { class: "error" }, "Similar patterns: " + describe(e)));
+      out.dataset.state = "error";
+    }
+    btn.disabled = false;
+  }
+
+  function matchTrack(t, note) {
+    const title = str(t.title) || "track #" + str(t.track_id);
+    return el("li", { class: "result", dataset: { trackId: str(t.track_id) } },
+      el("a", { class: "result-title", href: "#/track/" + encodeURIComponent(t.track_id) }, title),
+      t.artist ? " — " + str(t.artist) : "", t.genre ? " (" + str(t.genre) + ")" : "", " · best similarity " + num(t.best_score, 2),
+      el("ul", { class: "pattern-sections" }, (Array.isArray(t.sections) ? t.sections : []).map((m) => el("li", { dataset: { patternId: str(m.pattern_id) } },
+        secName(m) + ", " + span(m) + ": similarity " + num(m.similarity_score, 2) + ", " + num(m.tempo_bpm) + " BPM" + (m.key ? ", " + str(m.key) : ""),
+        el("div", { class: "row" }, preview(m.pattern_id), m.midi_available === false
+          ? el("span", { class: "muted small" }, "MIDI is not open to this key's tier.")
+          : midiLink(m.pattern_id, secName(m) + " of " + title, note))))));
+  }
+
   // ---------- analysis ----------
   const anState = el("p", { id: "analysis-state", class: "muted", "aria-live": "polite" }, "Loading the analysis…");
   const tempoKey = el("dl", { id: "tempo-key", class: "kv" });
@@ -143,6 +248,7 @@ export async function render(main, params, ctx) {
       return { label, value: band.energy_db, text: num(band.energy_db) + " dB · " + (typeof band.energy_share === "number" ? Math.round(band.energy_share * 100) + "%" : "–") };
     }), -90, 0);
     stepGrid(drum, a.pattern);
+    for (const [c, p] of grids) stepGrid(c, p);
   };
   async function loadAnalysis() {
     try {
@@ -157,6 +263,7 @@ export async function render(main, params, ctx) {
       } else {
         anState.textContent = "No analysis: " + describe(e);
         anState.dataset.state = "error";
+        secMsg.textContent = "No sections: there is no analysis.";
         loadSimilar();
       }
       drawAnalysis();
@@ -178,6 +285,7 @@ export async function render(main, params, ctx) {
     if (typeof a.width === "number") loud.append(el("dt", {}, "Stereo width"), el("dd", {}, num(a.width, 2)));
     waveState.beats = a.beats;
     waveState.beatOffset = a.beats === a.rawBeats ? Number(a.start_s) || 0 : 0;
+    showSections(a.sections);
     drawWave();
     drawAnalysis();
     loadSimilar();
@@ -230,7 +338,7 @@ export async function render(main, params, ctx) {
 
   main.append(
     el("h1", {}, title), meta,
-    el("section", { "aria-labelledby": "play-h" }, el("h2", { id: "play-h" }, "Listen"), player, wave, waveMsg),
+    el("section", { "aria-labelledby": "play-h" }, el("h2", { id: "play-h" }, "Listen"), player, wave, secBar, waveMsg),
     el("section", { "aria-labelledby": "spec-h" }, el("h2", { id: "spec-h" }, "Spectrogram"),
       el("div", { class: "row" }, el("label", { for: "spec-start" }, "Start (s)"), specStart,
         el("label", { for: "spec-duration" }, "Length (s)"), specDur, specGo), spec, specMsg),
@@ -240,7 +348,7 @@ export async function render(main, params, ctx) {
         el("div", {}, el("h3", {}, "Loudness"), loud)),
       el("h3", {}, "Frequency bands"), bandsCanvas,
       el("div", { id: "drum-grid" }, el("h3", {}, "Drum pattern"), drum, el("p", {}, midi))),
-    similar, dups, chroma);
+    secSection, similar, dups, chroma);
 
   drawWave();
   spectrogram(spec, { start_s: 0, duration_s: 10 });
@@ -255,6 +363,7 @@ export async function render(main, params, ctx) {
     timers = [];
     window.removeEventListener("resize", onResize);
     try { player.pause(); player.removeAttribute("src"); player.load(); } catch { /* gone */ }
+    for (const a of secSection.querySelectorAll("audio")) a.pause();
   };
 }
 
@@ -291,7 +400,30 @@ export function normAnalysis(x) {
     truePeak: n(a.true_peak_dbtp, loud.true_peak_dbtp), samplePeak: n(a.sample_peak_dbfs, loud.sample_peak_dbfs),
     crest: n(o(a.dynamics).crest_factor_db), width: n(o(a.stereo).width),
     bands: o(a.bands), pattern: pattern || null, beats: beats || [], rawBeats,
+    sections: Array.isArray(a.sections) ? a.sections.filter((s) => s && typeof s === "object") : [],
   };
+}
+
+/** "B · chorus" */
+function secName(s) {
+  return str(s.label, "?") + " · " + str(s.function, "section");
+}
+
+/** "0:32–1:04" of a section or a match (file seconds). */
+function span(s) {
+  return duration(Math.round(Number(s.start_s))) + "–" + duration(Math.round(Number(s.end_s)));
+}
+
+/** The colour class of a section label: "A" → c0, "B" → c1 …, repeats share it. */
+function hue(label) {
+  let n = 0;
+  for (const ch of str(label)) n = n * 26 + Math.max(0, ch.charCodeAt(0) - 64);
+  return "c" + (Math.max(0, n - 1) % 8);
+}
+
+/** An <audio> of a pattern's ≤ 15 s preview (the key as ?key=, as for the player). */
+function preview(pid) {
+  return el("audio", { class: "pattern-preview", controls: true, preload: "none", src: withKey("/patterns/" + encodeURIComponent(pid) + "/preview") });
 }
 
 function linkLine(track, d) {

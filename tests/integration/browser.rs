@@ -1379,3 +1379,278 @@ fn browser_markup_in_track_fields_is_shown_as_text() {
     app.wait_ready("match");
     injected(&app, "match");
 }
+
+/// A drum song in two alternating parts, A B A B, `bars` bars each at 120
+/// BPM: A is a rock beat over soft A-minor chords, B four on the floor with
+/// sixteenth hats over bright D-major chords, so the parts differ in
+/// harmony, timbre and drum pattern (two labels, a pattern each).
+fn two_part_drums(seed: u32, bars: usize) -> Vec<f32> {
+    let step = 0.125f32;
+    let n = (4 * bars * 16) as f32 * step;
+    let mut out = vec![0.0f32; ((n + 1.0) * RATE as f32) as usize];
+    let mut rng = audio::Rng::new(seed);
+    let at = |t: f32| (t * RATE as f32) as usize;
+    let parts: [(&str, &str, &str, [f32; 3], usize); 2] = [
+        (
+            "k.....k.k.......",
+            "....s.......s...",
+            "h.h.h.h.h.h.h.h.",
+            [57.0, 60.0, 64.0],
+            2,
+        ),
+        (
+            "k...k...k...k...",
+            "....s..s....s...",
+            "hhhhhhhhhhhhhhhh",
+            [62.0, 66.0, 69.0],
+            10,
+        ),
+    ];
+    for bar in 0..4 * bars {
+        let (kick, snare, hat, chord, harmonics) = parts[(bar / bars) % 2];
+        let t0 = bar as f32 * 16.0 * step;
+        for m in chord {
+            let hz = 440.0 * 2f32.powf((m - 69.0) / 12.0);
+            for i in 0..at(16.0 * step) {
+                let t = i as f32 / RATE as f32;
+                let v: f32 = (1..=harmonics)
+                    .map(|k| (std::f32::consts::TAU * hz * k as f32 * t).sin() / k as f32)
+                    .sum();
+                out[at(t0) + i] += 0.15 * (-t * 0.7).exp() * (1.0 - (-t * 200.0).exp()) * v;
+            }
+        }
+        for s in 0..16 {
+            let t = t0 + s as f32 * step;
+            if kick.as_bytes()[s] == b'k' {
+                let mut phase = 0.0f32;
+                for i in 0..at(0.2) {
+                    let u = i as f32 / RATE as f32;
+                    phase += std::f32::consts::TAU * (45.0 + 75.0 * (-u * 30.0).exp()) / RATE as f32;
+                    out[at(t) + i] += 0.8 * (-u * 18.0).exp() * phase.sin();
+                }
+            }
+            for (pat, len, amp, bright) in [(snare, 0.15, 0.35, false), (hat, 0.04, 0.15, true)] {
+                if pat.as_bytes()[s] == b'.' {
+                    continue;
+                }
+                let mut prev = 0.0f32;
+                for i in 0..at(len) {
+                    let u = rng.unit();
+                    let v = if bright { u - prev } else { u };
+                    prev = u;
+                    out[at(t) + i] += amp * (-(i as f32 / RATE as f32) / len * 5.0).exp() * v;
+                }
+            }
+        }
+    }
+    audio::normalise(&mut out, 0.8);
+    out
+}
+
+/// The track page's sections: the bar under the waveform (a block per
+/// section that seeks the player), the list with each section's drum
+/// grid, preview and MIDI, and "Similar patterns" answering from
+/// POST /search/patterns; axe finds nothing serious.
+#[test]
+fn browser_track_page_shows_sections_and_similar_patterns() {
+    if webdriver::skip() {
+        return;
+    }
+    let _ = pages::axe_source();
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &[]);
+    let id = put(
+        &srv,
+        dir.path(),
+        "parts.wav",
+        &two_part_drums(91, 6),
+        "Two Parts",
+        Some("electronic"),
+        None,
+    );
+    let other = put(
+        &srv,
+        dir.path(),
+        "other.wav",
+        &track(Style::Beat, 92, 24.0, RATE),
+        "Other Beat",
+        Some("electronic"),
+        None,
+    );
+    ready(&srv, &[id, other]);
+    let a = srv.get(&format!("/tracks/{id}/analysis"));
+    let sections = a.json["sections"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("no sections in {}", a.text));
+    println!(
+        "sections: {}",
+        sections
+            .iter()
+            .map(|s| format!(
+                "{}·{} {}–{} pattern {}",
+                s["label"], s["function"], s["start_s"], s["end_s"], s["pattern"]["id"]
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let with_pattern: Vec<&Value> = sections.iter().filter(|s| s["pattern"]["id"].is_u64()).collect();
+    assert!(
+        sections.len() >= 2 && !with_pattern.is_empty(),
+        "two sections at least, one with a pattern: {}",
+        a.text
+    );
+
+    let app = App::new(&srv.base, Options::default());
+    app.b.set_viewport(1280, 900);
+    app.load(&format!("#/track/{id}"), "track");
+    app.b.wait_find("#sections-bar button.sec-block", 20 * SECS);
+    let blocks = app.b.find_all("#sections-bar button.sec-block");
+    assert_eq!(blocks.len(), sections.len(), "a block per section");
+    let label = app.b.attr(&blocks[1], "aria-label").unwrap_or_default();
+    let want = format!(
+        "{} · {}",
+        sections[1]["label"].as_str().unwrap(),
+        sections[1]["function"].as_str().unwrap()
+    );
+    assert!(
+        label.starts_with(&want),
+        "the block's aria-label {label:?} names {want:?}"
+    );
+    // A block seeks the player to its section's start.
+    let start = sections[1]["start_s"].as_f64().unwrap();
+    app.b.click(&blocks[1]);
+    let at = app.b.wait_until("the player at the section's start", 10 * SECS, || {
+        let t = app
+            .b
+            .execute("return document.querySelector('audio#player').currentTime;", vec![])
+            .as_f64()?;
+        ((t - start).abs() < 0.5).then_some(t)
+    });
+    println!("clicked {want:?}: the player is at {at:.2} s (section start {start:.2} s)");
+
+    // The list: a drum grid drawn for each section with a pattern.
+    let pid = with_pattern[0]["pattern"]["id"].as_u64().unwrap();
+    let grid = format!("canvas#pattern-grid-{pid}");
+    let ink = app.wait_drawn(&grid, 0.005, 20 * SECS);
+    println!("{grid}: {ink:?}");
+    assert_eq!(
+        app.b.find_all("#sections-list canvas.pattern-grid").len(),
+        with_pattern.len(),
+        "a grid per section with a pattern"
+    );
+    let item = format!(
+        "#sections-list li.section-item[data-index=\"{}\"]",
+        with_pattern[0]["index"]
+    );
+    let src = app
+        .b
+        .attr(&app.el(&format!("{item} audio.pattern-preview")), "src")
+        .unwrap_or_default();
+    assert!(
+        src.contains(&format!("/patterns/{pid}/preview")),
+        "preview src: {src:?}"
+    );
+    let (status, head) = app.fetch_head(&src, 4);
+    assert_eq!((status, head.as_slice()), (200, &b"RIFF"[..]), "GET {src}");
+    let href = app
+        .b
+        .attr(&app.el(&format!("{item} a.pattern-midi")), "href")
+        .unwrap_or_default();
+    assert!(href.contains(&format!("/patterns/{pid}/midi")), "MIDI href: {href:?}");
+    let (status, head) = app.fetch_head(&href, 4);
+    assert_eq!((status, head.as_slice()), (200, &b"MThd"[..]), "GET {href}");
+
+    // "Similar patterns": the grouped answer of POST /search/patterns.
+    let t0 = Instant::now();
+    app.b.click_css(&format!("{item} button.similar-patterns"));
+    let results = format!("#pattern-results-{pid}");
+    let state = app.b.wait_until("the similar patterns shown", 30 * SECS, || {
+        let v = app
+            .b
+            .try_execute(
+                "const r = document.querySelector(arguments[0]); return r ? r.dataset.state || null : null;",
+                vec![json!(results)],
+            )
+            .ok()?;
+        v.as_str().filter(|s| *s == "done" || *s == "error").map(str::to_string)
+    });
+    figure(
+        "track page: Similar patterns click to the answer shown (ms)",
+        format!("{:.0}", t0.elapsed().as_secs_f64() * 1000.0),
+    );
+    let text = app.b.text_of(&results).unwrap_or_default();
+    assert_eq!(state, "done", "{results}: {text}");
+    let r = srv.post_json(
+        "/search/patterns",
+        &json!({"pattern_id": pid, "limit": 10, "min_similarity": 0}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let server: BTreeSet<u32> = r.json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["track_id"].as_u64().unwrap() as u32)
+        .collect();
+    println!("similar patterns: {text:?}; server: {}", r.text);
+    app.wait_eq("the tracks of the answer", 10 * SECS, &server, || {
+        app.ids(&format!("{results} li.result[data-track-id]"))
+    });
+    if server.is_empty() {
+        assert!(text.contains("No similar patterns"), "{results}: {text:?}");
+    }
+    for t in &server {
+        assert!(
+            app.b
+                .try_find(&format!(
+                    "{results} li.result[data-track-id=\"{t}\"] a[href=\"#/track/{t}\"]"
+                ))
+                .is_some(),
+            "the result links to track {t}"
+        );
+    }
+
+    // A refused download shows the server's sentence, not a saved error page.
+    let refused = app.b.execute_async(
+        "const done = arguments[arguments.length - 1];
+         import('/app/api.js').then(m => m.download(arguments[0], 'x.mid'))
+           .then(() => done('saved'), e => done(String(e.status) + ' ' + e.message));",
+        vec![json!(format!("/patterns/{}/midi", id * 32 + 31))],
+    );
+    println!("a download of a pattern that does not exist: {refused}");
+    assert!(
+        refused.as_str().is_some_and(|s| s.starts_with("404 ") && s.len() > 5),
+        "download() of a missing pattern: {refused}"
+    );
+
+    let (serious, other) = app.axe("track (sections)");
+    assert!(
+        serious.is_empty(),
+        "axe on the track page with sections:\n{}",
+        serious.iter().chain(&other).cloned().collect::<Vec<_>>().join("\n")
+    );
+    app.b.execute(
+        "document.querySelector('#sections-bar').scrollIntoView({block: 'center'});",
+        vec![],
+    );
+    app.shot("track-sections-bar");
+    app.b
+        .execute("document.querySelector('#sections').scrollIntoView();", vec![]);
+    app.shot("track-sections");
+
+    // At phone width the bar and the list fit: nothing scrolls sideways.
+    app.b.set_viewport(390, 844);
+    app.b.wait_until("the grid redrawn at 390 px", 10 * SECS, || {
+        let w = app.ink(&grid)?.w;
+        (w > 0 && w < 1000).then_some(())
+    });
+    let widths = app.b.execute(
+        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+        vec![],
+    );
+    assert!(
+        widths[0].as_f64().unwrap_or(0.0) <= widths[1].as_f64().unwrap_or(0.0) + 1.0,
+        "the track page scrolls sideways at 390 px: {widths}"
+    );
+}
