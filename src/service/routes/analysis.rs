@@ -5,7 +5,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::analysis::{pattern_midi, summary_json};
+use crate::analysis::{pattern_midi, section_json, summary_json};
 use crate::pipeline::analyse_music;
 use crate::search::params::parse_number;
 use crate::search::{track_analysis, ParamError};
@@ -88,6 +88,21 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<Ht
         let path = st.index.get(id)?.map(|r| r.path).unwrap_or_default();
         let mut v = summary_json(&path, &a, false);
         v["id"] = serde_json::json!(id);
+        // The stored sections' patterns have ids (track × 32 + section).
+        v["sections"] = serde_json::Value::Array(
+            a.sections
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let pid = s
+                        .pattern
+                        .as_ref()
+                        .and(sonica_schema::PatternId::new(id, i))
+                        .map(|p| p.0);
+                    section_json(&a, i, s, pid)
+                })
+                .collect(),
+        );
         // The beat grid the web app draws on the waveform, seconds from
         // the start of the track.
         v["beats"] = serde_json::json!(a
