@@ -47,6 +47,8 @@ mod service_flow;
 mod service_mastering;
 #[path = "integration/service_music.rs"]
 mod service_music;
+#[path = "integration/service_patterns.rs"]
+mod service_patterns;
 #[path = "integration/service_restart.rs"]
 mod service_restart;
 #[path = "integration/service_spec.rs"]

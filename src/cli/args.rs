@@ -283,7 +283,7 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub no_hpss: bool,
     /// Sections kept (1–32).
-    #[arg(long, default_value_t = sonica_schema::DEFAULT_SECTIONS, value_parser = clap::value_parser!(u16).range(1..=32).map(usize::from))]
+    #[arg(long, default_value_t = sonica_schema::DEFAULT_SECTIONS, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..=32), usize::from))]
     pub max_sections: usize,
     /// Analyse from this second on.
     #[arg(long)]

@@ -65,6 +65,8 @@ pub struct Config {
     /// Mastering analyses kept (each with its 30 s preview audio, about
     /// 5 MB); the oldest go first.
     pub analyses_keep: usize,
+    /// Sections kept per analysed track (1–32).
+    pub max_sections: usize,
 }
 
 impl Default for Config {
@@ -95,6 +97,7 @@ impl Default for Config {
             cache_mb: 256,
             on_duplicate: OnDuplicate::default(),
             analyses_keep: crate::mastering::assistant::DEFAULT_KEEP,
+            max_sections: sonica_schema::DEFAULT_SECTIONS,
         }
     }
 }
@@ -129,6 +132,7 @@ pub struct FileConfig {
     pub cache_mb: Option<u64>,
     pub on_duplicate: Option<OnDuplicate>,
     pub analyses_keep: Option<usize>,
+    pub max_sections: Option<usize>,
 }
 
 /// A setting that could not be used; the message names it.
@@ -233,6 +237,13 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
             message: format!("{analyses_keep} is not between 1 and 100000"),
         });
     }
+    let max_sections = pick!(max_sections, d.max_sections);
+    if !(1..=sonica_schema::MAX_SECTIONS).contains(&max_sections) {
+        return Err(ConfigError::Invalid {
+            setting: "max_sections",
+            message: format!("{max_sections} is not between 1 and {}", sonica_schema::MAX_SECTIONS),
+        });
+    }
     Ok(Config {
         data_dir: pick!(data_dir, d.data_dir),
         bind,
@@ -258,6 +269,7 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
         cache_mb: pick!(cache_mb, d.cache_mb).max(1),
         on_duplicate: pick!(on_duplicate, d.on_duplicate),
         analyses_keep,
+        max_sections,
     })
 }
 
