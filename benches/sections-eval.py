@@ -13,7 +13,7 @@ drum-pattern search.
 DEST is what make-structured.py wrote (truth.jsonl and songs/). For every
 song it runs `$BIN analyze --json --hits FILE` (one process per file, J at
 once, default the CPU count; $SONICA_BIN also names the binary), and again
-with `--no-hpss` added (the "before HPSS" column; --no-before skips it, and a
+with `--hpss` (the separation on) and again with `--no-hpss` (off, the shipped default: the "before HPSS" column; --no-before skips it, and a
 binary that rejects the flag gets "n/a"). --save PREFIX keeps the answers in
 PREFIX.hpss.jsonl and PREFIX.no-hpss.jsonl; --from PREFIX scores saved
 answers without running anything.
@@ -357,7 +357,7 @@ def print_report(truths, after, before, verbose, timing):
     print(f"| tempo within 4 % / exact key | {f3(a['tempo'])} / {f3(a['key'])} | | |")
     print()
     b = summary(before) if before is not None else None
-    print("| drum onsets +-50 ms | after HPSS F (P, R) | before HPSS (--no-hpss) F (P, R) | target |")
+    print("| drum onsets +-50 ms | with HPSS (--hpss) F (P, R) | without (--no-hpss, the default) F (P, R) | target |")
     print("|---|---|---|---|")
     for v in VOICES:
         (p, r, f), _, (m, nr, ne) = a["drums"][v]
@@ -815,7 +815,7 @@ def main():
         if not (os.path.exists(a.bin) or shutil.which(a.bin)):
             print(f"no binary {a.bin}: build it (cargo build --release) or pass --bin", file=sys.stderr)
             return 2
-        for tag, extra in (("hpss", []), ("no-hpss", ["--no-hpss"])):
+        for tag, extra in (("hpss", ["--hpss"]), ("no-hpss", ["--no-hpss"])):
             if tag == "no-hpss" and a.no_before:
                 continue
             res, errs, el = analyse_all(a.bin, files, a.jobs, extra)

@@ -15,7 +15,7 @@ use sonica::pipeline::analyse_music;
 pub fn run(args: &super::args::AnalyzeArgs) -> ExitCode {
     let json = args.json;
     let options = AnalysisOptions {
-        hpss: !args.no_hpss,
+        hpss: args.hpss && !args.no_hpss,
         max_sections: args.max_sections,
     };
     let mut failed = 0usize;

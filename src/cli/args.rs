@@ -278,8 +278,11 @@ pub struct AnalyzeArgs {
     /// Include every drum hit (`[seconds, voice]`) in the JSON.
     #[arg(long)]
     pub hits: bool,
-    /// Read the drum bands without the harmonic/percussive separation (a
-    /// diagnostic: the drum figures before it).
+    /// Read the snare band through the harmonic/percussive separation (off
+    /// by default: measured, it costs snare and hi-hat precision; see the README).
+    #[arg(long, conflicts_with = "no_hpss")]
+    pub hpss: bool,
+    /// Read the drum bands as they are (the default; kept for scripts).
     #[arg(long)]
     pub no_hpss: bool,
     /// Sections kept (1–32).

@@ -4,7 +4,7 @@
 //! A sustained note is a horizontal line in a spectrogram and a drum hit a
 //! vertical one: the median of a band over neighbouring frames estimates the
 //! harmonic part, the median of a frame over neighbouring bands the
-//! percussive part, and a soft (Wiener-like) mask `P²/(P²+H²)` says how much
+//! percussive part, and a soft (Wiener-like) mask `P/(P+H)` (on powers) says how much
 //! of each cell is percussive. Working on a few dozen bands (a mel bank)
 //! rather than every FFT bin keeps it to a few microseconds a frame.
 //!
@@ -88,8 +88,9 @@ impl Hpss {
             );
             self.scratch.extend_from_slice(&self.hist[at][blo..bhi]);
             let p = median(&mut self.scratch);
-            let (h2, p2) = (h * h, p * p);
-            *m = if p2 + h2 > 0.0 { p2 / (p2 + h2) } else { 0.0 };
+            // The values are powers: P/(P+H) is the usual soft mask on
+            // squared magnitudes (librosa's `softmask` with power 2).
+            *m = if p + h > 0.0 { p / (p + h) } else { 0.0 };
         }
         self.next += 1;
         out(&mask);

@@ -275,13 +275,17 @@ pub async fn search(
     Ok(HttpResponse::Ok().json(answer))
 }
 
-/// What the caller's tier allows of a pattern search: how many results,
-/// and whether MIDI downloads are open to it.
-fn tier_view(req: &HttpRequest, params: PatternParams) -> (PatternParams, bool) {
+/// What the caller's tier allows of a pattern search: how many results
+/// (a free key's share is capped), and whether MIDI downloads are open to it.
+fn tier_view(req: &HttpRequest, mut params: PatternParams) -> (PatternParams, bool) {
+    if let Some(cap) = crate::service::tiers::pattern_results_limit(req) {
+        params.limit = params.limit.min(cap.max(1));
+    }
     (params, midi_allowed(req))
 }
 
-/// Whether the caller may download pattern MIDI.
-pub fn midi_allowed(_req: &HttpRequest) -> bool {
-    true
+/// Whether the caller may download pattern MIDI (the tier the policy
+/// table gates `GET /patterns/{id}/midi` at).
+pub fn midi_allowed(req: &HttpRequest) -> bool {
+    crate::service::tiers::caller(req).reaches(crate::service::tiers::Tier::Producer)
 }
