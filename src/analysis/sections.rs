@@ -429,10 +429,10 @@ fn label(sim: &Similarity, spans: &[(usize, usize)], bar: usize) -> Vec<usize> {
     let threshold = typical + REPEAT_SHARE * (1.0 - typical);
     let mut labels: Vec<usize> = Vec::with_capacity(n);
     let mut next = 0;
-    for p in 0..n {
-        let best = (0..p).max_by(|&a, &b| pair[p][a].total_cmp(&pair[p][b]));
+    for (p, row) in pair.iter().enumerate() {
+        let best = (0..p).max_by(|&a, &b| row[a].total_cmp(&row[b]));
         match best {
-            Some(q) if pair[p][q] >= threshold => labels.push(labels[q]),
+            Some(q) if row[q] >= threshold => labels.push(labels[q]),
             _ => {
                 labels.push(next);
                 next += 1;
