@@ -50,7 +50,7 @@ pub use quotas::{Ask, Quotas, Standing, Take};
 pub use sled_store::SledStore;
 pub use store::{Batch, KvStore};
 pub use text::{Filter, TextDoc, TextError, TextIndex, TextQuery, TextResults};
-pub use vectors::{AllowList, Strategy, Tuning, VectorError, VectorIndex};
+pub use vectors::{AllowList, Hit, Strategy, Tuning, VectorError, VectorIndex};
 pub use vote::{Candidate, QueryHash, Votes};
 
 /// Helpers shared by this crate's unit tests.

@@ -168,6 +168,32 @@ pub fn vector(grid: &DrumPattern) -> Vec<f32> {
     v.iter().map(|x| x / n).collect()
 }
 
+/// The pattern of `start..end` read at the beat grid found, at half its
+/// tempo (every other beat, both phases) and at double (a beat between
+/// each two): a query's readings, so that a pattern whose tempo was
+/// taken an octave off (on either side) still meets its stored self.
+pub fn tempo_readings(a: &TrackAnalysis, start: f32, end: f32) -> Vec<SectionPattern> {
+    let beats = &a.tempo.beats;
+    let mut grids: Vec<Vec<f32>> = vec![beats.clone()];
+    for phase in 0..2 {
+        grids.push(beats.iter().skip(phase).step_by(2).copied().collect());
+    }
+    let mut double = Vec::with_capacity(beats.len() * 2);
+    for w in beats.windows(2) {
+        double.push(w[0]);
+        double.push(0.5 * (w[0] + w[1]));
+    }
+    double.extend(beats.last());
+    grids.push(double);
+    let mut reading = a.clone();
+    let mut out = Vec::new();
+    for g in grids {
+        reading.tempo.beats = g;
+        out.extend(section_pattern(&reading, start, end).filter(|p| !p.vector.is_empty()));
+    }
+    out
+}
+
 /// Fills every section's pattern.
 pub fn add_patterns(a: &mut TrackAnalysis) {
     let spans: Vec<(f32, f32)> = a.sections.iter().map(|s| (s.start_s, s.end_s)).collect();

@@ -15,6 +15,7 @@ use sonica_schema::{Key, PatternId, SectionPattern, TrackAnalysis, TrackId};
 
 use super::params::ParamError;
 use super::{round4, track_analysis};
+use crate::analysis::section_pattern::tempo_readings;
 use crate::SonicaError;
 
 /// Longest genre or key list a query may give.
@@ -175,21 +176,19 @@ pub struct PatternAnswer {
     pub query_info: QueryInfo,
 }
 
-/// The pattern a source stands for, its id when stored, and its track.
-fn query_pattern(
-    index: &FingerprintIndex,
-    source: &PatternSource,
-) -> Result<(SectionPattern, Option<PatternId>, Option<TrackId>), SonicaError> {
+/// The pattern a source stands for, its readings at other tempo octaves
+/// ([`tempo_readings`]), its id when stored, and its track.
+type Query = (SectionPattern, Vec<SectionPattern>, Option<PatternId>, Option<TrackId>);
+
+fn query_pattern(index: &FingerprintIndex, source: &PatternSource) -> Result<Query, SonicaError> {
     let stored = |track: TrackId, section: usize| -> Result<_, SonicaError> {
         let a = track_analysis(index, track)?;
-        let p = a
-            .sections
-            .get(section)
-            .and_then(|s| s.pattern.clone())
-            .ok_or(SonicaError::UnknownPattern(
-                PatternId::new(track, section).map_or(0, |p| p.0),
-            ))?;
-        Ok((p, PatternId::new(track, section), Some(track)))
+        let s = a.sections.get(section);
+        let p = s.and_then(|s| s.pattern.clone()).ok_or(SonicaError::UnknownPattern(
+            PatternId::new(track, section).map_or(0, |p| p.0),
+        ))?;
+        let readings = s.map_or_else(Vec::new, |s| tempo_readings(&a, s.start_s, s.end_s));
+        Ok((p, readings, PatternId::new(track, section), Some(track)))
     };
     match source {
         PatternSource::Pattern(id) => {
@@ -204,12 +203,19 @@ fn query_pattern(
             let best = a
                 .sections
                 .iter()
-                .filter_map(|s| s.pattern.as_ref())
-                .filter(|p| !p.vector.is_empty())
-                .max_by(|x, y| x.quality.total_cmp(&y.quality))
-                .cloned()
+                .filter(|s| s.pattern.as_ref().is_some_and(|p| !p.vector.is_empty()))
+                .max_by(|x, y| {
+                    let q = |s: &sonica_schema::Section| s.pattern.as_ref().map_or(0.0, |p| p.quality);
+                    q(x).total_cmp(&q(y))
+                })
                 .ok_or(SonicaError::NoPattern)?;
-            Ok((best, None, None))
+            let readings = tempo_readings(a, best.start_s, best.end_s);
+            Ok((
+                best.pattern.clone().ok_or(SonicaError::NoPattern)?,
+                readings,
+                None,
+                None,
+            ))
         }
     }
 }
@@ -269,10 +275,23 @@ pub fn search_patterns(
     p: &PatternParams,
     midi_available: bool,
 ) -> Result<PatternAnswer, SonicaError> {
-    let (query, query_id, _) = query_pattern(index, source)?;
+    let (query, readings, query_id, _) = query_pattern(index, source)?;
     let allow = allowed(music, p)?;
-    // The query's own pattern is left out, its other sections are not.
-    let hits = music.nearest_patterns(&query.vector, allow.as_ref(), p.limit + 1, p.min_similarity, None)?;
+    // Every reading is searched and each pattern keeps its best
+    // similarity. The query's own pattern is left out, its other sections
+    // are not.
+    let mut best: std::collections::HashMap<u32, f32> = std::collections::HashMap::new();
+    for v in std::iter::once(&query.vector).chain(readings.iter().map(|r| &r.vector)) {
+        for h in music.nearest_patterns(v, allow.as_ref(), p.limit + 1, p.min_similarity, None)? {
+            let e = best.entry(h.id).or_insert(h.similarity);
+            *e = e.max(h.similarity);
+        }
+    }
+    let mut hits: Vec<sonica_index::Hit> = best
+        .into_iter()
+        .map(|(id, similarity)| sonica_index::Hit { id, similarity })
+        .collect();
+    hits.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id)));
     let mut groups: Vec<TrackPatterns> = Vec::new();
     let mut total = 0;
     for h in hits {
