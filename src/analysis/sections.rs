@@ -497,6 +497,9 @@ fn functions(labels: &[usize], energy: &[f32], spans: &[(usize, usize)], total: 
             }
             (SectionFunction::Bridge, if i > 0 && i < n - 1 { 0.5 } else { 0.3 })
         })
+        // Without any repeat (through-composed music, most film and game
+        // scores) the names rest on position and loudness alone.
+        .map(|(f, c)| (f, if repeated.is_empty() { c * 0.4 } else { c }))
         .map(|(f, c)| (f, (c * 100.0).round().clamp(0.0, 100.0) / 100.0))
         .collect()
 }
