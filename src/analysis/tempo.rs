@@ -12,6 +12,12 @@
 //!    0.6 to 0.85 octave gave Accuracy1 ≥ 97.5%; a 1-octave prior, as in
 //!    librosa, picked half tempo for fast rock and jazz. Off-beat and
 //!    alternation evidence of tracked grids was tried and added nothing.)
+//!    A second pass scores the same candidates by the whole metrical grid
+//!    (autocorrelation at one, two and four periods, see
+//!    [`metrical_evidence`]); when it picks a 3:2 relative rather than an
+//!    octave of the first choice, that relative's family wins and its octave
+//!    is chosen by the prior as above. On real music (game soundtracks
+//!    against Essentia) a triplet or dotted grid otherwise read as the beat.
 //! 3. Beats: dynamic programming (Ellis 2007): every beat on a strong onset,
 //!    successive beats about one period apart.
 //! 4. Metre: 3 or 4 beats per bar from the accent pattern of the beats
@@ -288,7 +294,18 @@ pub fn estimate(env: &[f32], accents: &[&[f32]]) -> TempoEstimate {
             ..TempoEstimate::default()
         };
     };
-    let period = refine_period(&ac, choose_level(&ac, period));
+    let plain = choose_level(&ac, period, ac_at);
+    let metrical = choose_level(&ac, period, metrical_evidence);
+    let octaves = (metrical / plain).log2();
+    // The two agree up to octaves: the octave is the plain score's (the
+    // labelled set's choice). Otherwise the metrical evidence moved the tempo
+    // to a 3:2 relative, whose octave is then chosen as before.
+    let chosen = if (octaves - octaves.round()).abs() < 0.05 {
+        plain
+    } else {
+        octave_choice(&ac, metrical)
+    };
+    let period = refine_period(&ac, chosen);
     let bpm = 60.0 * FPS / period;
     let beats = track_beats(env, period);
     let beats_per_bar = metre(&beats, env, accents);
@@ -302,9 +319,40 @@ pub fn estimate(env: &[f32], accents: &[&[f32]]) -> TempoEstimate {
     }
 }
 
+/// Periodicity of the metrical grid a beat period implies: the
+/// autocorrelation at one beat (weight 2), two beats and four beats (a bar of
+/// 4/4). A 3:2 relative of the beat (a triplet grid, a dotted beat) can match
+/// the beat's own peak but not the bar's. Measured against Essentia on the
+/// 120-track corpus: weights 2:1:1, 1:0.5:0.5 and 3:1:1 gave the same
+/// choices (Accuracy2 101 → 104 of 120); 1:1:1 and 1:1:0 moved labelled songs.
+fn metrical_evidence(ac: &[f32], period: f64) -> f64 {
+    (2.0 * ac_at(ac, period) + ac_at(ac, 2.0 * period) + ac_at(ac, 4.0 * period)) / 4.0
+}
+
+/// The best of `period`'s octaves (×½, ×1, ×2) by prior × autocorrelation,
+/// each refined to its autocorrelation peak.
+fn octave_choice(ac: &[f32], period: f64) -> f64 {
+    let mut best: Option<(f64, f64)> = None;
+    for f in [0.5, 1.0, 2.0] {
+        let bpm = 60.0 * FPS / (period * f);
+        if !(MIN_BPM..=MAX_BPM).contains(&bpm) {
+            continue;
+        }
+        let Some((p, _)) = refine_peak(ac, period * f, 1.5) else {
+            continue;
+        };
+        let score = prior(60.0 * FPS / p).ln() + ac_at(ac, p).max(1e-3).ln();
+        if best.is_none_or(|(_, b)| score > b) {
+            best = Some((p, score));
+        }
+    }
+    best.map_or(period, |(p, _)| p)
+}
+
 /// Picks the metrical level (see the module doc) among the strongest
-/// periodicities and the dominant one's relatives.
-fn choose_level(ac: &[f32], period: f64) -> f64 {
+/// periodicities and the dominant one's relatives: the largest prior ×
+/// `evidence(ac, period)`.
+fn choose_level(ac: &[f32], period: f64, evidence: fn(&[f32], f64) -> f64) -> f64 {
     let mut candidates: Vec<f64> = [0.5, 2.0 / 3.0, 1.0, 1.5, 2.0].iter().map(|f| period * f).collect();
     let lo = (60.0 * FPS / MAX_BPM).floor() as usize;
     let hi = ((60.0 * FPS / MIN_BPM).ceil() as usize).min(ac.len().saturating_sub(2));
@@ -326,7 +374,7 @@ fn choose_level(ac: &[f32], period: f64) -> f64 {
             continue;
         }
         seen.push(p);
-        let score = prior(bpm).ln() + ac_at(ac, p).max(1e-3).ln();
+        let score = prior(bpm).ln() + evidence(ac, p).max(1e-3).ln();
         if score > best.1 {
             best = (p, score);
         }
