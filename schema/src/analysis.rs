@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::SchemaError;
 
+pub use crate::notation::{Drum, DrumPattern, Key, Mode, TimeSignature, PITCH_CLASSES};
+
 /// Bumped when the analysis algorithms or the vector layout change, so
 /// stored vectors from an older analyser are never compared with new ones.
 pub const ANALYSIS_VERSION: u32 = 1;
@@ -20,69 +22,6 @@ pub const ANALYSIS_VERSION: u32 = 1;
 pub const TIMBRE_DIM: usize = 40;
 /// Length of the rhythm-pattern vector.
 pub const RHYTHM_DIM: usize = 32;
-
-/// Pitch-class names, as keys are written: "A minor", "Eb major".
-pub const PITCH_CLASSES: [&str; 12] = ["C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"];
-
-/// Major or minor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    Major,
-    Minor,
-}
-
-/// A musical key: tonic pitch class (0 = C) and mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Key {
-    pub tonic: u8,
-    pub mode: Mode,
-}
-
-impl Key {
-    /// "A minor", "Eb major".
-    pub fn name(&self) -> String {
-        let mode = match self.mode {
-            Mode::Major => "major",
-            Mode::Minor => "minor",
-        };
-        format!("{} {mode}", PITCH_CLASSES[usize::from(self.tonic % 12)])
-    }
-
-    /// Parses a key name as users write it: tonic with `#`/`b` (or ♯/♭),
-    /// any spelling of the same pitch class ("D#" = "Eb"), then "major",
-    /// "minor", "maj", "min" or "m"; case-insensitive. `None` if it is not a key.
-    pub fn parse(s: &str) -> Option<Key> {
-        let s = s.trim();
-        let mut chars = s.chars();
-        let letter = chars.next()?.to_ascii_uppercase();
-        let base: i32 = match letter {
-            'C' => 0,
-            'D' => 2,
-            'E' => 4,
-            'F' => 5,
-            'G' => 7,
-            'A' => 9,
-            'B' => 11,
-            _ => return None,
-        };
-        let rest: String = chars.collect();
-        let (shift, rest) = match rest.chars().next() {
-            Some('#') | Some('♯') => (1, &rest[rest.chars().next().map_or(0, char::len_utf8)..]),
-            Some('b') | Some('♭') => (-1, &rest[rest.chars().next().map_or(0, char::len_utf8)..]),
-            _ => (0, rest.as_str()),
-        };
-        let mode = match rest.trim().to_ascii_lowercase().as_str() {
-            "major" | "maj" | "" => Mode::Major,
-            "minor" | "min" | "m" => Mode::Minor,
-            _ => return None,
-        };
-        Some(Key {
-            tonic: (base + shift).rem_euclid(12) as u8,
-            mode,
-        })
-    }
-}
 
 /// Tempo, beats and metre.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,12 +34,6 @@ pub struct Tempo {
     /// Beats per bar (3 or 4) when the accent pattern shows it.
     #[serde(default)]
     pub time_signature: Option<TimeSignature>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimeSignature {
-    pub numerator: u8,
-    pub denominator: u8,
 }
 
 /// Key with its strength (0–1: correlation of the pitch profile with the key's template).
@@ -169,15 +102,6 @@ pub struct Bands {
     pub high: Band,
 }
 
-/// A drum voice, told apart by band.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Drum {
-    Kick,
-    Snare,
-    Hihat,
-}
-
 /// One detected drum hit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DrumHit {
@@ -198,14 +122,6 @@ pub struct Rhythm {
     pub hits: Vec<DrumHit>,
     /// The typical bar: 16 steps per bar, strength 0–1 of each voice per step.
     pub pattern: DrumPattern,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DrumPattern {
-    pub steps_per_bar: u8,
-    pub kick: Vec<f32>,
-    pub snare: Vec<f32>,
-    pub hihat: Vec<f32>,
 }
 
 /// Everything measured about one range of one track.
@@ -253,42 +169,5 @@ impl TrackAnalysis {
     /// Whether the vectors can be compared with those of this build.
     pub fn is_current(&self) -> bool {
         self.version == ANALYSIS_VERSION && self.timbre.len() == TIMBRE_DIM && self.rhythm_vector.len() == RHYTHM_DIM
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_names_round_trip() {
-        for tonic in 0..12u8 {
-            for mode in [Mode::Major, Mode::Minor] {
-                let k = Key { tonic, mode };
-                assert_eq!(Key::parse(&k.name()), Some(k));
-            }
-        }
-    }
-
-    #[test]
-    fn key_parse_spellings() {
-        let a_min = Key {
-            tonic: 9,
-            mode: Mode::Minor,
-        };
-        assert_eq!(Key::parse("a minor"), Some(a_min));
-        assert_eq!(Key::parse("Am"), Some(a_min));
-        assert_eq!(Key::parse("A min"), Some(a_min));
-        assert_eq!(Key::parse("D# major"), Key::parse("Eb major"));
-        assert_eq!(
-            Key::parse("C"),
-            Some(Key {
-                tonic: 0,
-                mode: Mode::Major
-            })
-        );
-        assert_eq!(Key::parse("H minor"), None);
-        assert_eq!(Key::parse("A dorian"), None);
-        assert_eq!(Key::parse(""), None);
     }
 }

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod mastering;
 pub mod mastering_record;
 pub mod mastering_target;
+pub mod notation;
 pub mod peaks;
 pub mod postings;
 pub mod quota;

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{Drum, DrumPattern, Key, TimeSignature};
+use crate::notation::{Drum, DrumPattern, Key, TimeSignature};
 use crate::TrackId;
 
 /// Most sections a track can keep (the configured bound is at most this).

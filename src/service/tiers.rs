@@ -149,6 +149,12 @@ pub fn pattern_results_limit(req: &HttpRequest) -> Option<usize> {
     }
 }
 
+/// Whether the caller may download pattern MIDI (the tier the policy
+/// table gates `GET /patterns/{id}/midi` at), for answers that offer it.
+pub fn midi_allowed(req: &HttpRequest) -> bool {
+    caller(req).reaches(Tier::Producer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,7 +38,7 @@ pub const MAX_PARTS: usize = 32;
 pub const FORM_OVERHEAD: u64 = 1024 * 1024;
 /// Every text field some route reads; a part with any other name is read
 /// and dropped, never stored.
-pub const TEXT_FIELDS: [&str; 21] = [
+pub const TEXT_FIELDS: [&str; 23] = [
     "title",
     "artist",
     "album",
@@ -60,6 +60,8 @@ pub const TEXT_FIELDS: [&str; 21] = [
     "offset",
     "references",
     "recommendation_level",
+    "instrument",
+    "filters",
 ];
 
 /// The audio part, on disk.

@@ -148,7 +148,7 @@ pub async fn analyze(
             .into())
         }
     };
-    let midi = crate::service::routes::patterns::midi_allowed(&req);
+    let midi = crate::service::tiers::midi_allowed(&req);
     let _turn = state.recognizers.acquire().await.map_err(|_| ApiError::ShuttingDown)?;
     let name = audio.name.clone().unwrap_or_else(|| "upload".into());
     let st = state.clone();

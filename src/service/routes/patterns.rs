@@ -34,7 +34,7 @@ pub fn parse_pattern_id(raw: &str) -> Result<PatternId, ApiError> {
     raw.parse::<u64>()
         .ok()
         .map(PatternId)
-        .filter(|p| p.track().is_some())
+        .filter(|p| p.0 >= sonica_schema::MAX_SECTIONS as u64)
         .ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "pattern id must be a whole number of at least 32 (track id × 32 + section), not {:?}",
@@ -281,11 +281,5 @@ fn tier_view(req: &HttpRequest, mut params: PatternParams) -> (PatternParams, bo
     if let Some(cap) = crate::service::tiers::pattern_results_limit(req) {
         params.limit = params.limit.min(cap.max(1));
     }
-    (params, midi_allowed(req))
-}
-
-/// Whether the caller may download pattern MIDI (the tier the policy
-/// table gates `GET /patterns/{id}/midi` at).
-pub fn midi_allowed(req: &HttpRequest) -> bool {
-    crate::service::tiers::caller(req).reaches(crate::service::tiers::Tier::Producer)
+    (params, crate::service::tiers::midi_allowed(req))
 }
