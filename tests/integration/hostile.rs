@@ -281,6 +281,28 @@ fn the_service_survives_every_hostile_file_through_every_door() {
                 check_code(h, code, "POST /api/analyze");
             }
         }
+        // POST /analyze with instrument=drums (analyses, then recognises
+        // the clip) and POST /search/patterns with the file as the query.
+        if !h.slow {
+            for (route, extra) in [("/analyze", Some(("instrument", "drums"))), ("/search/patterns", None)] {
+                let mut parts = vec![crate::server::Part::file("file", h.name, &h.bytes)];
+                if let Some((k, v)) = extra {
+                    parts.push(crate::server::Part::text(k, v));
+                }
+                let r = srv.post_form(route, &parts, &[]);
+                assert!(r.status < 500, "{}: {route} answered {} {}", h.name, r.status, r.text);
+                let code = r.json["error"]["code"].as_str();
+                // A file a track accepts may still be too short or quiet to
+                // analyse, or have no drums to search with.
+                let analysis = matches!(
+                    code,
+                    Some("audio_silent" | "analysis_failed" | "no_pattern" | "audio_too_short")
+                );
+                if r.status != 200 && !analysis {
+                    check_code(h, code, route);
+                }
+            }
+        }
         // POST /tracks: refused at once, or a job that ends FAILED.
         let r = srv.post_form("/tracks", &[crate::server::Part::file("file", h.name, &h.bytes)], &[]);
         assert!(r.status < 500, "{}: upload answered {} {}", h.name, r.status, r.text);
@@ -501,7 +523,7 @@ fn a_form_that_ends_inside_a_part_is_answered_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start(dir.path(), &[]);
     let body = b"--XbOuNdArY\0\nContent-Disposition:form-data;name=e\r\n\r\n\r";
-    for route in ["/recognize", "/tracks", "/analyze"] {
+    for route in ["/recognize", "/tracks", "/analyze", "/search/patterns"] {
         let t0 = std::time::Instant::now();
         let r = srv.post_raw(route, "multipart/form-data; boundary=XbOuNdArY", body);
         assert_eq!(r.status, 400, "{route}: {}", r.text);

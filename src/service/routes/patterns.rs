@@ -253,13 +253,9 @@ pub async fn search(
         (None, Some(audio)) => {
             let _turn = state.recognizers.acquire().await.map_err(|_| ApiError::ShuttingDown)?;
             blocking(move || {
-                let a = analyse_music(
-                    audio.file.path(),
-                    None,
-                    Some(MAX_ANALYZE_S),
-                    MAX_ANALYZE_S,
-                    Default::default(),
-                )?;
+                // A query clip longer than the cap is refused
+                // (`audio_too_long`), as its header says, before decoding.
+                let a = analyse_music(audio.file.path(), None, None, MAX_ANALYZE_S, Default::default())?;
                 let source = PatternSource::Clip(Box::new(a));
                 Ok(search_patterns(&st.index, &st.music, &source, &params, midi)?)
             })
