@@ -293,6 +293,8 @@ pub fn search_patterns(
         .collect();
     hits.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id)));
     let mut groups: Vec<TrackPatterns> = Vec::new();
+    let mut records: std::collections::HashMap<TrackId, Option<(sonica_schema::TrackRecord, TrackAnalysis)>> =
+        std::collections::HashMap::new();
     let mut total = 0;
     for h in hits {
         let pid = PatternId(u64::from(h.id));
@@ -300,8 +302,16 @@ pub fn search_patterns(
             continue;
         }
         let Some(track) = pid.track() else { continue };
-        // A track removed between the search and this read is skipped.
-        let (Some(r), Some(a)) = (index.get(track)?, index.analysis(track)?) else {
+        // Each track's record and analysis are read once however many of
+        // its sections match; a track removed between the search and this
+        // read is skipped.
+        if let std::collections::hash_map::Entry::Vacant(slot) = records.entry(track) {
+            slot.insert(match (index.get(track)?, index.analysis(track)?) {
+                (Some(r), Some(a)) => Some((r, a)),
+                _ => None,
+            });
+        }
+        let Some((r, a)) = records.get(&track).and_then(Option::as_ref) else {
             continue;
         };
         let Some(section) = a.sections.get(pid.section()) else {

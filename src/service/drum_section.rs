@@ -34,14 +34,15 @@ const SUGGESTIONS: usize = 5;
 /// `a.start_s..a.end_s`). `midi_available`: what the caller's tier allows.
 pub fn drum_answer(state: &AppState, path: &Path, a: &TrackAnalysis, midi_available: bool) -> Result<Value, ApiError> {
     let whole = section_pattern(a, 0.0, a.duration_s() as f32);
+    let pattern = whole.as_ref().map_or(Value::Null, |p| pattern_json(p, None));
     let section = json!({
         "start_s": round3(a.start_s),
         "end_s": round3(a.end_s),
         "tempo_bpm": a.tempo.bpm,
         "key": a.key.key.name(),
         "time_signature": a.tempo.time_signature.map(|t| format!("{}/{}", t.numerator, t.denominator)),
-        "pattern": whole.as_ref().map_or(Value::Null, |p| pattern_json(p, None)),
-        "midi_data": whole.as_ref().map_or(Value::Null, |p| pattern_json(p, None)["midi_data"].clone()),
+        "midi_data": pattern["midi_data"].clone(),
+        "pattern": pattern,
         "midi_available": midi_available && whole.is_some(),
     });
     let matched = recognise(state, path, a)?;

@@ -4,7 +4,6 @@
 //! `sonica keys add|list|revoke`, for a running server (which holds the
 //! store, so the command line cannot).
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -146,12 +145,7 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let ctype = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ctype = crate::service::routes::content_type(&req);
     if !ctype.starts_with("application/json") {
         return Err(ApiError::UnsupportedContentType(
             "the body must be application/json: {\"name\", \"tier\"}".into(),

@@ -256,12 +256,7 @@ pub struct MarkBody {
 }
 
 async fn read_json<T: serde::de::DeserializeOwned>(req: &HttpRequest, payload: web::Payload) -> Result<T, ApiError> {
-    let ctype = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ctype = crate::service::routes::content_type(req);
     if !ctype.starts_with("application/json") {
         return Err(ApiError::UnsupportedContentType("send application/json".into()));
     }

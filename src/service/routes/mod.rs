@@ -170,6 +170,16 @@ pub fn parse_id(raw: &str) -> Result<u32, ApiError> {
         .ok_or_else(|| ApiError::BadRequest(format!("track id must be a positive integer, not {raw:?}")))
 }
 
+/// The request's `Content-Type`, lower-cased (empty when absent or not
+/// text): what the body readers dispatch on.
+pub fn content_type(req: &HttpRequest) -> String {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
 /// A request body read as JSON, at most `max` bytes (413 beyond), malformed
 /// JSON a 400.
 pub async fn json_value(mut payload: web::Payload, max: usize) -> Result<serde_json::Value, ApiError> {

@@ -200,12 +200,7 @@ pub async fn search(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let ctype = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ctype = crate::service::routes::content_type(&req);
     let (body, audio) = if ctype.starts_with("application/json") {
         let v = json_value(payload, MAX_JSON).await?;
         if !v.is_object() {

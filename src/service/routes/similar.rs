@@ -6,7 +6,6 @@
 //! JSON object with `track_id` (or `id`) and the filters at the top level or
 //! inside `filters`, numbers or strings alike.
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
@@ -145,12 +144,7 @@ pub struct Body {
 
 /// Reads a multipart form or a JSON object; anything else is a 415.
 pub async fn read_body(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<Body, ApiError> {
-    let ctype = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ctype = crate::service::routes::content_type(req);
     if ctype.starts_with("application/json") {
         let v = crate::service::routes::json_value(payload, MAX_JSON).await?;
         let fields = json_fields(&v).map_err(SonicaError::from)?;
