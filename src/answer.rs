@@ -21,8 +21,13 @@ pub struct MatchView {
     pub offset_s: f64,
     /// Span of the clip covered by the matching evidence, in seconds.
     pub duration_s: f64,
-    /// Playback speed of the clip relative to the track.
+    /// Playback speed of the clip relative to the track (pitch and tempo
+    /// together, as a turntable).
     pub speed: f32,
+    /// Tempo of the clip relative to the track with its pitch kept.
+    pub tempo: f32,
+    /// Pitch of the clip relative to the track in cents, tempo kept.
+    pub pitch_cents: f32,
     /// 0–1: how far the match stands out from the best other track.
     pub confidence: f64,
 }
@@ -61,7 +66,9 @@ pub fn view(m: &Match, v: Option<&Verdict>) -> MatchView {
         score: m.score,
         offset_s: round3(m.offset_s),
         duration_s: round3(m.duration_s),
-        speed: m.speed,
+        speed: round3(f64::from(m.speed)) as f32,
+        tempo: round3(f64::from(m.tempo)) as f32,
+        pitch_cents: m.pitch_cents.round(),
         confidence: round3(confidence(m.score, runner_up)),
     }
 }

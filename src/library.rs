@@ -21,8 +21,6 @@ use std::sync::Arc;
 use sonica_index::Mixer;
 use sonica_index::{FingerprintIndex, Hasher, KvStore, MasteringLibrary, MemStore, MusicIndex, SledStore};
 
-use crate::fingerprint::hashes::index_hashes;
-use crate::fingerprint::FingerprintParams;
 use crate::SonicaError;
 
 /// The data directory used when neither `--data-dir` nor `SONICA_DATA_DIR`
@@ -179,8 +177,7 @@ fn wire_music(dir: &Path, index: &FingerprintIndex) -> Result<Arc<MusicIndex>, S
 
 /// The rule that turns stored peaks into index postings.
 pub fn index_hasher() -> Hasher {
-    let pairs = FingerprintParams::index().pairs;
-    Arc::new(move |peaks| index_hashes(peaks, &pairs))
+    Arc::new(crate::fingerprint::track_hashes)
 }
 
 /// The rule that builds the mixed vector from an analysis.

@@ -12,6 +12,7 @@ pub mod maxfilter;
 pub mod params;
 pub mod peaks;
 pub mod spectrogram;
+pub mod triplets;
 
 pub use hashes::{hash_peaks, HashedPeak, ScaledPeak};
 pub use params::{FingerprintParams, PeakParams, FFT_SIZE, FINGERPRINT_RATE, FRAMES_PER_SECOND, HOP};
@@ -21,6 +22,14 @@ pub use spectrogram::Spectrogram;
 use sonica_schema::Peak;
 
 use crate::dsp::{ResampleError, Resampler};
+
+/// Everything the index stores for a track's peaks: the exact family's
+/// pairs and the tolerant family's triplets, as (hash, anchor frame).
+pub fn track_hashes(peaks: &[Peak]) -> Vec<(u32, u32)> {
+    let mut out = hashes::index_hashes(peaks, &FingerprintParams::index().pairs);
+    out.extend(triplets::index_triplets(peaks, &triplets::TripletParams::index()));
+    out
+}
 
 /// The streaming resampler from a source rate to [`FINGERPRINT_RATE`].
 pub fn resampler(from: u32) -> Result<Resampler, ResampleError> {

@@ -21,7 +21,7 @@ use crate::analysis::{Analyser, AnalysisError};
 use crate::chromaprint::AcoustIdPrint;
 use crate::decode::{self, AudioInfo, DecodeError, Frames, MAX_DURATION_S};
 use crate::dsp::{ResampleError, Resampler};
-use crate::fingerprint::{hashes::index_hashes, FingerprintParams, PeakExtractor, FINGERPRINT_RATE};
+use crate::fingerprint::{FingerprintParams, PeakExtractor, FINGERPRINT_RATE};
 use crate::SonicaError;
 
 /// Shortest audio worth fingerprinting, in seconds.
@@ -197,7 +197,7 @@ pub fn fingerprint_first(
             min: MIN_DURATION_S,
         });
     }
-    let hashes = index_hashes(&peaks, &params.pairs);
+    let hashes = crate::fingerprint::track_hashes(&peaks);
     if hashes.is_empty() {
         return Err(SonicaError::Silent);
     }

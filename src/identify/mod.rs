@@ -15,12 +15,16 @@
 //! needs both an absolute count of time-consistent hits and a clear margin
 //! over the best other track.
 
+pub mod tolerant;
+
 use sonica_index::{Candidate, FingerprintIndex, IndexError, Votes};
 use sonica_schema::{Peak, TrackRecord};
 
 use crate::fingerprint::hashes::{hash_peaks, scale_peaks};
 use crate::fingerprint::params::PairParams;
+use crate::fingerprint::triplets::TripletParams;
 use crate::fingerprint::{ClipSpectrum, FingerprintParams, FRAMES_PER_SECOND};
+pub use tolerant::{TolerantParams, TolerantVerdict};
 
 /// Seconds of the clip's opening tried first in stage 1.
 const STAGE1_OPENING_S: f64 = 3.0;
@@ -80,8 +84,15 @@ pub struct Match {
     /// seconds: the evidence actually examined. A clean clip is often
     /// settled on its opening seconds, and then this is that span.
     pub duration_s: f64,
-    /// Playback speed of the clip relative to the track (1.0 = unchanged).
+    /// Playback speed of the clip relative to the track (1.0 = unchanged):
+    /// pitch and tempo changed together, as a turntable does.
     pub speed: f32,
+    /// Tempo of the clip relative to the track with its pitch kept (a time
+    /// stretch), on top of `speed`.
+    pub tempo: f32,
+    /// Pitch of the clip relative to the track in cents with its tempo
+    /// kept (a key change), on top of `speed`.
+    pub pitch_cents: f32,
 }
 
 /// The best candidate of one speed hypothesis, with its runner-up: the raw
@@ -127,6 +138,8 @@ pub struct Identifier<'a> {
     index: &'a FingerprintIndex,
     query: FingerprintParams,
     params: MatchParams,
+    triplets: TripletParams,
+    tolerant: TolerantParams,
 }
 
 impl<'a> Identifier<'a> {
@@ -135,7 +148,20 @@ impl<'a> Identifier<'a> {
     }
 
     pub fn with_params(index: &'a FingerprintIndex, query: FingerprintParams, params: MatchParams) -> Self {
-        Identifier { index, query, params }
+        Identifier {
+            index,
+            query,
+            params,
+            triplets: TripletParams::query(),
+            tolerant: TolerantParams::default(),
+        }
+    }
+
+    /// The same identifier with other tolerant-stage parameters.
+    pub fn with_tolerant(mut self, triplets: TripletParams, tolerant: TolerantParams) -> Self {
+        self.triplets = triplets;
+        self.tolerant = tolerant;
+        self
     }
 
     /// Identifies mono samples at the analysis rate.
@@ -164,11 +190,73 @@ impl<'a> Identifier<'a> {
         }
         // Stage 1b: the whole clip, hashed as the index was.
         let spectrum = ClipSpectrum::new(pcm);
-        if let Some(v) = self.settled_exactly(&spectrum.peaks(&index_side.peaks), &index_side)? {
+        let index_peaks = spectrum.peaks(&index_side.peaks);
+        if let Some(v) = self.settled_exactly(&index_peaks, &index_side)? {
             return self.decide(Some(v));
         }
         // Stage 2: denser query peaks, then speed hypotheses.
-        self.explain_peaks(&spectrum.peaks(&self.query.peaks))
+        let (m, v) = self.explain_peaks(&spectrum.peaks(&self.query.peaks))?;
+        if m.is_some() {
+            return Ok((m, v));
+        }
+        // Stage 3: triplets, for pitch shifts, speed changes and stretches
+        // beyond the speed hypotheses.
+        match self.tolerant_stage(&index_peaks)? {
+            Some(found) => Ok(found),
+            None => Ok((None, v)),
+        }
+    }
+
+    /// The tolerant stage's answer, when it finds one.
+    fn tolerant_stage(&self, peaks: &[Peak]) -> Result<Option<(Option<Match>, Option<Verdict>)>, IndexError> {
+        if peaks.len() < 3 {
+            return Ok(None);
+        }
+        let Some(t) = tolerant::tolerant_verdict(
+            self.index,
+            peaks,
+            &self.triplets,
+            &self.tolerant,
+            self.params.strong_hits,
+        )?
+        else {
+            return Ok(None);
+        };
+        let clip_frames = match (peaks.first(), peaks.last()) {
+            (Some(a), Some(b)) => (b.time - a.time) as f32,
+            _ => 0.0,
+        };
+        let p = &self.tolerant;
+        let c = t.best.count;
+        // No coverage rule here: the peak share is itself a measure over
+        // the whole clip.
+        let accepted =
+            c >= p.min_hits && c as f32 >= p.min_margin * t.runner_up as f32 && t.peak_share >= p.min_peak_share;
+        if !accepted {
+            return Ok(None);
+        }
+        let Some(track) = self.index.get(t.best.track)? else {
+            return Ok(None);
+        };
+        let (speed, tempo, pitch_cents) = factors(t.scale, t.cents);
+        let verdict = Verdict {
+            best: t.best,
+            runner_up: t.runner_up,
+            duplicates: t.duplicates.clone(),
+            speed: t.scale,
+            queried: t.queried,
+            clip_frames,
+        };
+        let m = Match {
+            track,
+            score: c,
+            offset_s: t.best.offset as f64 / FRAMES_PER_SECOND,
+            duration_s: f64::from((t.best.last - t.best.first) * t.scale) / FRAMES_PER_SECOND,
+            speed,
+            tempo,
+            pitch_cents,
+        };
+        Ok(Some((Some(m), Some(verdict))))
     }
 
     /// Stage-1 evidence, when it settles the clip on its own. The peaks were
@@ -234,6 +322,8 @@ impl<'a> Identifier<'a> {
             offset_s: v.best.offset as f64 / FRAMES_PER_SECOND,
             duration_s: f64::from(v.best.last - v.best.first) / FRAMES_PER_SECOND,
             speed: v.speed,
+            tempo: 1.0,
+            pitch_cents: 0.0,
         };
         Ok((Some(m), best))
     }
@@ -328,3 +418,22 @@ impl<'a> Identifier<'a> {
             .collect())
     }
 }
+
+/// Splits a measured time scale (reference frames per clip frame) and pitch
+/// (cents) into the simplest story: a speed change when both moved
+/// together, else a tempo change and a pitch change. Returns (speed, tempo,
+/// pitch in cents).
+pub fn factors(scale: f32, cents: f32) -> (f32, f32, f32) {
+    let scale_cents = 1200.0 * scale.log2();
+    if (scale - 1.0).abs() > 0.015 && (scale_cents - cents).abs() <= SAME_CHANGE_CENTS {
+        (scale, 1.0, 0.0)
+    } else {
+        let tempo = if (scale - 1.0).abs() <= 0.005 { 1.0 } else { scale };
+        let pitch = if cents.abs() <= 10.0 { 0.0 } else { cents };
+        (1.0, tempo, pitch)
+    }
+}
+
+/// A time scale and a pitch within this many cents of each other are one
+/// speed change.
+const SAME_CHANGE_CENTS: f32 = 40.0;
