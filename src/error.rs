@@ -114,7 +114,7 @@ pub fn index_code(e: &IndexError) -> ErrorCode {
         IndexError::Store(StoreError::Locked { .. }) => ErrorCode::StoreLocked,
         IndexError::Store(StoreError::Backend(_)) | IndexError::Store(StoreError::Io(_)) => ErrorCode::StoreError,
         IndexError::Corrupt(_) => ErrorCode::StoreCorrupt,
-        IndexError::IncompatibleFormat { .. } => ErrorCode::StoreIncompatible,
+        IndexError::IncompatibleFormat { .. } | IndexError::NeedsRebuild { .. } => ErrorCode::StoreIncompatible,
         IndexError::UnknownTrack(_) => ErrorCode::UnknownTrack,
         IndexError::IdsExhausted => ErrorCode::StoreFull,
     }

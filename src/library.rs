@@ -40,6 +40,10 @@ pub struct OpenOptions {
     /// recognise (they start faster); writes through such a library are
     /// caught up by the search indexes at the next full open.
     pub search_indexes: bool,
+    /// Also open a store of the older format a rebuild upgrades
+    /// (`sonica-reindex --rebuild`, which completes the upgrade); every
+    /// other command refuses it with that advice.
+    pub upgrade: bool,
 }
 
 impl Default for OpenOptions {
@@ -48,6 +52,7 @@ impl Default for OpenOptions {
             page_cache_bytes: None,
             block_cache_bytes: 0,
             search_indexes: true,
+            upgrade: false,
         }
     }
 }
@@ -80,7 +85,7 @@ impl Library {
             Some(bytes) => SledStore::open_with_cache(&store_dir, bytes)?,
             None => SledStore::open(&store_dir)?,
         };
-        let index = FingerprintIndex::open(Arc::new(store), index_hasher())?;
+        let index = FingerprintIndex::open_with(Arc::new(store), index_hasher(), options.upgrade)?;
         let index = Arc::new(if options.block_cache_bytes > 0 {
             index.with_block_cache(options.block_cache_bytes)
         } else {

@@ -22,10 +22,11 @@ ff -f lavfi -i "aevalsrc=${mel}:s=8000:d=5" -c:a flac -sample_fmt s16 "$out/melo
 # 3 s Opus: decoded through the ffmpeg fallback, or refused with a clear message.
 ff -f lavfi -i "aevalsrc=${mel}:s=48000:d=3" -c:a libopus -b:a 32k "$out/melody_3s.opus"
 ls -l "$out"
-# A format-v1 store holding melody.ogg (path as given: tests/fixtures/melody.ogg).
+# A store of the current FORMAT_VERSION holding melody.ogg (path as given: tests/fixtures/melody.ogg).
 # Only regenerate when FORMAT_VERSION changes, and then keep the old one too.
 if [[ "${SONICA_REMAKE_STORE:-0}" == 1 ]]; then
   tmp="$(mktemp -d)"
   (cd "$out/../.." && cargo run --release --quiet -- ingest --data-dir "$tmp" tests/fixtures/melody.ogg)
-  mkdir -p "$out/store-v1" && cp "$tmp/store/conf" "$tmp/store/db" "$out/store-v1/"
+  version="$(grep -o "FORMAT_VERSION: u32 = [0-9]*" "$out/../../schema/src/layout.rs" | grep -o "[0-9]*$")"
+  mkdir -p "$out/store-v$version" && cp "$tmp/store/conf" "$tmp/store/db" "$out/store-v$version/"
 fi

@@ -25,6 +25,8 @@ pub enum IndexError {
     Corrupt(#[from] SchemaError),
     #[error("the store uses format version {found}, but this build of Sonica reads version {expected}; re-create it with this version (or run the matching Sonica release)")]
     IncompatibleFormat { found: u32, expected: u32 },
+    #[error("the store uses format version {found}; this build reads version {expected}, which adds postings derived from the stored peaks: upgrade it in place with `sonica-reindex --rebuild --data-dir <the library>` (no audio is decoded; the old version's binary can no longer open it afterwards)")]
+    NeedsRebuild { found: u32, expected: u32 },
     #[error("no track with id {0}")]
     UnknownTrack(TrackId),
     #[error("track id space exhausted")]

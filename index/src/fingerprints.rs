@@ -16,7 +16,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use sonica_schema::duplicate::{link_key, parse_link_key, parse_sha256};
-use sonica_schema::layout::{self, bucket_key, bucket_of, track_key, META_FORMAT_VERSION};
+use sonica_schema::layout::{self, bucket_key, bucket_of, track_key, META_FORMAT_VERSION, REBUILDS_FROM};
 use sonica_schema::{
     peaks, postings, Duplicate, DuplicateKind, Peak, Posting, Tier, TrackAnalysis, TrackId, TrackRecord, Tree,
     Waveform, FORMAT_VERSION,
@@ -88,16 +88,34 @@ pub struct FingerprintIndex {
     pub(crate) blocks: crate::block_cache::BlockCache,
     /// Told of every add and remove after it commits (the music indexes).
     pub(crate) observer: RwLock<Option<Arc<dyn TrackObserver>>>,
+    /// Opened at [`REBUILDS_FROM`] for a rebuild, which stamps the current
+    /// version when it completes.
+    pub(crate) upgrading: bool,
 }
 
 impl FingerprintIndex {
     /// Opens (or initialises) the index on `store`, checking the format
     /// version and loading the catalog and the fresh tier into memory.
     pub fn open(store: Arc<dyn KvStore>, hasher: Hasher) -> Result<Self, IndexError> {
+        Self::open_with(store, hasher, false)
+    }
+
+    /// [`open`](Self::open), also accepting a store of format
+    /// [`REBUILDS_FROM`] when `upgrade` (for `sonica-reindex --rebuild`,
+    /// whose rebuild of the hash tiers completes the upgrade).
+    pub fn open_with(store: Arc<dyn KvStore>, hasher: Hasher, upgrade: bool) -> Result<Self, IndexError> {
+        let mut upgrading = false;
         match store.get(Tree::Meta, META_FORMAT_VERSION)? {
             Some(v) => {
                 let found = layout::decode_version(&v).unwrap_or(0);
-                if found != FORMAT_VERSION {
+                if found == REBUILDS_FROM && upgrade {
+                    upgrading = true;
+                } else if found == REBUILDS_FROM {
+                    return Err(IndexError::NeedsRebuild {
+                        found,
+                        expected: FORMAT_VERSION,
+                    });
+                } else if found != FORMAT_VERSION {
                     return Err(IndexError::IncompatibleFormat {
                         found,
                         expected: FORMAT_VERSION,
@@ -124,6 +142,7 @@ impl FingerprintIndex {
             hasher,
             blocks: crate::block_cache::BlockCache::new(0),
             observer: RwLock::new(None),
+            upgrading,
         };
         let mut fresh = FreshTier::default();
         for id in idx.catalog().fresh_ids() {

@@ -45,7 +45,16 @@
 
 /// Bumped whenever any layout or value encoding here changes incompatibly.
 /// A store with another version is refused with a clear message.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// Version 2 added the tolerant hash family (triplet hashes, `>= 2^31`)
+/// to the `buckets` tree; nothing else changed.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// A store of this version holds every canonical record this version
+/// does; only postings derived from the stored peaks are missing.
+/// `sonica-reindex --rebuild` derives them and stamps the store
+/// [`FORMAT_VERSION`]; anything else refuses it with that advice.
+pub const REBUILDS_FROM: u32 = 1;
 
 /// Key in the `meta` tree holding the format version.
 pub const META_FORMAT_VERSION: &[u8] = b"format_version";

@@ -148,8 +148,8 @@ fn for_each_triplet(peaks: &[Peak], p: &TripletParams, mut emit: impl FnMut(usiz
             if dt < p.min_dt {
                 continue;
             }
-            for j in first..k {
-                if peaks[j].time >= c.time {
+            for (j, b) in peaks.iter().enumerate().take(k).skip(first) {
+                if b.time >= c.time {
                     break;
                 }
                 emit(i, j, k);

@@ -113,6 +113,9 @@ pub struct Verdict {
     pub clip_frames: f32,
 }
 
+/// An answer (if any) with the evidence behind it.
+pub type Explained = (Option<Match>, Option<Verdict>);
+
 /// Decodes a clip file and identifies it, with its strongest evidence.
 /// Clips shorter than [`MIN_DURATION_S`](crate::pipeline::MIN_DURATION_S)
 /// are refused: they cannot carry enough landmarks to answer.
@@ -208,7 +211,7 @@ impl<'a> Identifier<'a> {
     }
 
     /// The tolerant stage's answer, when it finds one.
-    fn tolerant_stage(&self, peaks: &[Peak]) -> Result<Option<(Option<Match>, Option<Verdict>)>, IndexError> {
+    fn tolerant_stage(&self, peaks: &[Peak]) -> Result<Option<Explained>, IndexError> {
         if peaks.len() < 3 {
             return Ok(None);
         }

@@ -195,7 +195,7 @@ fn vote(hits: &mut [Hit], p: &TolerantParams) -> Vec<(Candidate, f32)> {
             coarse.push((n, start, end, coarse_scales[k], (cell + 1) as f32 * COARSE_CELL));
         }
     }
-    coarse.sort_by(|a, b| b.0.cmp(&a.0));
+    coarse.sort_by_key(|c| std::cmp::Reverse(c.0));
     coarse.truncate(REFINED);
     let mut out = Vec::new();
     let mut fine: Vec<u64> = Vec::new();

@@ -96,6 +96,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
             page_cache_bytes: Some(cache / 4),
             block_cache_bytes: (cache - cache / 4) as usize,
             search_indexes: true,
+            upgrade: false,
         },
     )?;
     let index = library.shared_index().clone();

@@ -48,11 +48,11 @@ fn flac_decodes_and_opus_is_decoded_or_refused_clearly() {
     }
 }
 
-/// A store written by format version 1, kept as a fixture: later versions
-/// must still open it (or refuse it with the version message, once
-/// `FORMAT_VERSION` moves on and a migration exists).
+/// A store written by format version 1, kept as a fixture: version 2 (the
+/// tolerant hash family) refuses it with the way to upgrade, and a rebuild
+/// upgrades it in place, after which it opens and answers as before.
 #[test]
-fn a_format_v1_store_still_opens_and_answers() {
+fn a_format_v1_store_is_refused_with_advice_then_upgraded_by_a_rebuild() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     std::fs::create_dir_all(&store).unwrap();
@@ -61,9 +61,47 @@ fn a_format_v1_store_still_opens_and_answers() {
     }
     assert_eq!(
         sonica_schema::FORMAT_VERSION,
-        1,
-        "bump: keep this fixture and add a v2 one"
+        2,
+        "bump: keep these fixtures and add one"
     );
+    let refused = Library::open(dir.path(), &OpenOptions::default())
+        .err()
+        .expect("v1 is refused");
+    let msg = refused.to_string();
+    assert!(
+        msg.contains("version 1") && msg.contains("sonica-reindex --rebuild"),
+        "{msg}"
+    );
+    assert_eq!(refused.code(), sonica::ErrorCode::StoreIncompatible);
+    {
+        let upgrade = OpenOptions {
+            upgrade: true,
+            search_indexes: false,
+            ..OpenOptions::default()
+        };
+        let index = Library::open(dir.path(), &upgrade).unwrap();
+        let report = index.rebuild_hash_tiers(&Default::default()).unwrap();
+        assert!(report.upgraded && report.tracks == 1, "{report:?}");
+    }
+    let index = Library::open(dir.path(), &OpenOptions::default()).unwrap();
+    assert_eq!(index.list().unwrap()[0].title, "Fixture Melody");
+    assert_eq!(
+        identify_path(&index, &fixture("melody_clip_32k.mp3")).as_deref(),
+        Some("tests/fixtures/melody.ogg")
+    );
+}
+
+/// A store written by format version 2, kept as a fixture: later versions
+/// must still open it (or refuse it with the version message, once
+/// `FORMAT_VERSION` moves on and a migration exists).
+#[test]
+fn a_format_v2_store_still_opens_and_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    for f in ["conf", "db"] {
+        std::fs::copy(fixture("store-v2").join(f), store.join(f)).unwrap();
+    }
     let index = Library::open(dir.path(), &OpenOptions::default()).unwrap();
     let tracks = index.list().unwrap();
     assert_eq!(tracks.len(), 1);

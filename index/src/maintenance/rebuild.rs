@@ -22,8 +22,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use sonica_schema::layout::{bucket_of, parse_track_key, track_key};
-use sonica_schema::{peaks, Posting, Tier, TrackId, TrackRecord, Tree};
+use sonica_schema::layout::{self, bucket_of, parse_track_key, track_key, META_FORMAT_VERSION};
+use sonica_schema::{peaks, Posting, Tier, TrackId, TrackRecord, Tree, FORMAT_VERSION};
 
 use crate::compaction::{block_op, BUCKETS_PER_BATCH};
 use crate::fingerprints::FingerprintIndex;
@@ -70,6 +70,8 @@ pub struct RebuildReport {
     /// Tracks whose peaks are missing or unreadable: left as they were,
     /// since nothing can be derived for them (`--verify` names them).
     pub unreadable_peaks: Vec<TrackId>,
+    /// The store was of format `REBUILDS_FROM` and is now of this build's.
+    pub upgraded: bool,
     pub seconds: f64,
 }
 
@@ -153,6 +155,15 @@ impl FingerprintIndex {
         // 4. Flip to compacted, a chunk at a time.
         for chunk in ids.chunks(RECORDS_PER_BATCH) {
             self.publish_compacted(chunk, &[])?;
+        }
+        // 5. An older format's store is now this one's: stamp it last, so
+        // a kill before here leaves it refused until a rerun completes.
+        if self.upgrading {
+            let mut b = Batch::new();
+            b.put(Tree::Meta, META_FORMAT_VERSION, layout::encode_version(FORMAT_VERSION));
+            self.store.commit(b)?;
+            self.store.flush()?;
+            report.upgraded = true;
         }
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)

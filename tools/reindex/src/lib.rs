@@ -132,6 +132,7 @@ pub fn open(dir: &Path, create: bool, search: bool, purpose: &'static str) -> Re
     }
     let options = OpenOptions {
         search_indexes: search,
+        upgrade: purpose == "rebuild",
         ..OpenOptions::default()
     };
     Library::open(dir, &options).map_err(|e| {

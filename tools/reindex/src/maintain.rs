@@ -64,6 +64,9 @@ pub fn rebuild(dir: &Path, json: bool) -> Result<u8, ReindexError> {
             h.buckets_dropped,
             h.tombstones_cleared
         );
+        if h.upgraded {
+            println!("upgraded the store to format version {}", sonica_schema::FORMAT_VERSION);
+        }
         let l = &out.lookups;
         println!(
             "rebuilt the path and digest lookups: {} paths and {} digests rewritten, {} and {} stale ones removed \
