@@ -66,7 +66,7 @@ for cond, e in err.items():
 PY
 
 if [[ -n "${SONICA_OLD_BIN:-}" && -n "${SONICA_OLD_DB:-}" ]]; then
-  mapfile -t clean < <(awk -F'\t' '$3 == 10 && $4 == "clean" {print $1}' "$queries/truth.tsv")
+  mapfile -t clean < <(awk -F'\t' '$3 == 10 && $4 == "clean" && $2 != "-" {print $1}' "$queries/truth.tsv")
   clean=("${clean[@]/#/$queries/}")
   declare -A total=([old]=0 [new]=0)
   for round in 1 2 3 4 5; do
