@@ -225,10 +225,7 @@ impl<'a> Identifier<'a> {
         else {
             return Ok(None);
         };
-        let clip_frames = match (peaks.first(), peaks.last()) {
-            (Some(a), Some(b)) => (b.time - a.time) as f32,
-            _ => 0.0,
-        };
+        let clip_frames = clip_frames(peaks);
         let p = &self.tolerant;
         let c = t.best.count;
         // No coverage rule here: the peak share is itself a measure over
@@ -370,19 +367,8 @@ impl<'a> Identifier<'a> {
             }
         }
         entries.sort_unstable_by_key(|e| e.0);
-        let mut hashes: Vec<u32> = Vec::new();
-        let mut starts: Vec<usize> = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            if hashes.last() != Some(&e.0) {
-                hashes.push(e.0);
-                starts.push(i);
-            }
-        }
-        starts.push(entries.len());
-        let clip_frames = match (peaks.first(), peaks.last()) {
-            (Some(a), Some(b)) => (b.time - a.time) as f32,
-            _ => 0.0,
-        };
+        let (hashes, starts) = group_by_hash(&entries, |e| e.0);
+        let clip_frames = clip_frames(peaks);
         let mut queried = vec![0u32; speeds.len()];
         for e in &entries {
             queried[e.1 as usize] += 1;
@@ -419,6 +405,30 @@ impl<'a> Identifier<'a> {
                 })
             })
             .collect())
+    }
+}
+
+/// The distinct hashes of `entries` (sorted by hash) and where each one's
+/// run starts, with `entries.len()` last: what a lookup asks for, and how
+/// its hits find their entries again.
+pub(crate) fn group_by_hash<T>(entries: &[T], hash: impl Fn(&T) -> u32) -> (Vec<u32>, Vec<usize>) {
+    let mut hashes: Vec<u32> = Vec::new();
+    let mut starts: Vec<usize> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if hashes.last() != Some(&hash(e)) {
+            hashes.push(hash(e));
+            starts.push(i);
+        }
+    }
+    starts.push(entries.len());
+    (hashes, starts)
+}
+
+/// The span of `peaks` (sorted by time), in frames.
+fn clip_frames(peaks: &[Peak]) -> f32 {
+    match (peaks.first(), peaks.last()) {
+        (Some(a), Some(b)) => (b.time - a.time) as f32,
+        _ => 0.0,
     }
 }
 

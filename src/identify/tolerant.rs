@@ -105,15 +105,7 @@ pub fn tolerant_verdict(
     }
     entries.sort_unstable();
     entries.dedup();
-    let mut hashes: Vec<u32> = Vec::new();
-    let mut starts: Vec<usize> = Vec::new();
-    for (i, e) in entries.iter().enumerate() {
-        if hashes.last() != Some(&e.0) {
-            hashes.push(e.0);
-            starts.push(i);
-        }
-    }
-    starts.push(entries.len());
+    let (hashes, starts) = super::group_by_hash(&entries, |e| e.0);
     let mut hits: Vec<Hit> = Vec::new();
     index.lookup_hashes(&hashes, &mut |i, track, rt| {
         for &(hash, qt) in &entries[starts[i]..starts[i + 1]] {
