@@ -77,6 +77,12 @@ fn upload_poll_ready_recognize_delete() {
     let page2 = srv.get("/songs?offset=1&limit=5");
     assert_eq!(page2.json["songs"][0]["id"], id2);
 
+    // Job counters move just after a record turns READY: wait for them.
+    srv.eventually("the jobs to be counted", 10, |s| {
+        s.get("/metrics")
+            .text
+            .contains("sonica_jobs_total{outcome=\"ready\"} 2")
+    });
     let metrics = srv.get("/metrics");
     assert_eq!(metrics.status, 200);
     for needle in [

@@ -67,12 +67,18 @@ fn failing_jobs_are_retried_then_failed_with_the_reason() {
     assert_eq!(rec["attempts"], 3, "{rec}");
     assert_eq!(rec["error"]["code"], "truncated_media", "{rec}");
     assert!(rec["error"]["message"].as_str().unwrap().contains("truncated"));
+    // The counter moves just after the record turns FAILED (it counts only
+    // what was written), so the scrape waits for it rather than racing it.
+    srv.eventually("the failure to be counted", 10, |s| {
+        s.get("/metrics")
+            .text
+            .contains("sonica_jobs_total{outcome=\"failed\"} 1")
+    });
     let metrics = srv.get("/metrics").text;
     assert!(
         metrics.contains("sonica_jobs_total{outcome=\"retried\"} 2"),
         "{metrics}"
     );
-    assert!(metrics.contains("sonica_jobs_total{outcome=\"failed\"} 1"), "{metrics}");
     // A failed job stays failed across restarts (it is not retried forever).
     srv.kill();
     let srv = Server::start(dir.path(), &["--watch", "false"]);
