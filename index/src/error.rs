@@ -23,7 +23,7 @@ pub enum IndexError {
     Store(#[from] StoreError),
     #[error("stored data is unreadable: {0}")]
     Corrupt(#[from] SchemaError),
-    #[error("the store uses format version {found}, but this build of Sonica reads version {expected}; re-create it with this version (or run the matching Sonica release)")]
+    #[error("the store uses format version {found}, but this build of Sonica reads version {expected} (and upgrades versions {oldest} to {expected} in place by opening them; `sonica-reindex --rebuild` then repacks their old records); a newer store needs the Sonica release that wrote it", oldest = sonica_schema::layout::OLDEST_READABLE_FORMAT)]
     IncompatibleFormat { found: u32, expected: u32 },
     #[error("no track with id {0}")]
     UnknownTrack(TrackId),

@@ -16,10 +16,10 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use sonica_schema::duplicate::{link_key, parse_link_key, parse_sha256};
-use sonica_schema::layout::{self, bucket_key, bucket_of, track_key, META_FORMAT_VERSION};
+use sonica_schema::layout::{self, bucket_key, bucket_of, track_key};
 use sonica_schema::{
     peaks, postings, Duplicate, DuplicateKind, Peak, Posting, Tier, TrackAnalysis, TrackId, TrackRecord, Tree,
-    Waveform, FORMAT_VERSION,
+    Waveform,
 };
 
 use crate::catalog::Catalog;
@@ -94,23 +94,7 @@ impl FingerprintIndex {
     /// Opens (or initialises) the index on `store`, checking the format
     /// version and loading the catalog and the fresh tier into memory.
     pub fn open(store: Arc<dyn KvStore>, hasher: Hasher) -> Result<Self, IndexError> {
-        match store.get(Tree::Meta, META_FORMAT_VERSION)? {
-            Some(v) => {
-                let found = layout::decode_version(&v).unwrap_or(0);
-                if found != FORMAT_VERSION {
-                    return Err(IndexError::IncompatibleFormat {
-                        found,
-                        expected: FORMAT_VERSION,
-                    });
-                }
-            }
-            None => {
-                let mut b = Batch::new();
-                b.put(Tree::Meta, META_FORMAT_VERSION, layout::encode_version(FORMAT_VERSION));
-                store.commit(b)?;
-                store.flush()?;
-            }
-        }
+        crate::format::check_or_upgrade(&*store)?;
         let mut catalog = Catalog::default();
         for e in store.scan(Tree::Tracks) {
             let (_, v) = e?;

@@ -9,7 +9,7 @@
 //! | `buckets`    | bucket id, u32 BE           | postings of all compacted tracks whose hash falls in the bucket, one block ([`crate::postings`] codec) |
 //! | `tombstones` | track id, u32 BE            | empty: a deleted track whose compacted postings still await purging |
 //! | `jobs`       | track id, u32 BE            | [`JobRecord`](crate::JobRecord) JSON: a track accepted but not yet fingerprinted (queued, processing or failed) |
-//! | `analysis`   | track id, u32 BE            | [`TrackAnalysis`](crate::TrackAnalysis) JSON, with its own analysis version |
+//! | `analysis`   | track id, u32 BE            | [`TrackAnalysis`](crate::TrackAnalysis) JSON packed with zstd ([`crate::packed`]; plain JSON in version 1), with its own analysis version |
 //! | `digests`    | sha256 of the file, 32 bytes | track id, u32 BE: finds exact copies without decoding |
 //! | `duplicates` | new id, u32 BE ++ existing id, u32 BE | [`Duplicate`](crate::Duplicate) JSON: a track added although it duplicates another |
 //! | `chromaprints` | track id, u32 BE          | compressed Chromaprint fingerprint (AcoustID format, before base64) |
@@ -45,7 +45,16 @@
 
 /// Bumped whenever any layout or value encoding here changes incompatibly.
 /// A store with another version is refused with a clear message.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// Version 2 packs the analysis records with zstd. It reads every value of
+/// version 1 alike (plain JSON records still decode), so a version-1 store
+/// is upgraded in place when opened: only the version number is written,
+/// and `sonica-reindex --rebuild` packs the old records.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest version this build opens (and upgrades in place to
+/// [`FORMAT_VERSION`]).
+pub const OLDEST_READABLE_FORMAT: u32 = 1;
 
 /// Key in the `meta` tree holding the format version.
 pub const META_FORMAT_VERSION: &[u8] = b"format_version";

@@ -61,8 +61,8 @@ fn a_format_v1_store_still_opens_and_answers() {
     }
     assert_eq!(
         sonica_schema::FORMAT_VERSION,
-        1,
-        "bump: keep this fixture and add a v2 one"
+        2,
+        "bump: keep this fixture, add one of the version before yours, and say whether it opens"
     );
     let index = Library::open(dir.path(), &OpenOptions::default()).unwrap();
     let tracks = index.list().unwrap();
@@ -72,4 +72,20 @@ fn a_format_v1_store_still_opens_and_answers() {
         identify_path(&index, &fixture("melody_clip_32k.mp3")).as_deref(),
         Some("tests/fixtures/melody.ogg")
     );
+    // Opening upgraded it in place (version 2 reads every version-1 value),
+    // so an older build now refuses it rather than misreading new values.
+    let stamped = sonica_index::KvStore::get(
+        &**index.store(),
+        sonica_schema::Tree::Meta,
+        sonica_schema::layout::META_FORMAT_VERSION,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(sonica_schema::layout::decode_version(&stamped), Some(2));
+    // Its plain-JSON analysis records read as they are, and `--rebuild`'s
+    // repacking leaves them the same record.
+    let before = index.analyses().unwrap();
+    index.repack_analyses().unwrap();
+    assert_eq!(index.repack_analyses().unwrap(), 0, "a second pass finds nothing to repack");
+    assert_eq!(index.analyses().unwrap(), before);
 }
