@@ -18,8 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use sonica_schema::duplicate::{link_key, parse_link_key, parse_sha256};
 use sonica_schema::layout::{self, bucket_key, bucket_of, track_key};
 use sonica_schema::{
-    peaks, postings, Duplicate, DuplicateKind, Peak, Posting, Tier, TrackAnalysis, TrackId, TrackRecord, Tree,
-    Waveform,
+    peaks, postings, Duplicate, DuplicateKind, Peak, Posting, Tier, TrackAnalysis, TrackId, TrackRecord, Tree, Waveform,
 };
 
 use crate::catalog::Catalog;

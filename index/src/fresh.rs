@@ -153,7 +153,10 @@ impl FreshTier {
     /// Bytes the postings take (12 a posting, plus unused capacity).
     #[cfg(test)]
     pub fn heap_bytes(&self) -> usize {
-        self.runs.iter().map(|r| r.hashes.capacity() * 4 + r.entries.capacity() * 8).sum()
+        self.runs
+            .iter()
+            .map(|r| r.hashes.capacity() * 4 + r.entries.capacity() * 8)
+            .sum()
     }
 }
 

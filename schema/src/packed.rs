@@ -60,7 +60,10 @@ mod tests {
 
     #[test]
     fn packs_and_unpacks_json() {
-        let json = format!("{{\"hits\":[{}]}}", vec!["{\"t\":1.25,\"drum\":\"kick\"}"; 200].join(","));
+        let json = format!(
+            "{{\"hits\":[{}]}}",
+            vec!["{\"t\":1.25,\"drum\":\"kick\"}"; 200].join(",")
+        );
         let packed = pack(json.as_bytes());
         assert!(is_packed(&packed));
         assert!(packed.len() * 5 < json.len(), "{} of {}", packed.len(), json.len());
@@ -86,7 +89,8 @@ mod tests {
         let n = bad.len();
         bad[n / 2] ^= 0xff;
         bad[n - 3] ^= 0xff;
-        let _ = unpack(&bad, "test"); // an error or other bytes, never a panic
+        // An error or other bytes, never a panic.
+        let _ = unpack(&bad, "test");
         // A header claiming a huge size is refused before allocating.
         let mut huge = ZSTD_MAGIC.to_vec();
         huge.extend_from_slice(&[0xc0, 0, 0, 0, 0, 0, 0, 0x10, 0]);

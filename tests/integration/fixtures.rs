@@ -86,6 +86,10 @@ fn a_format_v1_store_still_opens_and_answers() {
     // repacking leaves them the same record.
     let before = index.analyses().unwrap();
     index.repack_analyses().unwrap();
-    assert_eq!(index.repack_analyses().unwrap(), 0, "a second pass finds nothing to repack");
+    assert_eq!(
+        index.repack_analyses().unwrap(),
+        0,
+        "a second pass finds nothing to repack"
+    );
     assert_eq!(index.analyses().unwrap(), before);
 }

@@ -31,7 +31,9 @@ impl FingerprintIndex {
         for chunk in plain.chunks(RECORDS_PER_BATCH) {
             let mut b = Batch::new();
             for k in chunk {
-                let Some(v) = self.store.get(Tree::Analysis, k)? else { continue };
+                let Some(v) = self.store.get(Tree::Analysis, k)? else {
+                    continue;
+                };
                 if let Ok(a) = TrackAnalysis::decode(&v) {
                     b.put(Tree::Analysis, k.clone(), a.encode());
                     repacked += 1;
