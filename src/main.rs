@@ -17,7 +17,26 @@ use sonica::{Library, OpenOptions};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `purge_delay` option (`mi_option_purge_delay` in its v3
+/// `mimalloc.h`, the version libmimalloc-sys 0.1.49 builds).
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
+unsafe extern "C" {
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+/// Hands freed memory back to the system at once. mimalloc keeps it for a
+/// second by default, and every ingested file's decode and analysis
+/// buffers are freed by threads that then exit: a 20-file `sonica ingest`
+/// held 165 MB that way, 72 MB without the delay (issue 16).
+fn purge_freed_memory_promptly() {
+    // SAFETY: sets an integer option of the linked allocator; any value is
+    // valid for it, and it is called before any other thread exists.
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+}
+
 fn main() -> ExitCode {
+    purge_freed_memory_promptly();
     let mut cli = Cli::parse();
     if cli.command.is_none() {
         // Bare `sonica [--data-dir D]` is `sonica serve`, settings and

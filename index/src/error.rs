@@ -23,7 +23,7 @@ pub enum IndexError {
     Store(#[from] StoreError),
     #[error("stored data is unreadable: {0}")]
     Corrupt(#[from] SchemaError),
-    #[error("the store uses format version {found}, but this build of Sonica reads version {expected}; re-create it with this version (or run the matching Sonica release)")]
+    #[error("the store uses format version {found}, but this build of Sonica reads version {expected} (and upgrades version {oldest} with `sonica-reindex --rebuild`); a newer store needs the Sonica release that wrote it", oldest = sonica_schema::layout::REBUILDS_FROM)]
     IncompatibleFormat { found: u32, expected: u32 },
     #[error("the store uses format version {found}; this build reads version {expected}, which adds postings derived from the stored peaks: upgrade it in place with `sonica-reindex --rebuild --data-dir <the library>` (no audio is decoded; the old version's binary can no longer open it afterwards)")]
     NeedsRebuild { found: u32, expected: u32 },

@@ -16,10 +16,9 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use sonica_schema::duplicate::{link_key, parse_link_key, parse_sha256};
-use sonica_schema::layout::{self, bucket_key, bucket_of, track_key, META_FORMAT_VERSION, REBUILDS_FROM};
+use sonica_schema::layout::{self, bucket_key, bucket_of, track_key};
 use sonica_schema::{
-    peaks, postings, Duplicate, DuplicateKind, Peak, Posting, Tier, TrackAnalysis, TrackId, TrackRecord, Tree,
-    Waveform, FORMAT_VERSION,
+    peaks, postings, Duplicate, DuplicateKind, Peak, Posting, Tier, TrackAnalysis, TrackId, TrackRecord, Tree, Waveform,
 };
 
 use crate::catalog::Catalog;
@@ -104,31 +103,7 @@ impl FingerprintIndex {
     /// [`REBUILDS_FROM`] when `upgrade` (for `sonica-reindex --rebuild`,
     /// whose rebuild of the hash tiers completes the upgrade).
     pub fn open_with(store: Arc<dyn KvStore>, hasher: Hasher, upgrade: bool) -> Result<Self, IndexError> {
-        let mut upgrading = false;
-        match store.get(Tree::Meta, META_FORMAT_VERSION)? {
-            Some(v) => {
-                let found = layout::decode_version(&v).unwrap_or(0);
-                if found == REBUILDS_FROM && upgrade {
-                    upgrading = true;
-                } else if found == REBUILDS_FROM {
-                    return Err(IndexError::NeedsRebuild {
-                        found,
-                        expected: FORMAT_VERSION,
-                    });
-                } else if found != FORMAT_VERSION {
-                    return Err(IndexError::IncompatibleFormat {
-                        found,
-                        expected: FORMAT_VERSION,
-                    });
-                }
-            }
-            None => {
-                let mut b = Batch::new();
-                b.put(Tree::Meta, META_FORMAT_VERSION, layout::encode_version(FORMAT_VERSION));
-                store.commit(b)?;
-                store.flush()?;
-            }
-        }
+        let upgrading = crate::format::check(&*store, upgrade)? == crate::format::FormatCheck::Upgrading;
         let mut catalog = Catalog::default();
         for e in store.scan(Tree::Tracks) {
             let (_, v) = e?;

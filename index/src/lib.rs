@@ -16,6 +16,7 @@ mod compaction;
 mod duplicates;
 mod error;
 mod fingerprints;
+pub mod format;
 mod fresh;
 mod jobs;
 mod keys;
@@ -24,6 +25,7 @@ mod mastering;
 mod mem_store;
 mod music;
 mod quotas;
+mod sled_rewrite;
 mod sled_store;
 mod store;
 mod text;
@@ -47,7 +49,8 @@ pub use music::{
     text_doc, IndexedIds, Mixer, MusicError, MusicIndex, OpenReport, QueryVectors, TrackObserver, VectorKind,
 };
 pub use quotas::{Ask, Quotas, Standing, Take};
-pub use sled_store::SledStore;
+pub use sled_rewrite::{rewrite_store, RewriteReport};
+pub use sled_store::{SledStore, SledTuning};
 pub use store::{Batch, KvStore};
 pub use text::{Filter, TextDoc, TextError, TextIndex, TextQuery, TextResults};
 pub use vectors::{AllowList, Hit, Strategy, Tuning, VectorError, VectorIndex};

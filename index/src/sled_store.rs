@@ -28,9 +28,39 @@ pub const DEFAULT_CACHE_BYTES: u64 = 16 << 20;
 /// How long an open waits for a lock that a just-closed store is releasing.
 pub const RELEASE_WAIT: Duration = Duration::from_millis(1500);
 
+/// sled's settings that trade memory and disk space. The segment size is
+/// fixed when a database is created (sled refuses another one later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SledTuning {
+    /// sled's page cache.
+    pub cache_bytes: u64,
+    /// sled's log segment size (a power of two).
+    pub segment_bytes: usize,
+}
+
+impl Default for SledTuning {
+    fn default() -> Self {
+        SledTuning {
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            segment_bytes: 512 << 10,
+        }
+    }
+}
+
 impl SledStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens the store with a given page cache.
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        Self::open_tuned(
+            path,
+            SledTuning {
+                cache_bytes,
+                ..SledTuning::default()
+            },
+        )
     }
 
     /// Opens the store, waiting up to [`RELEASE_WAIT`] for a lock that is
@@ -38,13 +68,14 @@ impl SledStore {
     /// `Db` is dropped, so a store closed a moment ago in this process can
     /// still hold its file lock briefly; a store held by a live owner stays
     /// locked past the wait and is refused as [`StoreError::Locked`].
-    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+    pub fn open_tuned(path: &Path, tuning: SledTuning) -> Result<Self, StoreError> {
         std::fs::create_dir_all(path)?;
         let started = Instant::now();
         let db = loop {
             let opened = sled::Config::new()
                 .path(path)
-                .cache_capacity(cache_bytes)
+                .cache_capacity(tuning.cache_bytes)
+                .segment_size(tuning.segment_bytes)
                 .mode(sled::Mode::LowSpace)
                 .flush_every_ms(Some(1000))
                 .open()

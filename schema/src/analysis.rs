@@ -1,7 +1,8 @@
 //! The analysis record: what Sonica measured about a track's music.
 //!
-//! One record per track, stored as JSON in the `analysis` tree under the
-//! track id, written in the same batch as the track itself. It carries its
+//! One record per track, stored as JSON packed with zstd ([`crate::packed`],
+//! since format version 2; plain JSON before) in the `analysis` tree under
+//! the track id, written in the same batch as the track itself. It carries its
 //! own [`ANALYSIS_VERSION`] so that a better tempo or key estimator can
 //! re-analyse old tracks (`sonica-reindex`) without bumping the store's
 //! [`FORMAT_VERSION`](crate::FORMAT_VERSION). The two vectors inside it are
@@ -155,15 +156,22 @@ impl TrackAnalysis {
         self.end_s - self.start_s
     }
 
-    /// Stored bytes (JSON).
+    /// Stored bytes: the JSON, packed ([`crate::packed`]).
     pub fn encode(&self) -> Vec<u8> {
+        crate::packed::pack(&self.to_json())
+    }
+
+    /// The record as plain JSON (what the API shows; `encode` packs it).
+    pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("analysis serialises")
     }
 
-    /// Decodes a stored record. A record of another analysis version still
-    /// decodes (the caller checks `version` before comparing vectors).
+    /// Decodes a stored record, packed or plain JSON (format version 1). A
+    /// record of another analysis version still decodes (the caller checks
+    /// `version` before comparing vectors).
     pub fn decode(bytes: &[u8]) -> Result<TrackAnalysis, SchemaError> {
-        serde_json::from_slice(bytes).map_err(|e| SchemaError::corrupt("analysis record", e.to_string()))
+        let json = crate::packed::unpack(bytes, "analysis record")?;
+        serde_json::from_slice(&json).map_err(|e| SchemaError::corrupt("analysis record", e.to_string()))
     }
 
     /// Whether the vectors can be compared with those of this build.

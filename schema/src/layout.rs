@@ -9,7 +9,7 @@
 //! | `buckets`    | bucket id, u32 BE           | postings of all compacted tracks whose hash falls in the bucket, one block ([`crate::postings`] codec) |
 //! | `tombstones` | track id, u32 BE            | empty: a deleted track whose compacted postings still await purging |
 //! | `jobs`       | track id, u32 BE            | [`JobRecord`](crate::JobRecord) JSON: a track accepted but not yet fingerprinted (queued, processing or failed) |
-//! | `analysis`   | track id, u32 BE            | [`TrackAnalysis`](crate::TrackAnalysis) JSON, with its own analysis version |
+//! | `analysis`   | track id, u32 BE            | [`TrackAnalysis`](crate::TrackAnalysis) JSON packed with zstd ([`crate::packed`]; plain JSON in version 1), with its own analysis version |
 //! | `digests`    | sha256 of the file, 32 bytes | track id, u32 BE: finds exact copies without decoding |
 //! | `duplicates` | new id, u32 BE ++ existing id, u32 BE | [`Duplicate`](crate::Duplicate) JSON: a track added although it duplicates another |
 //! | `chromaprints` | track id, u32 BE          | compressed Chromaprint fingerprint (AcoustID format, before base64) |
@@ -47,12 +47,14 @@
 /// A store with another version is refused with a clear message.
 ///
 /// Version 2 added the tolerant hash family (triplet hashes, `>= 2^31`)
-/// to the `buckets` tree; nothing else changed.
+/// to the `buckets` tree and packs the analysis records with zstd
+/// ([`crate::packed`]; a plain-JSON record of version 1 still decodes).
 pub const FORMAT_VERSION: u32 = 2;
 
 /// A store of this version holds every canonical record this version
-/// does; only postings derived from the stored peaks are missing.
-/// `sonica-reindex --rebuild` derives them and stamps the store
+/// does; only postings derived from the stored peaks are missing (and its
+/// analysis records are not packed yet). `sonica-reindex --rebuild`
+/// derives them, repacks the records and stamps the store
 /// [`FORMAT_VERSION`]; anything else refuses it with that advice.
 pub const REBUILDS_FROM: u32 = 1;
 

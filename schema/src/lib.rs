@@ -14,6 +14,7 @@ pub mod mastering;
 pub mod mastering_record;
 pub mod mastering_target;
 pub mod notation;
+pub mod packed;
 pub mod peaks;
 pub mod postings;
 pub mod quota;

@@ -82,6 +82,16 @@ fn a_format_v1_store_is_refused_with_advice_then_upgraded_by_a_rebuild() {
         let index = Library::open(dir.path(), &upgrade).unwrap();
         let report = index.rebuild_hash_tiers(&Default::default()).unwrap();
         assert!(report.upgraded && report.tracks == 1, "{report:?}");
+        // Its plain-JSON analysis records read as they are, and `--rebuild`'s
+        // repacking leaves them the same records.
+        let before = index.analyses().unwrap();
+        index.repack_analyses().unwrap();
+        assert_eq!(
+            index.repack_analyses().unwrap(),
+            0,
+            "a second pass finds nothing to repack"
+        );
+        assert_eq!(index.analyses().unwrap(), before);
     }
     let index = Library::open(dir.path(), &OpenOptions::default()).unwrap();
     assert_eq!(index.list().unwrap()[0].title, "Fixture Melody");

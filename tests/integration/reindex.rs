@@ -351,6 +351,9 @@ fn rebuild_restores_deleted_indexes_and_verify_finds_planted_damage() {
     assert_eq!(r["hash_tiers"]["tracks"], 3, "{r}");
     assert!(r["hash_tiers"]["buckets_written"].as_u64().unwrap() > 100);
     assert_eq!([&r["vectors"], &r["text_documents"]], [3, 3]);
+    // Last, the store was rewritten into a fresh database (issue 16).
+    assert!(r["store"]["bytes_after"].as_u64().unwrap() > 0, "{r}");
+    assert!(!data.join("store.rewrite").exists());
     assert_eq!(
         [&r["lookups"]["paths_written"], &r["lookups"]["digests_written"]],
         [3, 3],

@@ -12,6 +12,7 @@
 pub mod lookups;
 pub mod passes;
 pub mod rebuild;
+mod repack;
 mod report;
 pub mod verify;
 mod verify_buckets;

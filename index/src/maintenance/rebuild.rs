@@ -22,8 +22,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use sonica_schema::layout::{self, bucket_of, parse_track_key, track_key, META_FORMAT_VERSION};
-use sonica_schema::{peaks, Posting, Tier, TrackId, TrackRecord, Tree, FORMAT_VERSION};
+use sonica_schema::layout::{bucket_of, parse_track_key, track_key};
+use sonica_schema::{peaks, Posting, Tier, TrackId, TrackRecord, Tree};
 
 use crate::compaction::{block_op, BUCKETS_PER_BATCH};
 use crate::fingerprints::FingerprintIndex;
@@ -159,10 +159,9 @@ impl FingerprintIndex {
         // 5. An older format's store is now this one's: stamp it last, so
         // a kill before here leaves it refused until a rerun completes.
         if self.upgrading {
-            let mut b = Batch::new();
-            b.put(Tree::Meta, META_FORMAT_VERSION, layout::encode_version(FORMAT_VERSION));
-            self.store.commit(b)?;
-            self.store.flush()?;
+            // (Its plain-JSON analysis records still read; `--rebuild`
+            // repacks them next, and a rerun finishes a killed repack.)
+            crate::format::stamp(&*self.store)?;
             report.upgraded = true;
         }
         report.seconds = started.elapsed().as_secs_f64();

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use sonica::library::mixer;
 use sonica_index::{rebuild_music, verify as check, LookupReport, RebuildOptions, RebuildReport, VerifyOptions};
-use sonica_index::{FingerprintIndex, MusicIndex};
+use sonica_index::{rewrite_store, FingerprintIndex, MusicIndex, RewriteReport};
 
 use crate::report::round;
 use crate::{open, ReindexError, EXIT_FAILED, EXIT_OK};
@@ -19,14 +19,21 @@ struct Rebuilt {
     hash_tiers: RebuildReport,
     lookups: LookupReport,
     lookups_seconds: f64,
+    /// Analysis records of an older format rewritten in the current
+    /// encoding (packed since format version 2).
+    analyses_repacked: usize,
+    /// The store rewritten into a fresh database (what sled gives back).
+    store: RewriteReport,
     vectors: usize,
     text_documents: usize,
     music_seconds: f64,
     wall_seconds: f64,
 }
 
-/// Rebuilds the hash tiers and the path and digest lookups, then the
-/// vector and text indexes.
+/// Rebuilds the hash tiers and the path and digest lookups, repacks
+/// analysis records of an older format, rebuilds the vector and text
+/// indexes, and last rewrites the store into a fresh sled database (sled
+/// keeps the space of every value the rebuild replaced).
 pub fn rebuild(dir: &Path, json: bool) -> Result<u8, ReindexError> {
     let started = Instant::now();
     let library = open(dir, false, false, "rebuild")?;
@@ -35,18 +42,25 @@ pub fn rebuild(dir: &Path, json: bool) -> Result<u8, ReindexError> {
     let lookups_started = Instant::now();
     let lookups = index.rebuild_lookups()?;
     let lookups_seconds = round(lookups_started.elapsed().as_secs_f64(), 3);
+    let analyses_repacked = index.repack_analyses()?;
     let music_started = Instant::now();
     let (music, opened) = rebuild_music(dir, index, mixer())?;
     index.flush()?;
+    let (vectors, text_documents) = (music.vector_count(), opened.text_repaired);
+    drop(music);
+    drop(library);
+    let store = rewrite_store(&dir.join("store")).map_err(sonica_index::IndexError::from)?;
     let out = Rebuilt {
         data_dir: dir.display().to_string(),
-        vectors: music.vector_count(),
-        text_documents: opened.text_repaired,
+        vectors,
+        text_documents,
+        store,
         music_seconds: round(music_started.elapsed().as_secs_f64(), 3),
         wall_seconds: round(started.elapsed().as_secs_f64(), 3),
         hash_tiers,
         lookups,
         lookups_seconds,
+        analyses_repacked,
     };
     if json {
         println!("{}", serde_json::to_string(&out).unwrap_or_default());
@@ -73,9 +87,17 @@ pub fn rebuild(dir: &Path, json: bool) -> Result<u8, ReindexError> {
              ({:.2} s)",
             l.paths_written, l.digests_written, l.paths_removed, l.digests_removed, out.lookups_seconds
         );
+        if out.analyses_repacked > 0 {
+            println!("repacked {} analysis records of an older format", out.analyses_repacked);
+        }
         println!(
             "rebuilt the vector graphs ({} tracks) and the text index ({} documents) in {:.1} s",
             out.vectors, out.text_documents, out.music_seconds
+        );
+        println!(
+            "rewrote the store into a fresh database: {:.1} MB → {:.1} MB",
+            out.store.bytes_before as f64 / 1e6,
+            out.store.bytes_after as f64 / 1e6
         );
         println!("done in {:.1} s", out.wall_seconds);
     }
