@@ -74,6 +74,7 @@ fn main() {
     let bodies = Arc::new(clips(&spec));
     assert!(!bodies.is_empty(), "no clips in {spec}");
     let target = format!("{url}/recognize");
+    let before = scrape(&url);
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let handles: Vec<_> = (0..conns)
@@ -123,6 +124,7 @@ fn main() {
         matched += m;
     }
     let wall = started.elapsed().as_secs_f64();
+    let after = scrape(&url);
     lat.sort();
     let pct = |p: f64| -> f64 {
         if lat.is_empty() {
@@ -144,4 +146,48 @@ fn main() {
         pid.as_ref()
             .map_or("n/a".to_string(), |_| format!("{:.0}", peak_rss as f64 / 1024.0)),
     );
+    stage_table(&before, &after);
+}
+
+/// The server's `/metrics` counters this bench reads: recognitions, and
+/// CPU seconds per recognition stage.
+fn scrape(url: &str) -> Vec<(String, f64)> {
+    let text = ureq::get(&format!("{url}/metrics"))
+        .call()
+        .ok()
+        .and_then(|r| r.into_string().ok())
+        .unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("sonica_recognition"))
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+/// CPU milliseconds per recognition by stage over the run (the change in
+/// the server's counters divided by the recognitions it made).
+fn stage_table(before: &[(String, f64)], after: &[(String, f64)]) {
+    let delta = |key: &str| {
+        let get = |m: &[(String, f64)]| m.iter().find(|(k, _)| k == key).map_or(0.0, |e| e.1);
+        get(after) - get(before)
+    };
+    let n =
+        delta("sonica_recognitions_total{result=\"match\"}") + delta("sonica_recognitions_total{result=\"no_match\"}");
+    if n <= 0.0 {
+        println!("(no recognitions counted by the server: no stage table)");
+        return;
+    }
+    let stages = ["decode", "resample", "peaks", "hash", "lookup", "vote"];
+    let ms: Vec<f64> = stages
+        .iter()
+        .map(|s| 1e3 * delta(&format!("sonica_recognition_cpu_seconds_total{{stage=\"{s}\"}}")) / n)
+        .collect();
+    println!();
+    println!("CPU ms per recognition by stage ({n:.0} recognitions)");
+    println!("| {} | total |", stages.join(" | "));
+    println!("|{}---|", "---|".repeat(stages.len()));
+    let cells: Vec<String> = ms.iter().map(|m| format!("{m:.2}")).collect();
+    println!("| {} | {:.2} |", cells.join(" | "), ms.iter().sum::<f64>());
 }

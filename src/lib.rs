@@ -8,6 +8,7 @@
 pub mod analysis;
 pub mod answer;
 pub mod chromaprint;
+pub mod cpu_stages;
 pub mod decode;
 pub mod digest;
 pub mod dsp;

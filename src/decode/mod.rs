@@ -172,28 +172,35 @@ pub fn decode_for_fingerprint(path: &Path, sink: &mut dyn FnMut(&[f32])) -> Resu
 /// stops with [`DecodeError::TooLong`] as soon as the limit is passed, so an
 /// over-long upload costs no more than the limit's worth of work.
 pub fn decode_limited(path: &Path, max_s: f64, sink: &mut dyn FnMut(&[f32])) -> Result<AudioInfo, DecodeError> {
-    decode_within(path, max_s, max_s, sink)
+    decode_within(path, max_s, max_s, false, sink)
 }
 
 /// Decodes the opening `secs` seconds of `path` at the fingerprint rate
 /// into `sink` (all of it when shorter) and stops there: what a view of a
 /// section needs without paying for the rest of a long file.
 pub fn decode_opening(path: &Path, secs: f64, sink: &mut dyn FnMut(&[f32])) -> Result<(), DecodeError> {
-    match decode_within(path, secs, MAX_DURATION_S, sink) {
+    match decode_within(path, secs, MAX_DURATION_S, false, sink) {
         Ok(_) | Err(DecodeError::TooLong { .. }) => Ok(()),
         Err(e) => Err(e),
     }
 }
 
 /// [`decode_limited`] where the header's declared length is held to
-/// `declared_limit` (a probe reads the first second of a long file).
+/// `declared_limit` (a probe reads the first second of a long file). With
+/// `clocked`, its CPU time is charged to the recognition stages
+/// ([`crate::cpu_stages`]): resampling, and the rest as decoding.
 fn decode_within(
     path: &Path,
     max_s: f64,
     declared_limit: f64,
+    clocked: bool,
     sink: &mut dyn FnMut(&[f32]),
 ) -> Result<AudioInfo, DecodeError> {
+    use crate::cpu_stages::{charge, thread_cpu_ns, Stage};
     use std::cell::{Cell, RefCell};
+    let clock = || if clocked { thread_cpu_ns() } else { 0 };
+    let started = clock();
+    let resampling = Cell::new(0u64);
     // Both decoder callbacks reach the resampler, so it lives in a RefCell.
     let resampler: RefCell<Option<Resampler>> = RefCell::new(None);
     let produced = Cell::new(0usize);
@@ -215,13 +222,22 @@ fn decode_within(
                 return Err(DecodeError::TooLong { max_s });
             }
             if let Some(r) = resampler.borrow_mut().as_mut() {
+                let t = clock();
                 r.push(s, &mut |o| emit(o))?;
+                resampling.set(resampling.get() + clock().saturating_sub(t));
             }
             Ok(())
         },
     )?;
     if let Some(r) = resampler.borrow_mut().as_mut() {
+        let t = clock();
         r.finish(&mut |o| emit(o))?;
+        resampling.set(resampling.get() + clock().saturating_sub(t));
+    }
+    if clocked {
+        let whole = clock().saturating_sub(started);
+        charge(Stage::Resample, resampling.get());
+        charge(Stage::Decode, whole.saturating_sub(resampling.get()));
     }
     if info.duration_s > max_s || produced.get() > max_samples {
         return Err(DecodeError::TooLong { max_s });
@@ -241,7 +257,7 @@ pub fn load_clip(path: &Path) -> Result<(Vec<f32>, AudioInfo), DecodeError> {
 /// [`load_clip`] refusing audio longer than `max_s` seconds.
 pub fn load_clip_limited(path: &Path, max_s: f64) -> Result<(Vec<f32>, AudioInfo), DecodeError> {
     let mut pcm = Vec::new();
-    let info = decode_limited(path, max_s, &mut |s| pcm.extend_from_slice(s))?;
+    let info = decode_within(path, max_s, max_s, true, &mut |s| pcm.extend_from_slice(s))?;
     Ok((pcm, info))
 }
 
@@ -250,7 +266,7 @@ pub fn load_clip_limited(path: &Path, max_s: f64) -> Result<(Vec<f32>, AudioInfo
 /// Damage further in is found by the full decode of the job.
 pub fn probe(path: &Path) -> Result<(), DecodeError> {
     const PROBE_S: f64 = 1.0;
-    match decode_within(path, PROBE_S, MAX_DURATION_S, &mut |_| {}) {
+    match decode_within(path, PROBE_S, MAX_DURATION_S, false, &mut |_| {}) {
         // Ok: a short file decoded whole; TooLong: its first second did.
         Ok(_) | Err(DecodeError::TooLong { .. }) => Ok(()),
         Err(e) => Err(e),

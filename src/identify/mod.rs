@@ -20,6 +20,7 @@ pub mod tolerant;
 use sonica_index::{Candidate, FingerprintIndex, IndexError, Votes};
 use sonica_schema::{Peak, TrackRecord};
 
+use crate::cpu_stages::{charge, thread_cpu_ns, timed, Stage};
 use crate::fingerprint::hashes::{hash_peaks, scale_peaks};
 use crate::fingerprint::params::PairParams;
 use crate::fingerprint::triplets::TripletParams;
@@ -185,15 +186,15 @@ impl<'a> Identifier<'a> {
         // of a 10 s clip's FFTs and lookups.
         let head_len = ((STAGE1_OPENING_S + 0.5) * rate) as usize;
         if pcm.len() > head_len + head_len / 2 {
-            let head = ClipSpectrum::new(&pcm[..head_len]).peaks(&index_side.peaks);
+            let head = timed(Stage::Peaks, || ClipSpectrum::new(&pcm[..head_len]).peaks(&index_side.peaks));
             let opening = head.partition_point(|p| f64::from(p.time) < STAGE1_OPENING_S * FRAMES_PER_SECOND);
             if let Some(v) = self.settled_exactly(&head[..opening], &index_side)? {
                 return self.decide(Some(v));
             }
         }
         // Stage 1b: the whole clip, hashed as the index was.
-        let spectrum = ClipSpectrum::new(pcm);
-        let index_peaks = spectrum.peaks(&index_side.peaks);
+        let spectrum = timed(Stage::Peaks, || ClipSpectrum::new(pcm));
+        let index_peaks = timed(Stage::Peaks, || spectrum.peaks(&index_side.peaks));
         if let Some(v) = self.settled_exactly(&index_peaks, &index_side)? {
             return self.decide(Some(v));
         }
@@ -360,26 +361,32 @@ impl<'a> Identifier<'a> {
         speeds: &[f32],
         pairs: &PairParams,
     ) -> Result<Vec<Option<Verdict>>, IndexError> {
-        let mut entries: Vec<(u32, u16, f32)> = Vec::new();
-        for (k, &s) in speeds.iter().enumerate() {
-            for h in hash_peaks(&scale_peaks(peaks, s), pairs) {
-                entries.push((h.hash, k as u16, h.time));
+        let (entries, hashes, starts) = timed(Stage::Hash, || {
+            let mut entries: Vec<(u32, u16, f32)> = Vec::new();
+            for (k, &s) in speeds.iter().enumerate() {
+                for h in hash_peaks(&scale_peaks(peaks, s), pairs) {
+                    entries.push((h.hash, k as u16, h.time));
+                }
             }
-        }
-        entries.sort_unstable_by_key(|e| e.0);
-        let (hashes, starts) = group_by_hash(&entries, |e| e.0);
+            entries.sort_unstable_by_key(|e| e.0);
+            let (hashes, starts) = group_by_hash(&entries, |e| e.0);
+            (entries, hashes, starts)
+        });
         let clip_frames = clip_frames(peaks);
         let mut queried = vec![0u32; speeds.len()];
         for e in &entries {
             queried[e.1 as usize] += 1;
         }
         let mut votes: Vec<Votes> = speeds.iter().map(|_| Votes::new()).collect();
-        self.index.lookup_hashes(&hashes, &mut |i, track, time| {
-            for &(h, k, qt) in &entries[starts[i]..starts[i + 1]] {
-                votes[k as usize].hit(h, track, time, qt);
-            }
+        timed(Stage::Lookup, || {
+            self.index.lookup_hashes(&hashes, &mut |i, track, time| {
+                for &(h, k, qt) in &entries[starts[i]..starts[i + 1]] {
+                    votes[k as usize].hit(h, track, time, qt);
+                }
+            })
         })?;
-        Ok(votes
+        let vote_started = thread_cpu_ns();
+        let verdicts = votes
             .iter_mut()
             .zip(speeds)
             .zip(queried)
@@ -404,7 +411,9 @@ impl<'a> Identifier<'a> {
                     clip_frames,
                 })
             })
-            .collect())
+            .collect();
+        charge(Stage::Vote, thread_cpu_ns().saturating_sub(vote_started));
+        Ok(verdicts)
     }
 }
 

@@ -16,6 +16,7 @@
 //! their partner at that ratio is a second, independent check: a chance
 //! alignment of hashes does not make the clip's peaks line up.
 
+use crate::cpu_stages::{charge, thread_cpu_ns, timed, Stage};
 use sonica_index::{Candidate, FingerprintIndex, IndexError};
 use sonica_schema::{Peak, TrackId};
 
@@ -96,23 +97,43 @@ pub fn tolerant_verdict(
     p: &TolerantParams,
     strong_hits: u32,
 ) -> Result<Option<TolerantVerdict>, IndexError> {
-    let mut entries: Vec<(u32, u32)> = query_triplets(peaks, triplets)
-        .into_iter()
-        .map(|q| (q.hash, q.time))
-        .collect();
+    let (entries, hashes, starts) = timed(Stage::Hash, || {
+        let mut entries: Vec<(u32, u32)> = query_triplets(peaks, triplets)
+            .into_iter()
+            .map(|q| (q.hash, q.time))
+            .collect();
+        entries.sort_unstable();
+        entries.dedup();
+        let (hashes, starts) = super::group_by_hash(&entries, |e| e.0);
+        (entries, hashes, starts)
+    });
     if entries.is_empty() {
         return Ok(None);
     }
-    entries.sort_unstable();
-    entries.dedup();
-    let (hashes, starts) = super::group_by_hash(&entries, |e| e.0);
     let mut hits: Vec<Hit> = Vec::new();
-    index.lookup_hashes(&hashes, &mut |i, track, rt| {
-        for &(hash, qt) in &entries[starts[i]..starts[i + 1]] {
-            hits.push(Hit { track, qt, rt, hash });
-        }
+    timed(Stage::Lookup, || {
+        index.lookup_hashes(&hashes, &mut |i, track, rt| {
+            for &(hash, qt) in &entries[starts[i]..starts[i + 1]] {
+                hits.push(Hit { track, qt, rt, hash });
+            }
+        })
     })?;
-    let mut cands = vote(&mut hits, p);
+    let vote_started = thread_cpu_ns();
+    let verdict = decide(index, peaks, &mut hits, p, strong_hits, entries.len() as u32);
+    charge(Stage::Vote, thread_cpu_ns().saturating_sub(vote_started));
+    verdict
+}
+
+/// The scale vote over `hits`, each candidate checked on its stored peaks.
+fn decide(
+    index: &FingerprintIndex,
+    peaks: &[Peak],
+    hits: &mut [Hit],
+    p: &TolerantParams,
+    strong_hits: u32,
+    queried: u32,
+) -> Result<Option<TolerantVerdict>, IndexError> {
+    let mut cands = vote(hits, p);
     if cands.is_empty() {
         return Ok(None);
     }
@@ -139,7 +160,7 @@ pub fn tolerant_verdict(
         peak_share,
         runner_up: rest.first().map_or(0, |c| c.0.count),
         duplicates: dups.iter().map(|c| c.0.track).collect(),
-        queried: entries.len() as u32,
+        queried,
     }))
 }
 

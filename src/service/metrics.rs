@@ -3,7 +3,7 @@
 //! bytes) are read when scraped rather than kept in step on every change.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use sonica_index::FingerprintIndex;
@@ -16,6 +16,7 @@ pub struct Metrics {
     latency: HistogramVec,
     jobs: IntCounterVec,
     recognitions: IntCounterVec,
+    stage_cpu: CounterVec,
     queue_depth: IntGauge,
     tracks: IntGauge,
     jobs_pending: IntGaugeVec,
@@ -47,6 +48,14 @@ impl Metrics {
             &["result"],
         )
         .expect("valid metric");
+        let stage_cpu = CounterVec::new(
+            Opts::new(
+                "recognition_cpu_seconds_total",
+                "CPU seconds spent by recognitions, by stage (decode, resample, peaks, hash, lookup, vote)",
+            ),
+            &["stage"],
+        )
+        .expect("valid metric");
         let queue_depth = IntGauge::new("jobs_queue_depth", "Jobs waiting or running").expect("valid metric");
         let tracks = IntGauge::new("tracks", "Tracks ready in the library").expect("valid metric");
         let jobs_pending = IntGaugeVec::new(
@@ -67,6 +76,7 @@ impl Metrics {
             Box::new(latency.clone()),
             Box::new(jobs.clone()),
             Box::new(recognitions.clone()),
+            Box::new(stage_cpu.clone()),
             Box::new(queue_depth.clone()),
             Box::new(tracks.clone()),
             Box::new(jobs_pending.clone()),
@@ -86,6 +96,7 @@ impl Metrics {
             latency,
             jobs,
             recognitions,
+            stage_cpu,
             queue_depth,
             tracks,
             jobs_pending,
@@ -113,6 +124,10 @@ impl Metrics {
     /// The text exposition, with state gauges read now.
     pub fn render(&self, index: &FingerprintIndex, scheduler: &Scheduler) -> String {
         self.queue_depth.set(scheduler.depth() as i64);
+        for (stage, total) in crate::cpu_stages::totals() {
+            let c = self.stage_cpu.with_label_values(&[stage.name()]);
+            c.inc_by((total - c.get()).max(0.0));
+        }
         self.tracks.set(index.len() as i64);
         if let Ok(jobs) = index.jobs() {
             for (status, n) in job_counts(&jobs) {
