@@ -4,9 +4,14 @@
 //! mildly degraded audio this reproduces the stored hashes, and a quarter of
 //! the lookups settle it. Otherwise it is fingerprinted with the denser
 //! query parameters, looked up at speed 1, and accepted when the best
-//! track's aligned hits pass the evidence threshold. When they do not, the same peaks are rescaled for a
-//! grid of speed hypotheses (±4%, for sped-up radio edits, tape and vinyl
-//! drift) and looked up again.
+//! track's aligned hits are clearly strong. When they are not, the
+//! tolerant stage ([`tolerant`]) looks the clip's triplets up, which a
+//! pitch shift, a speed change or a time stretch leave alone. When that
+//! does not settle it either, the exact hashes are tried again under the
+//! speed hypotheses (a ±4.2 % grid, for sped-up radio edits, tape and
+//! vinyl drift) nearest the time scale the triplets pointed to: a noisy
+//! clip at a small speed change, which the triplets saw but could not
+//! prove. An unknown clip pays for one or two hypotheses, not the grid.
 //!
 //! Copies of one recording in the library (the same audio under two names)
 //! all match about equally; they are reported as duplicates of the best
@@ -49,7 +54,9 @@ pub struct MatchParams {
     /// Speed 1 evidence at least this strong (with twice the margin) skips
     /// the other speed hypotheses.
     pub strong_hits: u32,
-    /// Speed hypotheses tried when speed 1 is not clearly settled.
+    /// The grid of speed hypotheses; those nearest the tolerant stage's
+    /// time scale are tried when neither speed 1 nor the triplets settle
+    /// the clip ([`MatchParams::speeds_near`]).
     pub fallback_speeds: Vec<f32>,
 }
 
@@ -209,7 +216,9 @@ impl<'a> Identifier<'a> {
         // of a 10 s clip's FFTs and lookups.
         let head_len = ((STAGE1_OPENING_S + 0.5) * rate) as usize;
         if pcm.len() > head_len + head_len / 2 {
-            let head = timed(Stage::Peaks, || ClipSpectrum::new(&pcm[..head_len]).peaks(&index_side.peaks));
+            let head = timed(Stage::Peaks, || {
+                ClipSpectrum::new(&pcm[..head_len]).peaks(&index_side.peaks)
+            });
             let opening = head.partition_point(|p| f64::from(p.time) < STAGE1_OPENING_S * FRAMES_PER_SECOND);
             if let Some(v) = self.settled_exactly(&head[..opening], &index_side)? {
                 return self.decide(Some(v));
@@ -489,3 +498,21 @@ pub fn factors(scale: f32, cents: f32) -> (f32, f32, f32) {
 /// A time scale and a pitch within this many cents of each other are one
 /// speed change.
 const SAME_CHANGE_CENTS: f32 = 40.0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speed_hypotheses_follow_the_triplets_scale() {
+        let p = MatchParams::default();
+        assert_eq!(p.speeds_near(None), vec![1.0]);
+        let near = p.speeds_near(Some(1.03));
+        assert_eq!(near[0], 1.0);
+        assert!(near[1..].iter().all(|s| (s - 1.03).abs() <= 0.006), "{near:?}");
+        assert!(!near[1..].is_empty() && near.len() <= 3, "{near:?}");
+        // Beyond the grid's reach (the triplets' own range): speed 1 only.
+        assert_eq!(p.speeds_near(Some(1.15)), vec![1.0]);
+        assert_eq!(p.speeds_near(Some(0.9)), vec![1.0]);
+    }
+}

@@ -335,7 +335,8 @@ fn coarse_best(run: &[Hit], scales: &[f32], counts: &mut Vec<u32>) -> Option<(u3
             counts[(cell_of(h, s) - base) as usize] = 0;
         }
     }
-    best.filter(|b| b.0 >= RUNNER_UP_FLOOR).map(|(n, k, _, first)| (n, k, first))
+    best.filter(|b| b.0 >= RUNNER_UP_FLOOR)
+        .map(|(n, k, _, first)| (n, k, first))
 }
 
 /// Least-squares line `rt = scale · qt + offset` through the hits, when
