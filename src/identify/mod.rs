@@ -4,14 +4,9 @@
 //! mildly degraded audio this reproduces the stored hashes, and a quarter of
 //! the lookups settle it. Otherwise it is fingerprinted with the denser
 //! query parameters, looked up at speed 1, and accepted when the best
-//! track's aligned hits are clearly strong. When they are not, the
-//! tolerant stage ([`tolerant`]) looks the clip's triplets up, which a
-//! pitch shift, a speed change or a time stretch leave alone. When that
-//! does not settle it either, the exact hashes are tried again under the
-//! speed hypotheses (a ±4.2 % grid, for sped-up radio edits, tape and
-//! vinyl drift) nearest the time scale the triplets pointed to: a noisy
-//! clip at a small speed change, which the triplets saw but could not
-//! prove. An unknown clip pays for one or two hypotheses, not the grid.
+//! track's aligned hits pass the evidence threshold. When they do not, the same peaks are rescaled for a
+//! grid of speed hypotheses (±4%, for sped-up radio edits, tape and vinyl
+//! drift) and looked up again.
 //!
 //! Copies of one recording in the library (the same audio under two names)
 //! all match about equally; they are reported as duplicates of the best
@@ -54,9 +49,7 @@ pub struct MatchParams {
     /// Speed 1 evidence at least this strong (with twice the margin) skips
     /// the other speed hypotheses.
     pub strong_hits: u32,
-    /// The grid of speed hypotheses; those nearest the tolerant stage's
-    /// time scale are tried when neither speed 1 nor the triplets settle
-    /// the clip ([`MatchParams::speeds_near`]).
+    /// Speed hypotheses tried when speed 1 is not clearly settled.
     pub fallback_speeds: Vec<f32>,
 }
 
@@ -79,29 +72,6 @@ impl Default for MatchParams {
         }
     }
 }
-
-impl MatchParams {
-    /// Speed 1 and the hypotheses of [`fallback_speeds`](Self::fallback_speeds)
-    /// nearest `scale` (the two that bracket it), when it lies within the
-    /// grid's reach.
-    pub fn speeds_near(&self, scale: Option<f32>) -> Vec<f32> {
-        let mut speeds = vec![1.0];
-        let Some(s) = scale else {
-            return speeds;
-        };
-        let mut grid: Vec<f32> = self.fallback_speeds.clone();
-        grid.sort_by(|a, b| (a - s).abs().total_cmp(&(b - s).abs()));
-        let reach = self.fallback_speeds.iter().map(|g| (g - 1.0).abs()).fold(0.0, f32::max);
-        if (s - 1.0).abs() <= reach + SPEED_HINT_SLACK {
-            speeds.extend(grid.into_iter().take(2).filter(|g| (g - s).abs() <= SPEED_HINT_SLACK));
-        }
-        speeds
-    }
-}
-
-/// How far (as a speed) from the triplets' time scale a hypothesis may
-/// lie and still be tried: a grid step, for the scale's estimation error.
-const SPEED_HINT_SLACK: f32 = 0.006;
 
 /// A confident answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -230,39 +200,23 @@ impl<'a> Identifier<'a> {
         if let Some(v) = self.settled_exactly(&index_peaks, &index_side)? {
             return self.decide(Some(v));
         }
-        // Stage 2: denser query peaks at speed 1, accepted when clearly
-        // settled.
-        let query_peaks = timed(Stage::Peaks, || spectrum.peaks(&self.query.peaks));
-        if query_peaks.len() < 2 {
-            return Ok((None, None));
+        // Stage 2: denser query peaks, then speed hypotheses.
+        let (m, v) = self.explain_peaks(&spectrum.peaks(&self.query.peaks))?;
+        if m.is_some() {
+            return Ok((m, v));
         }
-        let at_speed_1 = self.verdicts(&query_peaks, &[1.0])?.pop().flatten();
-        if at_speed_1.as_ref().is_some_and(|v| self.is_strong(v)) {
-            return self.decide(at_speed_1);
+        // Stage 3: triplets, for pitch shifts, speed changes and stretches
+        // beyond the speed hypotheses.
+        match self.tolerant_stage(&index_peaks)? {
+            Some(found) => Ok(found),
+            None => Ok((None, v)),
         }
-        // Stage 3: triplets, for pitch shifts, speed changes and stretches.
-        let (found, scale) = self.tolerant_stage(&index_peaks)?;
-        if let Some(found) = found {
-            return Ok(found);
-        }
-        // Stage 4: the exact hashes again under the speed hypotheses near
-        // the time scale the triplets pointed to (a small speed change
-        // under noise, which the triplets saw but could not prove), with
-        // speed 1 among them. An unknown clip's triplets point nowhere in
-        // particular, so it pays for one or two hypotheses, not a grid.
-        let speeds = self.params.speeds_near(scale);
-        if speeds.len() == 1 {
-            return self.decide_among(vec![at_speed_1]);
-        }
-        let all = self.verdicts(&query_peaks, &speeds)?;
-        self.decide_among(all)
     }
 
-    /// The tolerant stage's answer, when it finds one, and the time scale
-    /// of its best candidate, accepted or not.
-    fn tolerant_stage(&self, peaks: &[Peak]) -> Result<(Option<Explained>, Option<f32>), IndexError> {
+    /// The tolerant stage's answer, when it finds one.
+    fn tolerant_stage(&self, peaks: &[Peak]) -> Result<Option<Explained>, IndexError> {
         if peaks.len() < 3 {
-            return Ok((None, None));
+            return Ok(None);
         }
         let Some(t) = tolerant::tolerant_verdict(
             self.index,
@@ -272,9 +226,8 @@ impl<'a> Identifier<'a> {
             self.params.strong_hits,
         )?
         else {
-            return Ok((None, None));
+            return Ok(None);
         };
-        let hint = Some(t.scale);
         let clip_frames = clip_frames(peaks);
         let p = &self.tolerant;
         let c = t.best.count;
@@ -283,10 +236,10 @@ impl<'a> Identifier<'a> {
         let accepted =
             c >= p.min_hits && c as f32 >= p.min_margin * t.runner_up as f32 && t.peak_share >= p.min_peak_share;
         if !accepted {
-            return Ok((None, hint));
+            return Ok(None);
         }
         let Some(track) = self.index.get(t.best.track)? else {
-            return Ok((None, hint));
+            return Ok(None);
         };
         let (speed, tempo, pitch_cents) = factors(t.scale, t.cents);
         let verdict = Verdict {
@@ -306,7 +259,7 @@ impl<'a> Identifier<'a> {
             tempo,
             pitch_cents,
         };
-        Ok((Some((Some(m), Some(verdict))), hint))
+        Ok(Some((Some(m), Some(verdict))))
     }
 
     /// Stage-1 evidence, when it settles the clip on its own. The peaks were
@@ -325,25 +278,35 @@ impl<'a> Identifier<'a> {
         Ok(v.filter(|v| self.is_strong(v) && v.best.count as f32 >= STAGE1_MIN_SHARE * v.queried as f32))
     }
 
-    /// The best supported of several speed hypotheses' verdicts, decided.
-    /// The runner-up becomes the best *other* track under any hypothesis,
-    /// so searching more speeds raises the bar as it raises the chance of
-    /// a lucky alignment.
-    fn decide_among(&self, all: Vec<Option<Verdict>>) -> Result<Explained, IndexError> {
-        let mut best: Option<Verdict> = None;
-        for v in all.iter().flatten() {
-            if best.as_ref().is_none_or(|b| v.best.count > b.best.count) {
-                best = Some(v.clone());
-            }
+    fn explain_peaks(&self, peaks: &[Peak]) -> Result<(Option<Match>, Option<Verdict>), IndexError> {
+        if peaks.len() < 2 || self.index.is_empty() {
+            return Ok((None, None));
         }
-        if let Some(b) = best.as_mut() {
-            let same = |t| t == b.best.track || b.duplicates.contains(&t);
-            b.runner_up = all
-                .iter()
-                .flatten()
-                .map(|v| if same(v.best.track) { v.runner_up } else { v.best.count })
-                .max()
-                .unwrap_or(0);
+        let mut best = self.verdicts(peaks, &[1.0])?.pop().flatten();
+        if !best.as_ref().is_some_and(|v| self.is_strong(v)) {
+            // Not clearly settled at speed 1: try every hypothesis (speed 1
+            // included, in the same pass) and keep the best supported. The
+            // runner-up becomes the best *other* track under any hypothesis,
+            // so searching many speeds raises the bar as it raises the
+            // chance of a lucky alignment.
+            let mut speeds = vec![1.0];
+            speeds.extend_from_slice(&self.params.fallback_speeds);
+            let all = self.verdicts(peaks, &speeds)?;
+            best = None;
+            for v in all.iter().flatten() {
+                if best.as_ref().is_none_or(|b| v.best.count > b.best.count) {
+                    best = Some(v.clone());
+                }
+            }
+            if let Some(b) = best.as_mut() {
+                let same = |t| t == b.best.track || b.duplicates.contains(&t);
+                b.runner_up = all
+                    .iter()
+                    .flatten()
+                    .map(|v| if same(v.best.track) { v.runner_up } else { v.best.count })
+                    .max()
+                    .unwrap_or(0);
+            }
         }
         self.decide(best)
     }
@@ -498,21 +461,3 @@ pub fn factors(scale: f32, cents: f32) -> (f32, f32, f32) {
 /// A time scale and a pitch within this many cents of each other are one
 /// speed change.
 const SAME_CHANGE_CENTS: f32 = 40.0;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn speed_hypotheses_follow_the_triplets_scale() {
-        let p = MatchParams::default();
-        assert_eq!(p.speeds_near(None), vec![1.0]);
-        let near = p.speeds_near(Some(1.03));
-        assert_eq!(near[0], 1.0);
-        assert!(near[1..].iter().all(|s| (s - 1.03).abs() <= 0.006), "{near:?}");
-        assert!(!near[1..].is_empty() && near.len() <= 3, "{near:?}");
-        // Beyond the grid's reach (the triplets' own range): speed 1 only.
-        assert_eq!(p.speeds_near(Some(1.15)), vec![1.0]);
-        assert_eq!(p.speeds_near(Some(0.9)), vec![1.0]);
-    }
-}

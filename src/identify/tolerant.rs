@@ -138,21 +138,42 @@ fn decide(
         return Ok(None);
     }
     cands.sort_by(|a, b| b.0.count.cmp(&a.0.count).then(a.0.track.cmp(&b.0.track)));
-    // Every refined candidate is checked on its stored peaks; only those
-    // that line up are evidence, for the answer or against it.
+    // Refined candidates are checked on their stored peaks, best first;
+    // only those that line up are evidence, for the answer or against it.
+    // Reading a track's peaks is the costly part, so the checks stop once
+    // no candidate left could change the decision: none could be accepted
+    // (fewer than `min_hits`), or none could block the best verified one
+    // (the margin) or be its copy. The runner-up reported is then the best
+    // verified rival among those checked.
     let mut checked = Vec::with_capacity(cands.len());
+    let mut leader: Option<u32> = None;
     for &(c, scale) in &cands {
+        let settled = match leader {
+            None => c.count < p.min_hits,
+            Some(b) => (c.count as f32) * p.min_margin < b as f32 && c.count < copy_bar(b, strong_hits),
+        };
+        if settled {
+            break;
+        }
         let stored = index.peaks(c.track)?;
         let (cents, share) = pitch_of(peaks, &stored, scale, c.offset as f32, p);
         checked.push((c, scale, cents, share));
+        if share >= p.min_peak_share && leader.is_none() {
+            leader = Some(c.count);
+        }
+    }
+    if checked.is_empty() {
+        // Nothing could be accepted: the best cell, unchecked.
+        let (c, scale) = cands[0];
+        checked.push((c, scale, 0.0, 0.0));
     }
     let verified = |c: &&(Candidate, f32, f32, f32)| c.3 >= p.min_peak_share;
     let &(best, scale, cents, peak_share) = checked.iter().find(verified).unwrap_or(&checked[0]);
-    let copy_bar = strong_hits.max(best.count - best.count / 10);
+    let copies = copy_bar(best.count, strong_hits);
     let strong = best.count >= strong_hits;
     let others = checked.iter().filter(verified).filter(|c| c.0.track != best.track);
     type Checked = (Candidate, f32, f32, f32);
-    let (dups, rest): (Vec<&Checked>, Vec<&Checked>) = others.partition(|c| strong && c.0.count >= copy_bar);
+    let (dups, rest): (Vec<&Checked>, Vec<&Checked>) = others.partition(|c| strong && c.0.count >= copies);
     Ok(Some(TolerantVerdict {
         best,
         scale,
@@ -162,6 +183,12 @@ fn decide(
         duplicates: dups.iter().map(|c| c.0.track).collect(),
         queried,
     }))
+}
+
+/// Other tracks this close to the best one's count are copies of its
+/// recording, not rivals.
+fn copy_bar(best: u32, strong_hits: u32) -> u32 {
+    strong_hits.max(best - best / 10)
 }
 
 /// The coarse pass's scale step and offset cell (frames): wide enough that
