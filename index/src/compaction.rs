@@ -114,12 +114,27 @@ impl FingerprintIndex {
     /// lock and have flushed every bucket holding the moved postings. Shared
     /// with the bulk rebuild of [`crate::maintenance`].
     pub(crate) fn publish_compacted(&self, moved: &[TrackId], purged: &[TrackId]) -> Result<(), IndexError> {
+        self.publish_compacted_counted(moved, purged, None)
+    }
+
+    /// [`publish_compacted`](Self::publish_compacted), also setting each
+    /// moved record's posting count from `counts` (a rebuild derives the
+    /// postings anew, and a store upgraded by it gained some).
+    pub(crate) fn publish_compacted_counted(
+        &self,
+        moved: &[TrackId],
+        purged: &[TrackId],
+        counts: Option<&std::collections::HashMap<TrackId, u32>>,
+    ) -> Result<(), IndexError> {
         let mut batch = Batch::new();
         let mut flipped = Vec::with_capacity(moved.len());
         for &id in moved {
             if let Some(v) = self.store.get(Tree::Tracks, &track_key(id))? {
                 let mut r = TrackRecord::decode(&v)?;
                 r.tier = Tier::Compacted;
+                if let Some(&n) = counts.and_then(|c| c.get(&id)) {
+                    r.hashes = n;
+                }
                 batch.put(Tree::Tracks, track_key(id), r.encode());
                 flipped.push(id);
             }

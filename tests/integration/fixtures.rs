@@ -82,6 +82,8 @@ fn a_format_v1_store_is_refused_with_advice_then_upgraded_by_a_rebuild() {
         let index = Library::open(dir.path(), &upgrade).unwrap();
         let report = index.rebuild_hash_tiers(&Default::default()).unwrap();
         assert!(report.upgraded && report.tracks == 1, "{report:?}");
+        // The record counts the postings it has now, triplets included.
+        assert_eq!(index.stats().unwrap().postings, report.postings as u64);
         // Its plain-JSON analysis records read as they are, and `--rebuild`'s
         // repacking leaves them the same records.
         let before = index.analyses().unwrap();

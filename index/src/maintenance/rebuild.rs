@@ -139,7 +139,11 @@ impl FingerprintIndex {
 
         // 3. Every bucket written once.
         let (mut written, mut stored) = (0, 0);
+        let mut per_track: std::collections::HashMap<TrackId, u32> = std::collections::HashMap::new();
         let passes = self.derive_by_bucket_range(&ids, opts.postings_per_pass, &mut |_, postings| {
+            for p in &postings {
+                *per_track.entry(p.track).or_default() += 1;
+            }
             written += self.write_buckets(&postings)?;
             stored += postings.len();
             Ok(())
@@ -153,8 +157,10 @@ impl FingerprintIndex {
         }
 
         // 4. Flip to compacted, a chunk at a time.
+        // Each record's posting count is the derived one (an upgraded
+        // store's records counted only the postings of its old version).
         for chunk in ids.chunks(RECORDS_PER_BATCH) {
-            self.publish_compacted(chunk, &[])?;
+            self.publish_compacted_counted(chunk, &[], Some(&per_track))?;
         }
         // 5. An older format's store is now this one's: stamp it last, so
         // a kill before here leaves it refused until a rerun completes.
