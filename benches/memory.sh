@@ -10,9 +10,9 @@
 #
 # LIBRARY is a data dir (e.g. one grown to 1000 tracks by
 # tools/reindex/examples/synth_library.rs; see benches/store-size.sh); it is
-# copied, never changed. Each BUILD is a `sonica` binary; a library of
-# another format version is refused by an older build, so give the new
-# build last (it upgrades its copy in place). Rows print as a table.
+# copied, never changed. Each BUILD is a `sonica` binary that reads the
+# library's format version (a format-1 library needs `sonica-reindex
+# --rebuild` before a format-2 build opens it). Rows print as a table.
 set -euo pipefail
 lib="$1"; clip="$2"; list="$3"; shift 3
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
