@@ -29,6 +29,10 @@ pub use tolerant::{TolerantParams, TolerantVerdict};
 
 /// Seconds of the clip's opening tried first in stage 1.
 const STAGE1_OPENING_S: f64 = 3.0;
+/// Below this share of the clip covered by its aligned hits, an exact
+/// match is taken for a possibly stretched clip and its factors measured
+/// (a clean clip's hits span nearly all of it).
+const STRETCH_COVERAGE: f32 = 0.5;
 /// Share of stage-1 hashes that must align for stage 1 to settle a clip.
 const STAGE1_MIN_SHARE: f32 = 0.12;
 
@@ -191,19 +195,20 @@ impl<'a> Identifier<'a> {
             });
             let opening = head.partition_point(|p| f64::from(p.time) < STAGE1_OPENING_S * FRAMES_PER_SECOND);
             if let Some(v) = self.settled_exactly(&head[..opening], &index_side)? {
-                return self.decide(Some(v));
+                return self.with_factors(self.decide(Some(v))?, &head);
             }
         }
         // Stage 1b: the whole clip, hashed as the index was.
         let spectrum = timed(Stage::Peaks, || ClipSpectrum::new(pcm));
         let index_peaks = timed(Stage::Peaks, || spectrum.peaks(&index_side.peaks));
         if let Some(v) = self.settled_exactly(&index_peaks, &index_side)? {
-            return self.decide(Some(v));
+            return self.with_factors(self.decide(Some(v))?, &index_peaks);
         }
         // Stage 2: denser query peaks, then speed hypotheses.
-        let (m, v) = self.explain_peaks(&spectrum.peaks(&self.query.peaks))?;
+        let query_peaks = timed(Stage::Peaks, || spectrum.peaks(&self.query.peaks));
+        let (m, v) = self.explain_peaks(&query_peaks)?;
         if m.is_some() {
-            return Ok((m, v));
+            return self.with_factors((m, v), &index_peaks);
         }
         // Stage 3: triplets, for pitch shifts, speed changes and stretches
         // beyond the speed hypotheses.
@@ -211,6 +216,41 @@ impl<'a> Identifier<'a> {
             Some(found) => Ok(found),
             None => Ok((None, v)),
         }
+    }
+
+    /// An exact stage's answer, with its speed, tempo and pitch measured
+    /// by the tolerant stage on `peaks` when the exact evidence says the
+    /// clip was changed: it matched under a speed hypothesis other than 1,
+    /// or its aligned hits cover less than [`STRETCH_COVERAGE`] of the clip
+    /// (a stretch drifts out of the offset window). The triplets tell a
+    /// speed change from a stretch or a key change; when they name another
+    /// track, another place in it or nothing, the factors stay the
+    /// hypothesis that matched. A clean clip pays nothing.
+    fn with_factors(&self, (m, v): Explained, peaks: &[Peak]) -> Result<Explained, IndexError> {
+        let changed = match (&m, &v) {
+            (Some(found), Some(verdict)) => {
+                let covered = verdict.best.last - verdict.best.first;
+                found.speed != 1.0 || covered < STRETCH_COVERAGE * verdict.clip_frames
+            }
+            _ => false,
+        };
+        let Some(mut found) = m else {
+            return Ok((None, v));
+        };
+        if !changed {
+            return Ok((Some(found), v));
+        }
+        // The same track at the same place: the offsets agree within what a
+        // stretch's drift can move a partial alignment.
+        let clip_s = v.as_ref().map_or(0.0, |v| f64::from(v.clip_frames) / FRAMES_PER_SECOND);
+        let agrees =
+            |t: &Match| t.track.id == found.track.id && (t.offset_s - found.offset_s).abs() <= 1.0 + 0.15 * clip_s;
+        if let Some((Some(t), _)) = self.tolerant_stage(peaks)? {
+            if agrees(&t) {
+                (found.speed, found.tempo, found.pitch_cents) = (t.speed, t.tempo, t.pitch_cents);
+            }
+        }
+        Ok((Some(found), v))
     }
 
     /// The tolerant stage's answer, when it finds one.
