@@ -20,7 +20,7 @@ pub mod tolerant;
 use sonica_index::{Candidate, FingerprintIndex, IndexError, Votes};
 use sonica_schema::{Peak, TrackRecord};
 
-use crate::cpu_stages::{charge, thread_cpu_ns, timed, Stage};
+use crate::cpu_stages::{timed, Stage};
 use crate::fingerprint::hashes::{hash_peaks, scale_peaks};
 use crate::fingerprint::params::PairParams;
 use crate::fingerprint::triplets::TripletParams;
@@ -427,35 +427,34 @@ impl<'a> Identifier<'a> {
                 }
             })
         })?;
-        let vote_started = thread_cpu_ns();
-        let verdicts = votes
-            .iter_mut()
-            .zip(speeds)
-            .zip(queried)
-            .map(|((v, &speed), queried)| {
-                let clip_frames = clip_frames * speed;
-                let cands = v.candidates(self.params.tolerance);
-                let &best = cands.first()?;
-                // Other tracks matching (nearly) as strongly as the best are
-                // copies of one recording, not noise. Different recordings
-                // that merely share material fall short of this and keep
-                // the clip ambiguous (no answer).
-                let copy_bar = self.params.strong_hits.max(best.count - best.count / 10);
-                let strong = best.count >= self.params.strong_hits;
-                let (duplicates, rest): (Vec<&Candidate>, Vec<&Candidate>) =
-                    cands[1..].iter().partition(|c| strong && c.count >= copy_bar);
-                Some(Verdict {
-                    best,
-                    runner_up: rest.first().map_or(0, |c| c.count),
-                    duplicates: duplicates.iter().map(|c| c.track).collect(),
-                    speed,
-                    queried,
-                    clip_frames,
+        Ok(timed(Stage::Vote, || {
+            votes
+                .iter_mut()
+                .zip(speeds)
+                .zip(queried)
+                .map(|((v, &speed), queried)| {
+                    let clip_frames = clip_frames * speed;
+                    let cands = v.candidates(self.params.tolerance);
+                    let &best = cands.first()?;
+                    // Other tracks matching (nearly) as strongly as the best are
+                    // copies of one recording, not noise. Different recordings
+                    // that merely share material fall short of this and keep
+                    // the clip ambiguous (no answer).
+                    let copy_bar = self.params.strong_hits.max(best.count - best.count / 10);
+                    let strong = best.count >= self.params.strong_hits;
+                    let (duplicates, rest): (Vec<&Candidate>, Vec<&Candidate>) =
+                        cands[1..].iter().partition(|c| strong && c.count >= copy_bar);
+                    Some(Verdict {
+                        best,
+                        runner_up: rest.first().map_or(0, |c| c.count),
+                        duplicates: duplicates.iter().map(|c| c.track).collect(),
+                        speed,
+                        queried,
+                        clip_frames,
+                    })
                 })
-            })
-            .collect();
-        charge(Stage::Vote, thread_cpu_ns().saturating_sub(vote_started));
-        Ok(verdicts)
+                .collect()
+        }))
     }
 }
 

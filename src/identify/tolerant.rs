@@ -16,7 +16,7 @@
 //! their partner at that ratio is a second, independent check: a chance
 //! alignment of hashes does not make the clip's peaks line up.
 
-use crate::cpu_stages::{charge, thread_cpu_ns, timed, Stage};
+use crate::cpu_stages::{timed, Stage};
 use sonica_index::{Candidate, FingerprintIndex, IndexError};
 use sonica_schema::{Peak, TrackId};
 
@@ -118,10 +118,9 @@ pub fn tolerant_verdict(
             }
         })
     })?;
-    let vote_started = thread_cpu_ns();
-    let verdict = decide(index, peaks, &mut hits, p, strong_hits, entries.len() as u32);
-    charge(Stage::Vote, thread_cpu_ns().saturating_sub(vote_started));
-    verdict
+    timed(Stage::Vote, || {
+        decide(index, peaks, &mut hits, p, strong_hits, entries.len() as u32)
+    })
 }
 
 /// The scale vote over `hits`, each candidate checked on its stored peaks.
@@ -207,7 +206,7 @@ fn vote(hits: &mut [Hit], p: &TolerantParams) -> Vec<(Candidate, f32)> {
     let coarse_scales = grid(p.scale_min, p.scale_max, COARSE_STEP);
     // (raw count, run start, run end, scale, offset of the cell pair)
     let mut coarse: Vec<(u32, usize, usize, f32, f32)> = Vec::new();
-    let mut counts: Vec<u32> = Vec::new();
+    let mut keys: Vec<u32> = Vec::new();
     let mut i = 0;
     while i < hits.len() {
         let track = hits[i].track;
@@ -220,7 +219,18 @@ fn vote(hits: &mut [Hit], p: &TolerantParams) -> Vec<(Candidate, f32)> {
         if ((end - start) as u32) < RUNNER_UP_FLOOR {
             continue;
         }
-        if let Some((n, k, cell)) = coarse_best(&hits[start..end], &coarse_scales, &mut counts) {
+        keys.clear();
+        for (k, &s) in coarse_scales.iter().enumerate() {
+            for h in &hits[start..end] {
+                let o = h.rt as f32 - s * h.qt as f32;
+                let cell = (o / COARSE_CELL).floor() as i64 + (1 << 22);
+                keys.push((k as u32) << 24 | (cell as u32 & 0xff_ffff));
+            }
+        }
+        keys.sort_unstable();
+        if let Some((n, key)) = best_pair(&keys) {
+            let k = (key >> 24) as usize;
+            let cell = i64::from(key & 0xff_ffff) - (1 << 22);
             coarse.push((n, start, end, coarse_scales[k], (cell + 1) as f32 * COARSE_CELL));
         }
     }
@@ -313,59 +323,6 @@ fn best_pair(keys: &[u32]) -> Option<(u32, u32)> {
     best.filter(|b| b.0 >= RUNNER_UP_FLOOR)
 }
 
-/// A track's best coarse (scale, cell pair): its raw count, the scale's
-/// index and the pair's first cell. The most populated pair of
-/// neighbouring offset cells of one scale (a true alignment may straddle
-/// an edge), ties going to the lowest scale, then the lowest cell, as a
-/// sorted scan would. Counted in a dense array (`counts`, all zero between
-/// calls) rather than by sorting: three passes over the hits per scale.
-fn coarse_best(run: &[Hit], scales: &[f32], counts: &mut Vec<u32>) -> Option<(u32, usize, i64)> {
-    let cell_of = |h: &Hit, s: f32| ((h.rt as f32 - s * h.qt as f32) / COARSE_CELL).floor() as i64;
-    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    for &s in scales {
-        for h in run {
-            let c = cell_of(h, s);
-            lo = lo.min(c);
-            hi = hi.max(c);
-        }
-    }
-    if lo > hi {
-        return None;
-    }
-    // One spare cell below, so every cell has a left neighbour.
-    let base = lo - 1;
-    let size = usize::try_from(hi - base + 1).ok()?;
-    if counts.len() < size {
-        counts.resize(size, 0);
-    }
-    // (count, scale index, scanned cell, first cell of the pair)
-    let mut best: Option<(u32, usize, i64, i64)> = None;
-    for (k, &s) in scales.iter().enumerate() {
-        for h in run {
-            counts[(cell_of(h, s) - base) as usize] += 1;
-        }
-        for h in run {
-            let c = cell_of(h, s);
-            let at = (c - base) as usize;
-            let left = counts[at - 1];
-            let n = counts[at] + left;
-            let first = if left > 0 { c - 1 } else { c };
-            let better = match best {
-                None => true,
-                Some((bn, bk, bc, _)) => n > bn || (n == bn && (k, c) < (bk, bc)),
-            };
-            if better {
-                best = Some((n, k, c, first));
-            }
-        }
-        for h in run {
-            counts[(cell_of(h, s) - base) as usize] = 0;
-        }
-    }
-    best.filter(|b| b.0 >= RUNNER_UP_FLOOR)
-        .map(|(n, k, _, first)| (n, k, first))
-}
-
 /// Least-squares line `rt = scale · qt + offset` through the hits, when
 /// they span enough clip time to fix a slope.
 fn fit(hits: &[&Hit]) -> Option<(f32, f32)> {
@@ -438,47 +395,6 @@ mod tests {
 
     fn hit(track: TrackId, qt: u32, rt: u32, hash: u32) -> Hit {
         Hit { track, qt, rt, hash }
-    }
-
-    /// The sorted-keys reading of the coarse pass, kept as the reference
-    /// the dense counting must agree with.
-    fn coarse_by_sorting(run: &[Hit], scales: &[f32]) -> Option<(u32, usize, i64)> {
-        let mut keys = Vec::new();
-        for (k, &s) in scales.iter().enumerate() {
-            for h in run {
-                let o = h.rt as f32 - s * h.qt as f32;
-                let cell = (o / COARSE_CELL).floor() as i64 + (1 << 22);
-                keys.push((k as u32) << 24 | (cell as u32 & 0xff_ffff));
-            }
-        }
-        keys.sort_unstable();
-        let (n, key) = best_pair(&keys)?;
-        Some((n, (key >> 24) as usize, i64::from(key & 0xff_ffff) - (1 << 22)))
-    }
-
-    #[test]
-    fn dense_coarse_counting_agrees_with_sorting() {
-        let scales = grid(0.82, 1.22, COARSE_STEP);
-        let mut counts = Vec::new();
-        let mut seed = 7u64;
-        let mut next = |m: u32| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((seed >> 33) as u32) % m
-        };
-        for case in 0..200 {
-            let n = 1 + next(300) as usize;
-            let mut run: Vec<Hit> = (0..n).map(|_| hit(1, next(400), next(20_000), next(1000))).collect();
-            if case % 2 == 0 {
-                // A planted alignment at scale 1.1 among the noise.
-                run.extend((0..30).map(|i| hit(1, i * 9, 3000 + (i as f32 * 9.0 * 1.1) as u32, i)));
-            }
-            assert_eq!(
-                coarse_best(&run, &scales, &mut counts),
-                coarse_by_sorting(&run, &scales),
-                "case {case}"
-            );
-            assert!(counts.iter().all(|&c| c == 0), "counts are left zeroed");
-        }
     }
 
     #[test]
