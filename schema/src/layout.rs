@@ -19,6 +19,11 @@
 //! | `analysis_audio` | analysis id, u64 BE     | [`PreviewAudio`](crate::mastering_record::PreviewAudio): the mix's opening, for the preview |
 //! | `api_keys`   | key id, u64 BE              | [`KeyRecord`](crate::api_key::KeyRecord) JSON: an API key's name, tier, overrides and sha256 (never the key) |
 //! | `quota_counters` | key id, u64 BE ++ quota tag, u8 | [`Counter`](crate::quota::Counter): the window a key's quota counts in and its count so far |
+//! | `monitors`   | monitor id, u64 BE          | a registered live source (URL, state), JSON |
+//! | `plays`      | monitor id, u64 BE ++ start ms, u64 BE ++ seq, u32 BE | one play or gap of a monitor's log, JSON |
+//! | `webhooks`   | subscription id, u64 BE     | a webhook subscription (URL, event kinds, secret), JSON |
+//! | `outbox`     | event id, u64 BE            | an event awaiting delivery to its subscribers, JSON |
+//! | `deliveries` | event id, u64 BE ++ subscription id, u64 BE | the delivery log: attempts, last status, delivered or given up, JSON |
 //!
 //! Big-endian ids make sled's byte order equal numeric order, so scans come
 //! back sorted. The peak list is the canonical fingerprint: both hash tiers
@@ -37,7 +42,9 @@
 //! way: a track ingested before them simply has no entry (and no `sha256`
 //! in its record); its waveform is computed from the file when first asked
 //! for, and stored. `api_keys` and `quota_counters` hold no track data: a
-//! store without them has no stored keys and nothing counted.
+//! store without them has no stored keys and nothing counted. `monitors`,
+//! `plays`, `webhooks`, `outbox` and `deliveries` are additive the same way:
+//! a store without them has no monitors and no subscriptions.
 //!
 //! The vector (HNSW) and text (tantivy) indexes are not trees: they live in
 //! folders beside the store (`vectors/`, `text/`) and are derived from the
@@ -87,10 +94,15 @@ pub enum Tree {
     AnalysisAudio,
     ApiKeys,
     QuotaCounters,
+    Monitors,
+    Plays,
+    Webhooks,
+    Outbox,
+    Deliveries,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 17] = [
+    pub const ALL: [Tree; 22] = [
         Tree::Meta,
         Tree::Tracks,
         Tree::Paths,
@@ -108,6 +120,11 @@ impl Tree {
         Tree::AnalysisAudio,
         Tree::ApiKeys,
         Tree::QuotaCounters,
+        Tree::Monitors,
+        Tree::Plays,
+        Tree::Webhooks,
+        Tree::Outbox,
+        Tree::Deliveries,
     ];
 
     /// The tree's name on disk.
@@ -130,6 +147,11 @@ impl Tree {
             Tree::AnalysisAudio => "analysis_audio",
             Tree::ApiKeys => "api_keys",
             Tree::QuotaCounters => "quota_counters",
+            Tree::Monitors => "monitors",
+            Tree::Plays => "plays",
+            Tree::Webhooks => "webhooks",
+            Tree::Outbox => "outbox",
+            Tree::Deliveries => "deliveries",
         }
     }
 
