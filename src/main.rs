@@ -88,6 +88,7 @@ fn run(cli: Run) -> anyhow::Result<ExitCode> {
     // indexes open them, so they stay in step.
     let options = match &cli.command {
         Command::Identify { .. }
+        | Command::Monitor { .. }
         | Command::Duplicates { .. }
         | Command::List { .. }
         | Command::Stats { .. }
@@ -175,6 +176,13 @@ fn dispatch(library: &Library, command: Command) -> anyhow::Result<ExitCode> {
             jobs,
             files,
         } => Ok(cli::identify::run(library, json, explain, jobs, &files)),
+        Command::Monitor {
+            json,
+            jobs,
+            window,
+            hop,
+            inputs,
+        } => Ok(cli::monitor::run(library, json, jobs, window, hop, &inputs)),
         Command::List { json } => cli::library::list(library, json),
         Command::Remove { id } => cli::library::remove(library, id),
         Command::Stats { json } => cli::library::stats(library, json),

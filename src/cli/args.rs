@@ -65,6 +65,27 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<String>,
     },
+    /// Scan recordings (files of any length) or live http(s) streams and
+    /// print one line per play: which track, from when to when, and from
+    /// where in it.
+    Monitor {
+        /// One JSON object a line: {source, track, title, artist, path,
+        /// start_s, end_s, offset_in_track_s, confidence, speed, score}.
+        #[arg(long)]
+        json: bool,
+        /// Identification threads (default: all cores).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Seconds of audio in each identified window.
+        #[arg(long, default_value = "10")]
+        window: f64,
+        /// Seconds between window starts.
+        #[arg(long, default_value = "5")]
+        hop: f64,
+        /// Files or http(s) stream URLs.
+        #[arg(required = true)]
+        inputs: Vec<String>,
+    },
     /// List the tracks in the library.
     List {
         #[arg(long)]
