@@ -75,9 +75,11 @@ def main():
     reports = []
     for r in load(a.plays, "plays"):
         try:
+            start, end = float(r["start_s"]), float(r["end_s"])
             reports.append({
                 "base": os.path.basename(str(r.get("path") or "")),
-                "start": float(r["start_s"]), "end": float(r["end_s"]),
+                # a zero-length report (one matched instant) still sits somewhere
+                "start": start, "end": max(end, start + 0.01),
                 "offset": float(r["offset_in_track_s"]) if r.get("offset_in_track_s") is not None else None,
                 "raw": r,
             })
