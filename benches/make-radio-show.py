@@ -37,6 +37,9 @@ Content (seeded RNG; the same seed gives the same files):
     synthetic jingles (3-8 s of ffmpeg sine sweeps, chords, noise bursts),
     DJ speech on its own, and a little dead air;
   * one library track played twice, far apart (two separate plays);
+  * the specials (unknown music, jingles, DJ speech, short plays, the
+    repeat, dead air) are scheduled across the hour and each follows a
+    music item; a 5-minute show has room for only some of them;
   * every music layer is levelled to -20 dBFS RMS (the playout normaliser),
     speech sits at -18 dBFS; the whole show then goes through acompressor
     (-24 dB threshold, 4:1, +6 dB make-up) and alimiter (-1 dBFS), pink
@@ -79,6 +82,9 @@ import sys
 import tempfile
 import time
 
+# bump when the same seed would give a different show; monitor-eval.sh
+# rebuilds a cached show whose show.json has another version
+VERSION = 1
 SR = 44100
 MUSIC_RMS_DB = -20.0
 SPEECH_RMS_DB = -18.0
@@ -324,7 +330,7 @@ class Show:
         spread(max(1, round(m / 8)), "jingle")
         spread(max(1, round(m / 20)), "speech")
         spread(max(1, round(m / 20)), "short", 0.1, 0.85)
-        spread(max(1, round(m / 30)), "silence", 0.15, 0.85)
+        spread(round(m / 30), "silence", 0.15, 0.85)
         events.append((T * rng.uniform(0.55, 0.7), "repeat"))
         events.sort()
         max_play = min(240.0, max(45.0, T / 4))  # short shows get more, shorter plays
@@ -338,7 +344,7 @@ class Show:
             if remaining <= 0.05:
                 break
             kind = "track"
-            if events and t >= events[0][0] and (prev is None or prev["kind"] == "track"):
+            if events and t >= events[0][0] and (prev is None or prev["kind"] in ("track", "unknown_music")):
                 kind = events.pop(0)[1]
             item = {"kind": kind}
             if kind in ("track", "short", "repeat"):
@@ -664,7 +670,7 @@ def main():
         for e in truth:
             f.write(json.dumps(e) + "\n")
     summary = summarize(truth, args.minutes)
-    summary.update(seed=args.seed, build_s=round(time.time() - t0, 1),
+    summary.update(version=VERSION, seed=args.seed, build_s=round(time.time() - t0, 1),
                    corpus=os.path.abspath(args.corpus), queries=os.path.abspath(args.queries))
     with open(os.path.join(args.out, "show.json"), "w") as f:
         json.dump(summary, f, indent=1)

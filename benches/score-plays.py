@@ -31,6 +31,7 @@ score (2 on unreadable input).
 import argparse
 import json
 import os
+import signal
 import statistics
 import sys
 
@@ -208,4 +209,5 @@ def main():
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` is fine
     main()
