@@ -13,6 +13,7 @@
 #
 # Environment:
 #   SONICA_BIN      default target/release/sonica
+#   SONICA_MONITOR_ARGS  extra `sonica monitor` flags, e.g. "--jobs 1 --hop 5"
 #   SONICA_CORPUS   default ~/.cache/sonica-corpus
 #   SONICA_QUERIES  default ~/.cache/sonica-queries
 #   OLAF_BIN        an Olaf CLI binary; unset = no Olaf rows
@@ -77,7 +78,8 @@ rows=()   # "label<TAB>rundir" for the table
 if [[ "$db" != "-" ]]; then
   d="$runs/sonica"; mkdir -p "$d"
   echo "monitor-eval: sonica monitor ($sonica)" >&2
-  if /usr/bin/time -v -o "$d/time.txt" "$sonica" monitor --data-dir "$db" --json "$mp3" \
+  # shellcheck disable=SC2086  # SONICA_MONITOR_ARGS is a word list
+  if /usr/bin/time -v -o "$d/time.txt" "$sonica" monitor --data-dir "$db" --json ${SONICA_MONITOR_ARGS:-} "$mp3" \
        > "$d/plays.jsonl" 2> "$d/stderr.txt"; then
     echo ok > "$d/status"
   else
