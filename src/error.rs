@@ -191,6 +191,8 @@ pub enum ErrorCode {
     /// the allow-list.
     UrlNotAllowed,
     UnknownMonitor,
+    /// `max_monitors` are registered already.
+    TooManyMonitors,
     AnalysisMissing,
     AnalysisPending,
     TrackNotReady,
@@ -235,6 +237,7 @@ impl ErrorCode {
             ErrorCode::InvalidUrl => "invalid_url",
             ErrorCode::UrlNotAllowed => "url_not_allowed",
             ErrorCode::UnknownMonitor => "unknown_monitor",
+            ErrorCode::TooManyMonitors => "too_many_monitors",
             ErrorCode::SourceUnavailable => "source_unavailable",
             ErrorCode::AnalysisMissing => "analysis_missing",
             ErrorCode::AnalysisPending => "analysis_pending",

@@ -87,8 +87,13 @@ fn run(cli: Run) -> anyhow::Result<ExitCode> {
     // start faster); those that change the library or query the search
     // indexes open them, so they stay in step.
     let options = match &cli.command {
+        // A scan looks up the same buckets window after window: parsed
+        // blocks are kept.
+        Command::Monitor { .. } => OpenOptions {
+            block_cache_bytes: 64 << 20,
+            ..OpenOptions::recognition_only()
+        },
         Command::Identify { .. }
-        | Command::Monitor { .. }
         | Command::Duplicates { .. }
         | Command::List { .. }
         | Command::Stats { .. }

@@ -269,6 +269,17 @@ pub struct ServeArgs {
     /// Log JSON lines instead of text [default: false].
     #[arg(long, env = "SONICA_LOG_JSON", value_name = "BOOL")]
     pub log_json: Option<bool>,
+    /// Let monitor streams and webhook URLs reach private, loopback and
+    /// link-local addresses [default: false].
+    #[arg(long, env = "SONICA_ALLOW_PRIVATE_URLS", value_name = "BOOL")]
+    pub allow_private_urls: Option<bool>,
+    /// The only hosts monitor streams and webhook URLs may name, comma
+    /// separated [default: any public host].
+    #[arg(long, env = "SONICA_ALLOW_HOSTS", value_delimiter = ',')]
+    pub allow_hosts: Option<Vec<String>>,
+    /// Live monitors that may be registered at once [default: 16].
+    #[arg(long, env = "SONICA_MAX_MONITORS")]
+    pub max_monitors: Option<usize>,
     /// Cache memory in MB (store pages and parsed index blocks) [default: 256].
     #[arg(long, env = "SONICA_CACHE_MB")]
     pub cache_mb: Option<u64>,

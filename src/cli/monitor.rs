@@ -56,7 +56,7 @@ pub fn run(
                 &identifier,
                 &params,
                 0.0,
-                &mut |push| source.pull(&policy, push).map(|_| ()),
+                |push: &mut sonica::monitor::scan::Push<'_>| source.pull(&policy, push).map(|_| ()),
                 &mut report,
             )
         });

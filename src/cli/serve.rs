@@ -40,6 +40,9 @@ pub fn run(library: &sonica::options::LibraryArgs, a: ServeArgs) -> ExitCode {
         on_duplicate: a.on_duplicate,
         analyses_keep: a.analyses_keep,
         max_sections: a.max_sections,
+        allow_private_urls: a.allow_private_urls,
+        allow_hosts: a.allow_hosts,
+        max_monitors: a.max_monitors,
     };
     let config = match resolve(file, over) {
         Ok(c) => c,

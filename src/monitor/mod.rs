@@ -15,6 +15,7 @@
 //! a day-long file or an endless stream costs the same memory as a minute.
 
 pub mod error;
+pub mod live;
 pub mod recent;
 pub mod refine;
 pub mod scan;

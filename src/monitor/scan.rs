@@ -51,7 +51,7 @@ pub fn scan(
     ident: &Identifier<'_>,
     params: &MonitorParams,
     origin_s: f64,
-    produce: &mut dyn FnMut(&mut Push<'_>) -> Result<(), SonicaError>,
+    produce: impl FnOnce(&mut Push<'_>) -> Result<(), SonicaError>,
     report: &mut (dyn FnMut(Report) + Send),
 ) -> Result<ScanSummary, SonicaError> {
     params.check().map_err(MonitorError::Params)?;

@@ -11,7 +11,8 @@
 //! - A play survives `max_missed` windows that do not agree (talk or a
 //!   jingle over the music) and ends at the next one, or as soon as another
 //!   play is confirmed (a crossfade into the next track).
-//! - The same track at another alignment is another play (played twice).
+//! - The same track at another alignment is another play (played twice),
+//!   unless it continues the open play: looped music matches its repeats.
 //! - Windows agreeing with a play that just ended do not start a new one:
 //!   the tail of a crossfade is not a second play.
 
@@ -82,8 +83,11 @@ impl PlayDraft {
     }
 
     fn agrees(&self, a: &WindowAnswer, f: &Found, tolerance_s: f64) -> bool {
-        let same = f.track.id == self.track.id || f.copies.contains(&self.track.id);
-        same && (f.anchor(a.start_s) - self.anchor_s).abs() <= tolerance_s
+        self.same_track(f) && (f.anchor(a.start_s) - self.anchor_s).abs() <= tolerance_s
+    }
+
+    fn same_track(&self, f: &Found) -> bool {
+        f.track.id == self.track.id || f.copies.contains(&self.track.id)
     }
 
     fn extend(&mut self, a: &WindowAnswer, f: &Found) {
@@ -160,7 +164,11 @@ impl Tracker {
         let tol = self.rules.align_tolerance_s;
         self.ended.retain(|(_, until)| *until >= a.index);
         if let Some(f) = &a.found {
-            if let Some(open) = self.open.as_mut().filter(|o| o.agrees(a, f, tol)) {
+            // The open play's track at another alignment is the same play
+            // too: music built of repeated bars matches a repeat as well as
+            // the place itself (a track restarted right after it ended is
+            // merged with it; after any other play it is a new play).
+            if let Some(open) = self.open.as_mut().filter(|o| o.same_track(f)) {
                 open.extend(a, f);
             } else if let Some(p) = self.pending.as_mut().filter(|p| p.agrees(a, f, tol)) {
                 p.extend(a, f);
@@ -347,6 +355,15 @@ mod tests {
         a.push(hears(7, 1, 0.0));
         a.extend((8..12).map(|k| hears(k, 2, 22.0)));
         assert_eq!(plays(&a), vec![(1, 0, 3), (2, 4, 11)]);
+    }
+
+    #[test]
+    fn a_repeat_inside_looped_music_does_not_split_the_play() {
+        let mut a: Vec<_> = (0..3).map(|k| hears(k, 1, 0.0)).collect();
+        a.push(hears(3, 1, 8.0)); // the same bars, 8 s further into the track
+        a.push(hears(4, 1, 8.0));
+        a.push(hears(5, 1, 0.0));
+        assert_eq!(plays(&a), vec![(1, 0, 5)]);
     }
 
     #[test]

@@ -67,6 +67,10 @@ pub struct Config {
     pub analyses_keep: usize,
     /// Sections kept per analysed track (1–32).
     pub max_sections: usize,
+    /// What monitor streams and webhook URLs may reach.
+    pub net: crate::net::NetPolicy,
+    /// Live monitors that may be registered at once.
+    pub max_monitors: usize,
 }
 
 impl Default for Config {
@@ -98,6 +102,8 @@ impl Default for Config {
             on_duplicate: OnDuplicate::default(),
             analyses_keep: crate::mastering::assistant::DEFAULT_KEEP,
             max_sections: sonica_schema::DEFAULT_SECTIONS,
+            net: crate::net::NetPolicy::default(),
+            max_monitors: 16,
         }
     }
 }
@@ -133,6 +139,12 @@ pub struct FileConfig {
     pub on_duplicate: Option<OnDuplicate>,
     pub analyses_keep: Option<usize>,
     pub max_sections: Option<usize>,
+    /// Let monitor streams and webhooks reach private, loopback and
+    /// link-local addresses.
+    pub allow_private_urls: Option<bool>,
+    /// When set, the only hosts monitor streams and webhooks may name.
+    pub allow_hosts: Option<Vec<String>>,
+    pub max_monitors: Option<usize>,
 }
 
 /// A setting that could not be used; the message names it.
@@ -270,6 +282,15 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
         on_duplicate: pick!(on_duplicate, d.on_duplicate),
         analyses_keep,
         max_sections,
+        net: crate::net::NetPolicy {
+            allow_private: pick!(allow_private_urls, d.net.allow_private),
+            allow_hosts: pick!(allow_hosts, d.net.allow_hosts)
+                .into_iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+        },
+        max_monitors: pick!(max_monitors, d.max_monitors).min(1000),
     })
 }
 

@@ -17,6 +17,7 @@ pub(crate) mod holdback;
 pub(crate) mod jobs;
 pub mod keys;
 pub(crate) mod metrics;
+pub(crate) mod monitors;
 pub(crate) mod openapi;
 pub(crate) mod policy;
 pub mod range;
@@ -105,6 +106,14 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     let recovered = jobs::recover(&index, &scheduler, config.job_attempts).map_err(SonicaError::from)?;
     let music = library.music().expect("opened with the search indexes").clone();
     let stored_keys = Arc::new(sonica_index::KeyStore::open(index.store().clone()).map_err(SonicaError::from)?);
+    let monitor_store =
+        Arc::new(sonica_index::MonitorStore::open(index.store().clone()).map_err(SonicaError::from)?);
+    let monitors = Arc::new(monitors::Monitors::new(
+        monitor_store,
+        index.clone(),
+        config.net.clone(),
+        config.max_monitors,
+    ));
     let state = Arc::new(AppState {
         guard: auth::Guard::new(&config, stored_keys, index.store().clone()),
         config: config.clone(),
@@ -119,6 +128,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         claims: Mutex::new(Default::default()),
         recognizers: tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
         watch: Default::default(),
+        monitors: monitors.clone(),
     });
     tracing::info!(
         tracks = index.len(),
@@ -148,12 +158,17 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     };
 
     let saver = VectorSaver::start(music.clone());
+    let started_monitors = monitors.start_all().map_err(SonicaError::from)?;
+    if started_monitors > 0 {
+        tracing::info!(monitors = started_monitors, "monitors started");
+    }
     let result = actix_web::rt::System::new().block_on(run_http(state.clone(), metrics));
 
     tracing::info!("stopping: finishing running jobs");
     if let Some(w) = watcher {
         w.shutdown();
     }
+    monitors.shutdown();
     pool.shutdown();
     saver.shutdown();
     if let Err(e) = index.flush() {

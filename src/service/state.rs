@@ -45,6 +45,8 @@ pub struct AppState {
     pub recognizers: tokio::sync::Semaphore,
     /// What the folder watcher is doing, for `GET /health`.
     pub watch: WatchStatus,
+    /// The live monitors.
+    pub monitors: Arc<crate::service::monitors::Monitors>,
 }
 
 /// The folder watcher's state, as it last reported it.
