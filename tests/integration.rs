@@ -29,6 +29,8 @@ mod kill;
 mod layering;
 #[path = "integration/mastering.rs"]
 mod mastering;
+#[path = "integration/monitor.rs"]
+mod monitor;
 #[path = "integration/pinned.rs"]
 mod pinned;
 #[path = "integration/recognition.rs"]
@@ -45,6 +47,8 @@ mod service_bad_input;
 mod service_flow;
 #[path = "integration/service_mastering.rs"]
 mod service_mastering;
+#[path = "integration/service_monitors.rs"]
+mod service_monitors;
 #[path = "integration/service_music.rs"]
 mod service_music;
 #[path = "integration/service_patterns.rs"]

@@ -27,7 +27,9 @@ pub struct MonitorStore {
 }
 
 fn poisoned<T>(_: T) -> IndexError {
-    IndexError::Store(crate::StoreError::Backend("the monitor store's lock is poisoned".into()))
+    IndexError::Store(crate::StoreError::Backend(
+        "the monitor store's lock is poisoned".into(),
+    ))
 }
 
 impl MonitorStore {
@@ -119,18 +121,16 @@ impl MonitorStore {
         }
     }
 
-    /// Appends an entry to a monitor's log and moves its `heard_until_ms`
-    /// to the entry's end, in one write. False when the monitor is gone.
+    /// Appends an entry to a monitor's log. False when the monitor is
+    /// gone.
     pub fn append(&self, id: u64, entry: &LogEntry) -> Result<bool, IndexError> {
         let mut seq = self.writer.lock().map_err(poisoned)?;
-        let Some(mut r) = self.get(id)? else {
+        if self.get(id)?.is_none() {
             return Ok(false);
-        };
+        }
         *seq = seq.wrapping_add(1);
-        r.heard_until_ms = Some(r.heard_until_ms.unwrap_or(0).max(entry.end_ms));
         let mut b = Batch::new();
         b.put(Tree::Plays, log_key(id, entry.start_ms, *seq).to_vec(), entry.encode());
-        b.put(Tree::Monitors, monitor_key(id).to_vec(), r.encode());
         self.store.commit(b)?;
         Ok(true)
     }
@@ -193,11 +193,23 @@ mod tests {
             assert!(m.append(a.id, &entry(t, t + 5_000)).unwrap());
         }
         assert!(m.append(b.id, &entry(15_000, 16_000)).unwrap());
-        let got: Vec<u64> = m.entries(a.id, 0, u64::MAX, 10).unwrap().iter().map(|e| e.start_ms).collect();
+        let got: Vec<u64> = m
+            .entries(a.id, 0, u64::MAX, 10)
+            .unwrap()
+            .iter()
+            .map(|e| e.start_ms)
+            .collect();
         assert_eq!(got, vec![10_000, 20_000, 30_000]);
-        let got: Vec<u64> = m.entries(a.id, 15_000, 30_000, 10).unwrap().iter().map(|e| e.start_ms).collect();
+        let got: Vec<u64> = m
+            .entries(a.id, 15_000, 30_000, 10)
+            .unwrap()
+            .iter()
+            .map(|e| e.start_ms)
+            .collect();
         assert_eq!(got, vec![20_000]);
         assert_eq!(m.entries(a.id, 0, u64::MAX, 2).unwrap().len(), 2);
+        m.heard(a.id, 35_000).unwrap();
+        m.heard(a.id, 30_000).unwrap();
         assert_eq!(m.get(a.id).unwrap().unwrap().heard_until_ms, Some(35_000));
     }
 

@@ -26,8 +26,8 @@ const MIN_GAP_MS: u64 = 2_000;
 pub trait LiveSink: Send + Sync {
     /// Connected and hearing audio.
     fn up(&self);
-    /// Dropped, or could not connect: why.
-    fn down(&self, reason: &str);
+    /// Dropped, or could not connect: why, and until when it was heard.
+    fn down(&self, reason: &str, heard_until_ms: Option<u64>);
     /// A play was confirmed (its end is provisional).
     fn started(&self, play: &Play);
     /// A play ended.
@@ -40,7 +40,9 @@ pub trait LiveSink: Send + Sync {
 }
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Monitors `url` until `stop` is set. `heard_until_ms` is when the source
@@ -77,7 +79,7 @@ pub fn run_live(
                     received_s += s.len() as f64 / rate;
                     if last_note.elapsed() >= Duration::from_secs(1) {
                         last_note = Instant::now();
-                        let heard_ms = origin_ms + (received_s * 1000.0) as u64;
+                        let heard_ms = heard_until(origin_ms, received_s);
                         let lag_s = (now_ms() as f64 - heard_ms as f64).max(0.0) / 1000.0;
                         sink.heard(heard_ms, lag_s);
                     }
@@ -99,17 +101,25 @@ pub fn run_live(
             Err(e) => e.to_string(),
         };
         if received_s > 0.0 {
-            last_heard = Some(origin_ms + (received_s * 1000.0) as u64);
+            last_heard = Some(heard_until(origin_ms, received_s));
         } else if last_heard.is_none() {
             last_heard = Some(origin_ms);
         }
-        sink.down(&reason);
+        sink.down(&reason, last_heard);
         if opened.elapsed() >= STABLE {
             backoff = FIRST_BACKOFF;
         }
         sleep_unless_stopped(backoff, stop);
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// Unix ms up to which a connection opened at `origin_ms` was heard after
+/// `received_s` seconds of audio, never past the clock: a server that
+/// sends faster than real time (a burst at connection, a file served whole)
+/// must not hide the silence after it.
+fn heard_until(origin_ms: u64, received_s: f64) -> u64 {
+    (origin_ms + (received_s * 1000.0) as u64).min(now_ms())
 }
 
 fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {

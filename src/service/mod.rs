@@ -106,8 +106,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     let recovered = jobs::recover(&index, &scheduler, config.job_attempts).map_err(SonicaError::from)?;
     let music = library.music().expect("opened with the search indexes").clone();
     let stored_keys = Arc::new(sonica_index::KeyStore::open(index.store().clone()).map_err(SonicaError::from)?);
-    let monitor_store =
-        Arc::new(sonica_index::MonitorStore::open(index.store().clone()).map_err(SonicaError::from)?);
+    let monitor_store = Arc::new(sonica_index::MonitorStore::open(index.store().clone()).map_err(SonicaError::from)?);
     let monitors = Arc::new(monitors::Monitors::new(
         monitor_store,
         index.clone(),

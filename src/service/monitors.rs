@@ -277,6 +277,17 @@ impl StoreSink {
     }
 }
 
+impl StoreSink {
+    /// Stores when the stream was last heard (what a restart's gap starts
+    /// from).
+    fn write_heard(&self, until_ms: u64) {
+        *self.heard_written.lock().unwrap_or_else(|p| p.into_inner()) = until_ms;
+        if let Err(e) = self.monitors.store.heard(self.id, until_ms) {
+            tracing::error!(monitor = self.id, error = %e, "cannot store the time heard");
+        }
+    }
+}
+
 impl LiveSink for StoreSink {
     fn up(&self) {
         self.with_status(|s| {
@@ -289,7 +300,10 @@ impl LiveSink for StoreSink {
         }
     }
 
-    fn down(&self, reason: &str) {
+    fn down(&self, reason: &str, heard_until_ms: Option<u64>) {
+        if let Some(h) = heard_until_ms {
+            self.write_heard(h);
+        }
         self.with_status(|s| {
             s.state = "down";
             s.last_error = Some(reason.to_string());
@@ -347,12 +361,9 @@ impl LiveSink for StoreSink {
             s.heard_until_ms = Some(until_ms);
             s.lag_s = lag_s;
         });
-        let mut written = self.heard_written.lock().unwrap_or_else(|p| p.into_inner());
-        if until_ms >= *written + HEARD_WRITE_MS {
-            *written = until_ms;
-            if let Err(e) = self.monitors.store.heard(self.id, until_ms) {
-                tracing::error!(monitor = self.id, error = %e, "cannot store the time heard");
-            }
+        let due = until_ms >= *self.heard_written.lock().unwrap_or_else(|p| p.into_inner()) + HEARD_WRITE_MS;
+        if due {
+            self.write_heard(until_ms);
         }
     }
 }

@@ -200,7 +200,9 @@ fn ms_param(q: &HashMap<String, String>, name: &str, default: u64) -> Result<u64
         None => Ok(default),
         Some(v) => v.trim().parse::<u64>().map_err(|_| {
             let shown: String = v.chars().take(40).collect();
-            param(format!("{name} must be a Unix time in milliseconds (a whole number ≥ 0), not {shown:?}"))
+            param(format!(
+                "{name} must be a Unix time in milliseconds (a whole number ≥ 0), not {shown:?}"
+            ))
         }),
     }
 }
