@@ -27,7 +27,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 fuzz="$here/fuzz"
 secs="${1:-60}"
 [[ $# -gt 0 ]] && shift
-all=(decode ws_stream codecs analysis search_params multipart web_inputs)
+all=(decode ws_stream codecs analysis search_params multipart web_inputs monitor_inputs)
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all[@]}")
 [[ "$secs" =~ ^[0-9]+$ && "$secs" -gt 0 ]] || { echo "SECONDS must be a positive whole number, not $secs" >&2; exit 2; }
