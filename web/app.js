@@ -1,5 +1,5 @@
 // app.js — why it exists: the entry module of the Sonica page. It owns the hash router
-// (#/library, #/recognize, #/search, #/track/<id>, #/match, #/master[/<id>]), the notice area (#notice),
+// (#/library, #/recognize, #/search, #/track/<id>, #/match, #/master[/<id>], #/monitors), the notice area (#notice),
 // the API-key dialog shown on a 401, and the ready flags the browser tests wait for.
 
 import { setHooks, getKey, setKey, fill } from "./api.js";
@@ -9,6 +9,7 @@ import * as search from "./page-search.js";
 import * as track from "./page-track.js";
 import * as match from "./page-match.js";
 import * as master from "./page-master.js";
+import * as monitors from "./page-monitors.js";
 
 const main = document.getElementById("page");
 const noticeBox = document.getElementById("notice");
@@ -72,6 +73,7 @@ const routes = [
   [/^#\/match\/?$/, match, "match"],
   [/^#\/master\/?$/, master, "master"],
   [/^#\/master\/([^/]+)\/?$/, master, "master"],
+  [/^#\/monitors\/?$/, monitors, "monitors"],
 ];
 
 function markNav(name) {

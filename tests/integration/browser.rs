@@ -2,7 +2,8 @@
 //! (chromedriver), against a real `sonica serve` with generated audio.
 //! Upload, microphone and file recognition, "why this match", search with
 //! filters, the track page's drawings and MIDI, the Master page (a mix
-//! against a genre's references), API keys, axe-core on every page, and
+//! against a genre's references), the Monitors page on a live stream the
+//! test serves on loopback, API keys, axe-core on every page, and
 //! screenshots plus figures (`BROWSER-FIGURE` lines).
 //!
 //! Needs Debian's `chromium` and `chromium-driver` and
@@ -13,6 +14,8 @@
 
 #[path = "browser/pages.rs"]
 mod pages;
+#[path = "browser/radio.rs"]
+mod radio;
 #[path = "browser/webdriver.rs"]
 mod webdriver;
 
@@ -1652,5 +1655,299 @@ fn browser_track_page_shows_sections_and_similar_patterns() {
     assert!(
         widths[0].as_f64().unwrap_or(0.0) <= widths[1].as_f64().unwrap_or(0.0) + 1.0,
         "the track page scrolls sideways at 390 px: {widths}"
+    );
+}
+
+/// The admin key of the monitors test.
+const ADMIN: &str = "admin-key-1";
+
+/// Keeps the page's EventSources (to see them closed) and the events they
+/// got, as `kind@ms` (installed before the app's scripts run).
+const COUNT_EVENT_SOURCES_JS: &str = r#"
+(function () {
+  const Native = window.EventSource;
+  if (typeof Native !== 'function') return;
+  window.__eventSources = [];
+  window.__events = [];
+  function Counted(url, opts) {
+    const es = new Native(url, opts);
+    window.__eventSources.push(es);
+    for (const kind of ['status', 'play.started', 'play.ended', 'gap', 'monitor.up', 'monitor.down']) {
+      es.addEventListener(kind, () => window.__events.push(kind + '@' + (Date.now() % 100000)));
+    }
+    return es;
+  }
+  Counted.prototype = Native.prototype;
+  Counted.CONNECTING = 0; Counted.OPEN = 1; Counted.CLOSED = 2;
+  window.EventSource = Counted;
+})();
+"#;
+
+/// The Monitors page on a live stream served by the test on loopback: two
+/// library songs in real time, then the station off the air for a moment.
+/// Adding through the form (first without a key: the key dialog; then a
+/// URL the API refuses, its message shown), the state badge, a bar for the
+/// song on air within seconds that opens its track, the plays logged, the
+/// drop shown as down then as a hatched gap, the table, axe, the event
+/// streams closed on leaving, and removal.
+#[test]
+fn browser_monitors_page_follows_a_live_stream() {
+    if webdriver::skip() {
+        return;
+    }
+    let _ = pages::axe_source();
+    let _one = serial();
+    let t_test = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &["--api-keys", ADMIN, "--allow-private-urls", "true"]);
+    let a = audio::song(7101, 22.0, RATE);
+    let b = audio::song(7202, 22.0, RATE);
+    let id_a = put(&srv, dir.path(), "a.wav", &a, "Harbor Lights", None, Some(ADMIN));
+    let id_b = put(&srv, dir.path(), "b.wav", &b, "Quiet Meadow", None, Some(ADMIN));
+    // The browser starts while the songs are fingerprinted.
+    let app = App::new(&srv.base, Options::default());
+    app.b.set_viewport(1280, 900);
+    app.b
+        .cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": COUNT_EVENT_SOURCES_JS }),
+        )
+        .expect("a script before the page's own");
+    ready(&srv, &[id_a, id_b]);
+
+    // The station: both songs back to back (a little noise over them), then
+    // off the air for 2.5 s, then hiss.
+    let radio = radio::Radio::start();
+    let mut show = a.clone();
+    show.extend(&b);
+    radio.queue(&audio::add_noise(&show, 30.0, 5), RATE, Duration::ZERO);
+    let mut rng = audio::Rng::new(9);
+    let hiss: Vec<f32> = (0..RATE * 60).map(|_| 0.02 * rng.unit()).collect();
+    radio.queue(&hiss, RATE, Duration::from_millis(2500));
+
+    app.load("#/monitors", "monitors");
+    let current = app.b.find("nav a[href=\"#/monitors\"]");
+    assert_eq!(app.b.attr(&current, "aria-current").as_deref(), Some("page"));
+    assert_eq!(
+        app.b
+            .execute("return document.querySelector('#timeline-span').value;", vec![]),
+        (6 * 3_600_000).to_string(),
+        "the timeline spans 6 h at first"
+    );
+    app.wait_eq("the empty list", 10 * SECS, &true, || {
+        app.b
+            .text_of("#monitors-message")
+            .is_some_and(|t| t.contains("No monitors yet"))
+    });
+
+    // Without a key the server asks for one; the draft survives the dialog.
+    app.type_into("#monitor-url", &radio.url);
+    app.type_into("#monitor-name", "Loopback FM");
+    app.b.click_css("#add-monitor");
+    app.b
+        .wait_until("the key dialog", 10 * SECS, || app.shown("#key-dialog").then_some(()));
+    app.type_into("#api-key", ADMIN);
+    app.b.click_css("#save-key");
+    app.wait_ready("monitors");
+    let draft = app.b.execute(
+        "return [document.querySelector('#monitor-url').value, document.querySelector('#monitor-name').value];",
+        vec![],
+    );
+    assert_eq!(draft, json!([radio.url, "Loopback FM"]), "the form keeps its draft");
+
+    // A URL the API refuses: its message, in words.
+    app.type_into("#monitor-url", "ftp://radio.example.com/live");
+    app.b.click_css("#add-monitor");
+    app.b.wait_until("the API's refusal", 10 * SECS, || {
+        let t = app.b.text_of("#monitor-form-message")?;
+        t.contains("invalid_url").then_some(t)
+    });
+    assert_eq!(radio.counts(), (0, 0, 0), "nothing connected yet");
+
+    // The real one.
+    app.type_into("#monitor-url", &radio.url);
+    let t_add = Instant::now();
+    app.b.click_css("#add-monitor");
+    let card = app.b.wait_until("the monitor's card", 10 * SECS, || {
+        let id = app
+            .b
+            .try_execute(
+                "const a = document.querySelector('article.monitor'); return a ? a.dataset.monitorId : null;",
+                vec![],
+            )
+            .ok()?;
+        id.as_str().map(|s| format!("article.monitor[data-monitor-id=\"{s}\"]"))
+    });
+    let mon_id: u64 = card.split('"').nth(1).unwrap().parse().unwrap();
+    assert_eq!(app.b.text_of(&format!("{card} h3")).as_deref(), Some("Loopback FM"));
+    app.select("#timeline-span", &(15 * 60_000).to_string());
+    app.b.wait_find(&format!("{card} .badge[data-state=\"up\"]"), 20 * SECS);
+
+    // The song on air shows as a bar (and as now playing) while it plays.
+    let bar_a = format!("{card} svg.timeline a.play[data-track-id=\"{id_a}\"]");
+    app.b.wait_find(&bar_a, 40 * SECS);
+    let after_s = t_add.elapsed().as_secs_f64();
+    figure(
+        "monitors page: first bar after the stream started (s)",
+        format!("{after_s:.1}"),
+    );
+    let bar = app.b.execute(
+        "const a = document.querySelector(arguments[0]);
+         a.focus();
+         return {title: a.dataset.title, label: a.getAttribute('aria-label'), focused: document.activeElement === a,
+                 w: a.getBoundingClientRect().width,
+                 now: (document.querySelector(arguments[1] + ' .now-playing-link') || {}).textContent || ''};",
+        vec![json!(bar_a), json!(card)],
+    );
+    println!("the first bar: {bar}");
+    assert_eq!(bar["title"], "Harbor Lights", "{bar}");
+    assert!(bar["label"].as_str().unwrap_or("").contains("Harbor Lights"), "{bar}");
+    assert_eq!(bar["focused"], true, "a bar takes the keyboard focus: {bar}");
+    assert!(bar["w"].as_f64().unwrap_or(0.0) >= 4.0, "{bar}");
+    assert!(bar["now"].as_str().unwrap_or("").contains("Harbor Lights"), "{bar}");
+    app.shot("monitors-live");
+
+    // A click on it opens the track.
+    app.b.click(&app.b.find(&bar_a));
+    app.wait_ready("track");
+    assert_eq!(
+        app.b.execute("return location.hash;", vec![]),
+        format!("#/track/{id_a}")
+    );
+    assert!(app.b.text_of("h1").unwrap_or_default().contains("Harbor Lights"));
+    let sources = app.b.execute(
+        "return (window.__eventSources || []).map(e => [e.url.replace(location.origin, ''), e.readyState]);",
+        vec![],
+    );
+    println!("event sources after leaving the page: {sources}");
+    assert!(
+        !sources.as_array().unwrap().is_empty() && sources.as_array().unwrap().iter().all(|s| s[1] == 2),
+        "the page subscribed, and closed its event streams on leaving: {sources}"
+    );
+
+    // Back: the second song, and the first one logged once it ended.
+    app.nav("#/monitors", "monitors");
+    // The states the card shows, noted as they change (down may last only
+    // a few seconds).
+    app.b.execute(
+        "window.__states = [];
+         const card = document.querySelector(arguments[0]);
+         new MutationObserver(() => window.__states.push(card.dataset.state + '@' + (Date.now() % 100000)))
+           .observe(card, {attributes: true, attributeFilter: ['data-state']});",
+        vec![json!(card)],
+    );
+    assert_eq!(
+        app.b
+            .execute("return document.querySelector('#timeline-span').value;", vec![]),
+        (15 * 60_000).to_string(),
+        "the span is remembered"
+    );
+    app.b.wait_find(
+        &format!("{card} svg.timeline a.play:not(.now)[data-track-id=\"{id_a}\"]"),
+        40 * SECS,
+    );
+    app.b.wait_find(
+        &format!("{card} svg.timeline a.play[data-track-id=\"{id_b}\"]"),
+        20 * SECS,
+    );
+
+    // The stream ends: down, with its error; off the air, then back: a gap.
+    let seen_down = || {
+        app.b
+            .try_execute(
+                "return (window.__states || []).some(s => s.startsWith('down'));",
+                vec![],
+            )
+            .is_ok_and(|v| v == true)
+    };
+    let deadline = Instant::now() + 40 * SECS;
+    while !seen_down() {
+        assert!(
+            Instant::now() < deadline,
+            "the card never showed down; states {}, events {}, radio {:?}",
+            app.b.execute("return window.__states;", vec![]),
+            app.b.execute("return window.__events;", vec![]),
+            radio.counts()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!(
+        "events: {}; states: {}",
+        app.b.execute("return window.__events;", vec![]),
+        app.b.execute("return window.__states;", vec![])
+    );
+    let error = app.b.text_of(&format!("{card} dd.monitor-error")).unwrap_or_default();
+    println!("down: {error}");
+    assert!(!error.trim().is_empty(), "a down monitor says why");
+    app.b.wait_find(
+        &format!("{card} svg.timeline a.play:not(.now)[data-track-id=\"{id_b}\"]"),
+        20 * SECS,
+    );
+    app.b
+        .wait_find(&format!("{card} svg.timeline g.gap:not(.live)"), 30 * SECS);
+    app.b.wait_find(&format!("{card}[data-state=\"up\"]"), 10 * SECS);
+    println!("radio (served, finished, refused): {:?}", radio.counts());
+
+    // The page and the API agree on the log.
+    let log = srv.get(&format!("/monitors/{mon_id}/plays"));
+    assert_eq!(log.status, 200, "{}", log.text);
+    let kinds: Vec<(String, Option<u64>)> = log.json["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap().to_string(), e["track"].as_u64()))
+        .collect();
+    println!("the log: {kinds:?}");
+    let plays: Vec<u64> = kinds.iter().filter_map(|(_, t)| *t).collect();
+    assert_eq!(plays, vec![u64::from(id_a), u64::from(id_b)], "{}", log.json);
+    assert!(kinds.iter().any(|(k, _)| k == "gap"), "{}", log.json);
+    app.b.click_css(&format!("{card} details.plays-table summary"));
+    let rows = app.b.execute(
+        "return Array.from(document.querySelectorAll(arguments[0] + ' table tbody tr')).map(r => r.dataset.kind + ':' + (r.querySelector('a') ? r.querySelector('a').dataset.trackId : ''));",
+        vec![json!(card)],
+    );
+    println!("the table: {rows}");
+    let want: Vec<String> = kinds
+        .iter()
+        .map(|(k, t)| format!("{k}:{}", t.map(|t| t.to_string()).unwrap_or_default()))
+        .collect();
+    assert_eq!(rows, json!(want), "the table lists the log");
+
+    let (serious, other) = app.axe("monitors");
+    app.shot("monitors");
+    assert!(
+        serious.is_empty(),
+        "axe on the Monitors page:\n{}",
+        serious.iter().chain(&other).cloned().collect::<Vec<_>>().join("\n")
+    );
+
+    // At phone width nothing scrolls sideways (the timeline is redrawn to fit).
+    app.b.set_viewport(390, 844);
+    app.b.wait_until("the timeline redrawn at 390 px", 10 * SECS, || {
+        let w = app.b.execute(
+            "return document.querySelector(arguments[0] + ' svg.timeline').viewBox.baseVal.width;",
+            vec![json!(card)],
+        );
+        (w.as_f64().unwrap_or(9999.0) < 400.0).then_some(())
+    });
+    let widths = app.b.execute(
+        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+        vec![],
+    );
+    assert!(
+        widths[0].as_f64().unwrap_or(0.0) <= widths[1].as_f64().unwrap_or(0.0) + 1.0,
+        "the Monitors page scrolls sideways at 390 px: {widths}"
+    );
+    app.shot("monitors-phone");
+
+    // Removal, behind a confirmation.
+    app.b.click_css(&format!("{card} button.remove-monitor"));
+    app.b.click_css(&format!("{card} button.confirm-remove-yes"));
+    app.wait_eq("the card removed", 10 * SECS, &true, || app.b.try_find(&card).is_none());
+    let left = srv.get("/monitors");
+    assert_eq!(left.json["monitors"], json!([]), "{}", left.text);
+    figure(
+        "monitors page test (s)",
+        format!("{:.1}", t_test.elapsed().as_secs_f64()),
     );
 }
