@@ -164,6 +164,9 @@ pub const KEY_IN_QUERY: &[&str] = &[
     "/tracks/{id}/pattern.mid",
     "/patterns/{id}/midi",
     "/patterns/{id}/preview",
+    // EventSource cannot send headers either.
+    "/monitors/events",
+    "/monitors/{id}/events",
 ];
 
 fn presented_key(req: &HttpRequest) -> Option<String> {

@@ -59,6 +59,7 @@ and reported on every answer in `RateLimit-Policy` and `RateLimit` (draft-ietf-h
         routes::monitors::delete,
         routes::monitors::plays,
         routes::monitors::events,
+        routes::monitors::all_events,
         routes::patterns::get,
         routes::patterns::midi,
         routes::patterns::preview,

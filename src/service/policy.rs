@@ -109,6 +109,7 @@ pub const ROUTES: &[(&str, &str, Policy)] = &[
     ("DELETE", "/admin/keys/{id}", p(Access::Admin, false)),
     ("GET", "/monitors", p(Access::Read, false)),
     ("POST", "/monitors", p(Access::Admin, false)),
+    ("GET", "/monitors/events", p(Access::Read, false)),
     ("GET", "/monitors/{id}", p(Access::Read, false)),
     ("DELETE", "/monitors/{id}", p(Access::Admin, false)),
     ("GET", "/monitors/{id}/plays", p(Access::Read, false)),

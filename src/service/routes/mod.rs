@@ -65,6 +65,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/admin/keys").get(admin::list).post(admin::create))
         .service(resource("/admin/keys/{id}").delete(admin::revoke))
         .service(resource("/monitors").get(monitors::list).post(monitors::create))
+        .service(resource("/monitors/events").get(monitors::all_events))
         .service(resource("/monitors/{id}").get(monitors::get).delete(monitors::delete))
         .service(resource("/monitors/{id}/plays").get(monitors::plays))
         .service(resource("/monitors/{id}/events").get(monitors::events))

@@ -244,11 +244,9 @@ pub async fn plays(
     record(&state, id).await?;
     let st = state.clone();
     let mut entries = blocking(move || Ok(st.monitors.store().entries(id, from, to, limit + 1)?)).await?;
-    let next_from = if entries.len() > limit {
-        let next = entries.pop().map(|e| e.start_ms);
-        next
-    } else {
-        None
+    let next_from = match entries.len() > limit {
+        true => entries.pop().map(|e| e.start_ms),
+        false => None,
     };
     Ok(HttpResponse::Ok().json(PlayPage {
         monitor: id,
@@ -264,17 +262,34 @@ pub async fn plays(
         (status = 400, description = "`bad_request`: malformed id", body = crate::service::error::ErrorBody),
         (status = 404, description = "`unknown_monitor`", body = crate::service::error::ErrorBody)))]
 pub async fn events(path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    use futures_util::StreamExt;
-    use tokio::sync::broadcast::error::RecvError;
     let id = monitor_id(&path.into_inner())?;
     let r = record(&state, id).await?;
-    let rx = state.monitors.subscribe();
     let first = format!("event: status\ndata: {}\n\n", json!(view(&state, r)));
+    Ok(feed(&state, first, Some(id)))
+}
+
+#[utoipa::path(get, path = "/monitors/events", tag = "monitors",
+    responses(
+        (status = 200, description = "Server-sent events of every monitor (one connection for a page following many): `status` first (`{\"monitors\": [...]}`), then each monitor's events as on `/monitors/{id}/events`, each `data` naming its `monitor`", content_type = "text/event-stream")))]
+pub async fn all_events(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let st = state.clone();
+    let all = blocking(move || Ok(st.monitors.store().list()?)).await?;
+    let monitors: Vec<MonitorView> = all.into_iter().map(|r| view(&state, r)).collect();
+    let first = format!("event: status\ndata: {}\n\n", json!({ "monitors": monitors }));
+    Ok(feed(&state, first, None))
+}
+
+/// A server-sent event stream: `first`, then the notices of monitor
+/// `only` (or of all).
+fn feed(state: &AppState, first: String, only: Option<u64>) -> HttpResponse {
+    use futures_util::StreamExt;
+    use tokio::sync::broadcast::error::RecvError;
+    let rx = state.monitors.subscribe();
     let first = futures_util::stream::once(async move { Ok::<_, actix_web::Error>(web::Bytes::from(first)) });
     let rest = futures_util::stream::unfold(rx, move |mut rx| async move {
         loop {
             match rx.recv().await {
-                Ok(n) if n.monitor == id => {
+                Ok(n) if only.is_none_or(|id| n.monitor == id) => {
                     let frame = format!("event: {}\ndata: {}\n\n", n.kind, n.data);
                     return Some((Ok::<_, actix_web::Error>(web::Bytes::from(frame)), rx));
                 }
@@ -283,8 +298,8 @@ pub async fn events(path: web::Path<String>, state: web::Data<AppState>) -> Resu
             }
         }
     });
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))
-        .streaming(first.chain(rest)))
+        .streaming(first.chain(rest))
 }
