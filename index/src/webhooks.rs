@@ -338,51 +338,70 @@ impl WebhookStore {
     /// with its event and subscription. A row whose event cannot be read
     /// is given up with the reason, so it never blocks the queue.
     pub fn due(&self, now_ms: u64, limit: usize) -> Result<Vec<Due>, IndexError> {
-        let mut inner = self.lock();
-        let keys: Vec<(u64, u64, u64)> = inner
+        let keys = self.due_where(now_ms, limit, |_, _| true);
+        let mut out = Vec::with_capacity(keys.len());
+        for (event, sub) in keys {
+            out.extend(self.load(event, sub)?);
+        }
+        Ok(out)
+    }
+
+    /// The (event, subscription) keys of pending rows due at `now_ms` that
+    /// `keep` accepts, earliest first, at most `limit`: how the delivery
+    /// workers pass over rows already being sent, or of a receiver that
+    /// has its fill of them. In memory only.
+    pub fn due_where(&self, now_ms: u64, limit: usize, mut keep: impl FnMut(u64, u64) -> bool) -> Vec<(u64, u64)> {
+        self.lock()
             .queue
             .iter()
             .take_while(|(at, _, _)| *at <= now_ms)
+            .filter(|(_, e, s)| keep(*e, *s))
             .take(limit)
-            .copied()
-            .collect();
-        let mut out = Vec::with_capacity(keys.len());
-        for (_, event_id, sub_id) in keys {
-            let Some(subscription) = inner.subs.get(&sub_id).cloned() else {
+            .map(|(_, e, s)| (*e, *s))
+            .collect()
+    }
+
+    /// A pending row with its event and subscription; `None` when it is no
+    /// longer pending (delivered, removed). A row whose event cannot be
+    /// read is given up with the reason, and `None` returned.
+    pub fn load(&self, event_id: u64, sub_id: u64) -> Result<Option<Due>, IndexError> {
+        let mut inner = self.lock();
+        if !inner.pending.contains_key(&(event_id, sub_id)) {
+            return Ok(None);
+        }
+        let Some(subscription) = inner.subs.get(&sub_id).cloned() else {
+            inner.unschedule(event_id, sub_id);
+            return Ok(None);
+        };
+        let Some(row) = self.store.get(Tree::Deliveries, &delivery_key(event_id, sub_id))? else {
+            inner.unschedule(event_id, sub_id);
+            return Ok(None);
+        };
+        let delivery = Delivery::decode(&row)?;
+        let event = match self.store.get(Tree::Outbox, &event_key(event_id))? {
+            Some(v) => Event::decode(&v),
+            None => Err(SchemaError::Corrupt {
+                what: "webhook event",
+                why: "missing from the outbox".into(),
+            }),
+        };
+        match event {
+            Ok(event) => Ok(Some(Due {
+                delivery,
+                event,
+                subscription,
+            })),
+            Err(e) => {
+                let mut d = delivery;
+                d.gave_up = true;
+                d.last_error = Some(cut(&format!("cannot be sent: {e}"), MAX_ERROR_CHARS));
+                let mut b = Batch::new();
+                b.put(Tree::Deliveries, d.key(), d.encode());
+                self.store.commit(b)?;
                 inner.unschedule(event_id, sub_id);
-                continue;
-            };
-            let row = self.store.get(Tree::Deliveries, &delivery_key(event_id, sub_id))?;
-            let Some(row) = row else {
-                inner.unschedule(event_id, sub_id);
-                continue;
-            };
-            let delivery = Delivery::decode(&row)?;
-            let event = match self.store.get(Tree::Outbox, &event_key(event_id))? {
-                Some(v) => Event::decode(&v),
-                None => Err(SchemaError::Corrupt {
-                    what: "webhook event",
-                    why: "missing from the outbox".into(),
-                }),
-            };
-            match event {
-                Ok(event) => out.push(Due {
-                    delivery,
-                    event,
-                    subscription,
-                }),
-                Err(e) => {
-                    let mut d = delivery;
-                    d.gave_up = true;
-                    d.last_error = Some(cut(&format!("cannot be sent: {e}"), MAX_ERROR_CHARS));
-                    let mut b = Batch::new();
-                    b.put(Tree::Deliveries, d.key(), d.encode());
-                    self.store.commit(b)?;
-                    inner.unschedule(event_id, sub_id);
-                }
+                Ok(None)
             }
         }
-        Ok(out)
     }
 
     /// When the earliest pending row is due (ms), if any is pending.
@@ -393,6 +412,11 @@ impl WebhookStore {
     /// Pending rows.
     pub fn pending(&self) -> usize {
         self.lock().pending.len()
+    }
+
+    /// Pending rows of subscription `sub`.
+    pub fn pending_for(&self, sub: u64) -> usize {
+        self.lock().pending.keys().filter(|(_, s)| *s == sub).count()
     }
 
     /// Stores one attempt on its row (one write: delivered, due again, or
@@ -518,6 +542,14 @@ impl WebhookStore {
         Ok(ids.len())
     }
 
+    /// A stored event.
+    pub fn event(&self, id: u64) -> Result<Option<Event>, IndexError> {
+        match self.store.get(Tree::Outbox, &event_key(id))? {
+            Some(v) => Ok(Some(Event::decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Makes every committed change durable.
     pub fn flush(&self) -> Result<(), IndexError> {
         Ok(self.store.flush()?)
@@ -634,6 +666,9 @@ mod tests {
         assert_eq!(due[0].event.data, json!({"track_id": 4}));
         assert!(w.due(999, 100).unwrap().is_empty(), "not due yet");
         assert_eq!(w.due(1_000, 2).unwrap().len(), 2, "limit");
+        assert_eq!(w.due_where(1_000, 10, |_, s| s != 2), [(1, 1), (3, 3)]);
+        assert_eq!(w.pending_for(2), 2);
+        assert!(w.load(1, 3).unwrap().is_none(), "no such row");
 
         // Restart: pending rows resume, the event counter goes on.
         let again = WebhookStore::open(store).unwrap();

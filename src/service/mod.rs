@@ -59,6 +59,8 @@ pub enum ServeError {
     Watch(String),
     #[error("cannot start the job workers: {0}")]
     Workers(std::io::Error),
+    #[error(transparent)]
+    Webhooks(#[from] crate::webhooks::WebhooksError),
     #[error("server error: {0}")]
     Server(std::io::Error),
 }
@@ -105,6 +107,10 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     let recovered = jobs::recover(&index, &scheduler, config.job_attempts).map_err(SonicaError::from)?;
     let music = library.music().expect("opened with the search indexes").clone();
     let stored_keys = Arc::new(sonica_index::KeyStore::open(index.store().clone()).map_err(SonicaError::from)?);
+    let webhooks = Arc::new(crate::webhooks::Webhooks::start(
+        index.store().clone(),
+        webhook_options(&config),
+    )?);
     let state = Arc::new(AppState {
         guard: auth::Guard::new(&config, stored_keys, index.store().clone()),
         config: config.clone(),
@@ -119,6 +125,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         claims: Mutex::new(Default::default()),
         recognizers: tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
         watch: Default::default(),
+        webhooks: webhooks.clone(),
     });
     tracing::info!(
         tracks = index.len(),
@@ -139,6 +146,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         retry,
         config.on_duplicate,
         metrics.clone(),
+        webhooks.clone(),
     )
     .map_err(ServeError::Workers)?;
     let watcher = if config.watch {
@@ -155,12 +163,27 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         w.shutdown();
     }
     pool.shutdown();
+    webhooks.shutdown();
     saver.shutdown();
     if let Err(e) = index.flush() {
         tracing::error!(error = %e, "final flush failed");
     }
     tracing::info!("stopped");
     result
+}
+
+/// How the service's webhooks deliver, from its settings.
+fn webhook_options(c: &Config) -> crate::webhooks::DeliveryOptions {
+    crate::webhooks::DeliveryOptions {
+        workers: c.webhook_workers,
+        retry: crate::webhooks::RetryPolicy {
+            attempts: c.webhook_attempts,
+            first: Duration::from_millis(c.webhook_backoff_ms),
+            ..Default::default()
+        },
+        allow_private: c.allow_private_urls,
+        ..Default::default()
+    }
 }
 
 async fn run_http(state: Arc<AppState>, metrics: Arc<Metrics>) -> Result<(), ServeError> {

@@ -53,6 +53,12 @@ and reported on every answer in `RateLimit-Policy` and `RateLimit` (draft-ietf-h
         routes::admin::list,
         routes::admin::create,
         routes::admin::revoke,
+        routes::webhooks::create,
+        routes::webhooks::list,
+        routes::webhooks::get,
+        routes::webhooks::delete,
+        routes::webhooks::deliveries,
+        routes::webhooks::ping,
         routes::patterns::get,
         routes::patterns::midi,
         routes::patterns::preview,
@@ -75,6 +81,12 @@ and reported on every answer in `RateLimit-Policy` and `RateLimit` (draft-ietf-h
         routes::admin::KeyView,
         routes::admin::KeyList,
         routes::admin::NewKeyBody,
+        routes::webhooks::WebhookView,
+        routes::webhooks::WebhookList,
+        routes::webhooks::NewWebhookBody,
+        routes::webhooks::DeliveryView,
+        routes::webhooks::DeliveryLog,
+        routes::webhooks::PingAnswer,
         routes::patterns::PatternSearchJson,
         routes::patterns::PatternSearchForm,
         crate::search::patterns::PatternFilters,
@@ -319,7 +331,7 @@ fn add_key_answers(responses: &mut serde_json::Value, policy: &policy::Policy) {
         join(
             responses,
             "403",
-            "`admin_required`: a stored key (only configured keys manage keys)",
+            "`admin_required`: a stored key (only configured keys manage keys and webhooks)",
         );
     }
     if let Some(tier) = policy.tier {

@@ -18,6 +18,7 @@ pub mod songs;
 pub mod stream;
 pub mod tracks;
 pub mod webapp;
+pub mod webhooks;
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::{header, Method};
@@ -63,6 +64,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/search/patterns").post(patterns::search))
         .service(resource("/admin/keys").get(admin::list).post(admin::create))
         .service(resource("/admin/keys/{id}").delete(admin::revoke))
+        .service(resource("/webhooks").get(webhooks::list).post(webhooks::create))
+        .service(resource("/webhooks/{id}").get(webhooks::get).delete(webhooks::delete))
+        .service(resource("/webhooks/{id}/deliveries").get(webhooks::deliveries))
+        .service(resource("/webhooks/{id}/ping").post(webhooks::ping))
         .service(resource("/metrics").get(metrics::metrics))
         .service(resource("/openapi.json").get(docs::openapi))
         .service(resource("/docs").get(docs::docs))
