@@ -74,8 +74,6 @@ const POLL: Duration = Duration::from_secs(1);
 #[derive(Default)]
 struct SubState {
     in_flight: usize,
-    /// An attempt failed since the last success.
-    failing: bool,
 }
 
 #[derive(Default)]
@@ -277,18 +275,16 @@ impl Shared {
         }
         let mut c = self.claims();
         c.busy.remove(&(event, sub));
-        let expedite = {
-            let st = c.subs.entry(sub).or_default();
+        if let Some(st) = c.subs.get_mut(&sub) {
             st.in_flight = st.in_flight.saturating_sub(1);
-            let was_failing = st.failing;
-            st.failing = next != Next::Delivered;
-            was_failing && next == Next::Delivered
-        };
-        if c.subs.get(&sub).is_some_and(|st| st.in_flight == 0 && !st.failing) {
-            c.subs.remove(&sub);
+            if st.in_flight == 0 {
+                c.subs.remove(&sub);
+            }
         }
         drop(c);
-        if expedite {
+        // A receiver that answers: its deliveries waiting out a backoff
+        // (they failed while it was away, maybe before a restart) go now.
+        if next == Next::Delivered {
             let n = self.store.expedite(sub, at_ms);
             if n > 0 {
                 tracing::info!(

@@ -41,9 +41,13 @@ impl Hit {
 #[derive(Default)]
 struct Inbox {
     hits: Vec<Hit>,
-    /// Statuses to answer, in order; 200 once empty.
+    /// Statuses to answer, in order; 200 once empty. [`HANG`] answers
+    /// nothing for 8 s; a 3xx points `Location` at `/elsewhere`.
     script: VecDeque<u16>,
 }
+
+/// A scripted "status" that never answers (for 8 s).
+const HANG: u16 = 0;
 
 /// A webhook receiver on a loopback port.
 struct Receiver {
@@ -168,7 +172,17 @@ fn serve_conn(stream: TcpStream, inbox: &(Mutex<Inbox>, Condvar)) {
             inbox.1.notify_all();
             status
         };
-        let answer = format!("HTTP/1.1 {status} Scripted\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok");
+        if status == HANG {
+            std::thread::sleep(Duration::from_secs(8));
+            return;
+        }
+        let location = if (300..400).contains(&status) {
+            "Location: /elsewhere\r\n"
+        } else {
+            ""
+        };
+        let answer =
+            format!("HTTP/1.1 {status} Scripted\r\n{location}Content-Length: 2\r\nContent-Type: text/plain\r\n\r\nok");
         if w.write_all(answer.as_bytes()).is_err() {
             return;
         }
@@ -337,6 +351,69 @@ fn pings_arrive_signed_and_a_500_is_retried_until_delivered() {
     assert_eq!(admin(&srv, "GET", &format!("/webhooks/{id}")).code(), "unknown_webhook");
     assert_eq!(admin(&srv, "DELETE", &format!("/webhooks/{id}")).status, 404);
     assert_eq!(admin(&srv, "POST", &format!("/webhooks/{id}/ping")).status, 404);
+}
+
+#[test]
+fn a_hung_or_redirecting_receiver_fails_the_attempt_not_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(0, None);
+    // A 3 s first retry, so the failed attempts can be read in the log
+    // before they are made again.
+    let srv = Server::start(
+        dir.path(),
+        &[
+            "--api-keys",
+            ADMIN,
+            "--watch",
+            "false",
+            "--allow-private-urls",
+            "true",
+            "--webhook-backoff-ms",
+            "3000",
+        ],
+    );
+    let made = subscribe(&srv, json!({"url": rx.url(), "events": ["monitor.down"]}));
+    let id = made.json["id"].as_u64().unwrap();
+    rx.script(&[HANG, 302]);
+    let started = Instant::now();
+    let hung = admin(&srv, "POST", &format!("/webhooks/{id}/ping")).json["event_id"]
+        .as_u64()
+        .unwrap();
+    rx.wait("the hung attempt", 10, |h| !h.is_empty());
+    // The server answers while a delivery waits on the receiver; the next
+    // event goes out beside it, and is redirected.
+    let t = Instant::now();
+    assert_eq!(admin(&srv, "GET", "/health").status, 200);
+    let moved = admin(&srv, "POST", &format!("/webhooks/{id}/ping")).json["event_id"]
+        .as_u64()
+        .unwrap();
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    let row = |s: &Server, event: u64| log(s, id).into_iter().find(|d| d["event_id"] == event).unwrap();
+    srv.eventually("the redirect to fail", 10, |s| row(s, moved)["attempts"] == 1);
+    let r = row(&srv, moved);
+    assert_eq!(r["last_status"], 302, "{r}");
+    assert!(
+        r["last_error"].as_str().unwrap().contains("redirects are not followed"),
+        "{r}"
+    );
+    srv.eventually("the hung attempt to time out", 20, |s| row(s, hung)["attempts"] == 1);
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "the 5 s limit: {:?}",
+        started.elapsed()
+    );
+    let r = row(&srv, hung);
+    assert!(r["last_status"].is_null(), "{r}");
+    assert!(r["last_error"].as_str().unwrap().contains("timed out"), "{r}");
+    assert_eq!(r["state"], "pending");
+    // Both are delivered by their second attempt; nothing followed the redirect.
+    srv.eventually("both delivered", 30, |s| {
+        [hung, moved].iter().all(|e| row(s, *e)["state"] == "delivered")
+    });
+    assert_eq!(row(&srv, hung)["attempts"], 2);
+    assert_eq!(row(&srv, moved)["attempts"], 2);
+    let hits = rx.wait("", 1, |_| true);
+    assert_eq!(hits.len(), 4, "one hang, one redirect, two deliveries");
 }
 
 #[test]
