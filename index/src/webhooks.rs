@@ -273,9 +273,8 @@ impl WebhookStore {
     }
 
     /// Stores an event of `kind` for every subscription listening to it,
-    /// with one pending row each, in one batch (not flushed: see
-    /// [`WebhookStore::flush`]). `None`, and nothing written, when no one
-    /// listens.
+    /// with one pending row each, in one batch, durable (flushed) before
+    /// the rows are due. `None`, and nothing written, when no one listens.
     pub fn enqueue(&self, kind: EventKind, data: serde_json::Value, now_ms: u64) -> Result<Option<Event>, IndexError> {
         let mut inner = self.lock();
         let to: Vec<u64> = inner.subs.values().filter(|s| s.listens(kind)).map(|s| s.id).collect();
@@ -327,6 +326,10 @@ impl WebhookStore {
             );
         }
         self.store.commit(b)?;
+        // Durable before any worker can see it: an event sent and then
+        // lost to a kill would free its id for another event, which a
+        // receiver dropping repeats by id would never see.
+        self.store.flush()?;
         inner.next_event = id + 1;
         for &sub in to {
             inner.schedule(id, sub, now_ms);

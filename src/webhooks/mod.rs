@@ -103,11 +103,7 @@ impl Webhooks {
         if !self.store.has_listeners(kind) {
             return None;
         }
-        let stored = self
-            .store
-            .enqueue(kind, data, now_ms())
-            .and_then(|e| self.store.flush().map(|_| e));
-        match stored {
+        match self.store.enqueue(kind, data, now_ms()) {
             Ok(Some(e)) => {
                 let _ = self.wake.try_send(());
                 Some(e.id)
@@ -123,10 +119,10 @@ impl Webhooks {
     /// Sends a `ping` to subscription `id` alone (durable when this
     /// returns); `None` when there is no such subscription.
     pub fn ping(&self, id: u64) -> Result<Option<Event>, IndexError> {
-        let data = serde_json::json!({"subscription_id": id, "message": "ping from Sonica"});
-        let e = self.store.enqueue_to(id, EventKind::Ping, data, now_ms())?;
+        let now = now_ms();
+        let data = serde_json::json!({"subscription_id": id, "message": "ping from Sonica", "sent_unix_ms": now});
+        let e = self.store.enqueue_to(id, EventKind::Ping, data, now)?;
         if e.is_some() {
-            self.store.flush()?;
             let _ = self.wake.try_send(());
         }
         Ok(e)

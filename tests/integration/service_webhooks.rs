@@ -264,10 +264,23 @@ fn check_signed(hits: &[Hit], secret: &str) {
     }
 }
 
+/// The whole delivery log, page by page.
 fn log(srv: &Server, id: u64) -> Vec<Value> {
-    let r = admin(srv, "GET", &format!("/webhooks/{id}/deliveries?limit=1000"));
-    assert_eq!(r.status, 200, "{}", r.json);
-    r.json["deliveries"].as_array().unwrap().clone()
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let r = admin(
+            srv,
+            "GET",
+            &format!("/webhooks/{id}/deliveries?limit=1000&after={after}"),
+        );
+        assert_eq!(r.status, 200, "{}", r.json);
+        all.extend(r.json["deliveries"].as_array().unwrap().iter().cloned());
+        match r.json["next_after"].as_u64() {
+            Some(n) => after = n,
+            None => return all,
+        }
+    }
 }
 
 #[test]
@@ -466,6 +479,74 @@ fn pending_deliveries_survive_a_kill_while_the_receiver_is_down() {
         .as_u64()
         .unwrap();
     assert!(next > *sent.iter().max().unwrap());
+}
+
+/// A ping, or `None` when the server is gone (killed mid-request).
+fn try_ping(srv: &Server, id: u64) -> Option<u64> {
+    let r = ureq::post(&srv.url(&format!("/webhooks/{id}/ping")))
+        .set("X-API-Key", ADMIN)
+        .timeout(Duration::from_secs(10))
+        .call()
+        .ok()?;
+    assert_eq!(r.status(), 202);
+    let v: Value = serde_json::from_str(&r.into_string().ok()?).ok()?;
+    v["event_id"].as_u64()
+}
+
+#[test]
+fn kills_at_random_moments_lose_no_acknowledged_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(0, None);
+    let args = ["--allow-private-urls", "true"];
+    let srv = start(dir.path(), &args);
+    let made = subscribe(&srv, json!({"url": rx.url(), "events": ["play.detected"]}));
+    let id = made.json["id"].as_u64().unwrap();
+    let secret = made.json["secret"].as_str().unwrap().to_string();
+    let mut srv = Some(srv);
+    let mut acked = HashSet::new();
+    let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos() | 1;
+    eprintln!("kill seed {seed}");
+    for round in 0..6 {
+        let s = srv.take().unwrap_or_else(|| start(dir.path(), &args));
+        // Kill it 20–400 ms into a stream of pings and deliveries.
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let after = Duration::from_millis(20 + u64::from(seed % 380));
+        let pid = s.child.id().to_string();
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(after);
+            let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+        });
+        while let Some(e) = try_ping(&s, id) {
+            assert!(acked.insert(e), "event id {e} handed out twice (round {round})");
+        }
+        killer.join().unwrap();
+        s.kill();
+    }
+    // The store opens after every kill, and everything acknowledged arrives.
+    let s = start(dir.path(), &args);
+    let hits = rx.wait("every acknowledged ping", 60, |h| {
+        let seen: HashSet<u64> = h.iter().map(Hit::event_id).collect();
+        acked.is_subset(&seen)
+    });
+    assert!(acked.len() > 6, "pings were made: {}", acked.len());
+    check_signed(&hits, &secret);
+    s.eventually("the log to settle", 30, |s| {
+        log(s, id).iter().all(|d| d["state"] == "delivered")
+    });
+    let rows = log(&s, id);
+    let logged: HashSet<u64> = rows.iter().map(|d| d["event_id"].as_u64().unwrap()).collect();
+    assert!(acked.is_subset(&logged), "every acknowledged event has its row");
+    // A repeat is the same event again, byte for byte: an id is never
+    // given to two events, not even across kills.
+    let mut bodies: HashMap<u64, &[u8]> = HashMap::new();
+    for h in &hits {
+        let first = bodies.entry(h.event_id()).or_insert(&h.body);
+        assert_eq!(*first, &h.body[..], "event {} sent with two bodies", h.event_id());
+    }
+    let repeats = hits.len() - bodies.len();
+    eprintln!("{} acknowledged, {} POSTs, {repeats} repeats", acked.len(), hits.len());
 }
 
 #[test]
