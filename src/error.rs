@@ -47,6 +47,8 @@ pub enum SonicaError {
     UnknownPattern(u64),
     #[error("the audio has no drum pattern to search with: no section has steady enough drums")]
     NoPattern,
+    #[error(transparent)]
+    Monitor(#[from] crate::monitor::MonitorError),
 }
 
 impl From<StoreError> for SonicaError {
@@ -94,6 +96,16 @@ impl SonicaError {
             SonicaError::Stage(_) => ErrorCode::Internal,
             SonicaError::UnknownPattern(_) => ErrorCode::UnknownPattern,
             SonicaError::NoPattern => ErrorCode::NoPattern,
+            SonicaError::Monitor(m) => {
+                use crate::monitor::MonitorError as M;
+                use crate::net::UrlError as U;
+                match m {
+                    M::Params(_) => ErrorCode::InvalidParameter,
+                    M::Url(U::HostNotAllowed(_) | U::PrivateAddress { .. }) => ErrorCode::UrlNotAllowed,
+                    M::Url(_) => ErrorCode::InvalidUrl,
+                    M::Source(_) => ErrorCode::SourceUnavailable,
+                }
+            }
             SonicaError::Mastering(m) => {
                 use crate::mastering::MasteringError as M;
                 match m {
@@ -178,6 +190,14 @@ pub enum ErrorCode {
     BadRange,
     RangeNotSatisfiable,
     InvalidParameter,
+    /// A URL that is not one (or not http/https, or has a password in it).
+    InvalidUrl,
+    /// A URL the network policy refuses: a private address, or a host off
+    /// the allow-list.
+    UrlNotAllowed,
+    UnknownMonitor,
+    /// `max_monitors` are registered already.
+    TooManyMonitors,
     AnalysisMissing,
     AnalysisPending,
     TrackNotReady,
@@ -190,6 +210,8 @@ pub enum ErrorCode {
     StoreIncompatible,
     StoreFull,
     SearchIndexError,
+    /// A monitored stream that cannot be reached or read.
+    SourceUnavailable,
     ShuttingDown,
     /// A job whose worker died under it `job_attempts` times (shown on the
     /// job, never as a response status).
@@ -217,6 +239,11 @@ impl ErrorCode {
             ErrorCode::BadRange => "bad_range",
             ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::InvalidParameter => "invalid_parameter",
+            ErrorCode::InvalidUrl => "invalid_url",
+            ErrorCode::UrlNotAllowed => "url_not_allowed",
+            ErrorCode::UnknownMonitor => "unknown_monitor",
+            ErrorCode::TooManyMonitors => "too_many_monitors",
+            ErrorCode::SourceUnavailable => "source_unavailable",
             ErrorCode::AnalysisMissing => "analysis_missing",
             ErrorCode::AnalysisPending => "analysis_pending",
             ErrorCode::UnknownReference => "unknown_reference",

@@ -19,6 +19,8 @@ pub mod identify;
 pub mod ingest;
 pub mod library;
 pub mod mastering;
+pub mod monitor;
+pub mod net;
 pub mod options;
 pub mod pipeline;
 pub mod search;

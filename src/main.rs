@@ -87,6 +87,12 @@ fn run(cli: Run) -> anyhow::Result<ExitCode> {
     // start faster); those that change the library or query the search
     // indexes open them, so they stay in step.
     let options = match &cli.command {
+        // A scan looks up the same buckets window after window: parsed
+        // blocks are kept.
+        Command::Monitor { .. } => OpenOptions {
+            block_cache_bytes: 64 << 20,
+            ..OpenOptions::recognition_only()
+        },
         Command::Identify { .. }
         | Command::Duplicates { .. }
         | Command::List { .. }
@@ -175,6 +181,13 @@ fn dispatch(library: &Library, command: Command) -> anyhow::Result<ExitCode> {
             jobs,
             files,
         } => Ok(cli::identify::run(library, json, explain, jobs, &files)),
+        Command::Monitor {
+            json,
+            jobs,
+            window,
+            hop,
+            inputs,
+        } => Ok(cli::monitor::run(library, json, jobs, window, hop, &inputs)),
         Command::List { json } => cli::library::list(library, json),
         Command::Remove { id } => cli::library::remove(library, id),
         Command::Stats { json } => cli::library::stats(library, json),

@@ -23,6 +23,7 @@ mod keys;
 mod maintenance;
 mod mastering;
 mod mem_store;
+mod monitors;
 mod music;
 mod quotas;
 mod sled_rewrite;
@@ -46,6 +47,7 @@ pub use maintenance::{
 };
 pub use mastering::MasteringLibrary;
 pub use mem_store::MemStore;
+pub use monitors::{MonitorStore, MAX_PAGE as MAX_LOG_PAGE};
 pub use music::{
     text_doc, IndexedIds, Mixer, MusicError, MusicIndex, OpenReport, QueryVectors, TrackObserver, VectorKind,
 };

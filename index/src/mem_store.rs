@@ -41,6 +41,22 @@ impl KvStore for MemStore {
         Box::new(snapshot.into_iter().map(Ok))
     }
 
+    fn scan_range(
+        &self,
+        tree: Tree,
+        from: &[u8],
+        to: &[u8],
+    ) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + '_> {
+        if from >= to {
+            return Box::new(std::iter::empty());
+        }
+        let snapshot: Vec<Entry> = self.lock()[tree.index()]
+            .range(from.to_vec()..to.to_vec())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Box::new(snapshot.into_iter().map(Ok))
+    }
+
     fn commit(&self, batch: Batch) -> Result<(), StoreError> {
         let mut guard = self.lock();
         let mut next = guard.clone();

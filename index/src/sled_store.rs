@@ -135,6 +135,22 @@ impl KvStore for SledStore {
         )
     }
 
+    fn scan_range(
+        &self,
+        tree: Tree,
+        from: &[u8],
+        to: &[u8],
+    ) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + '_> {
+        if from >= to {
+            return Box::new(std::iter::empty());
+        }
+        Box::new(
+            self.tree(tree)
+                .range(from.to_vec()..to.to_vec())
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend)),
+        )
+    }
+
     fn commit(&self, batch: Batch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());

@@ -51,6 +51,23 @@ pub trait KvStore: Send + Sync {
     /// All entries of a tree in key order.
     fn scan(&self, tree: Tree) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + '_>;
 
+    /// Entries of a tree with `from <= key < to`, in key order: one
+    /// monitor's play log over a time range. Backends with ordered range
+    /// reads override this filtering default.
+    fn scan_range(
+        &self,
+        tree: Tree,
+        from: &[u8],
+        to: &[u8],
+    ) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + '_> {
+        let (from, to) = (from.to_vec(), to.to_vec());
+        Box::new(
+            self.scan(tree)
+                .filter(move |e| e.as_ref().map_or(true, |(k, _)| k.as_slice() >= from.as_slice()))
+                .take_while(move |e| e.as_ref().map_or(true, |(k, _)| k.as_slice() < to.as_slice())),
+        )
+    }
+
     /// Applies every op of `batch` atomically.
     fn commit(&self, batch: Batch) -> Result<(), StoreError>;
 

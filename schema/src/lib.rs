@@ -11,6 +11,7 @@ pub mod duplicate;
 pub mod job;
 pub mod layout;
 pub mod mastering;
+pub mod monitor;
 pub mod mastering_record;
 pub mod mastering_target;
 pub mod notation;

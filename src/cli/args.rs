@@ -65,6 +65,27 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<String>,
     },
+    /// Scan recordings (files of any length) or live http(s) streams and
+    /// print one line per play: which track, from when to when, and from
+    /// where in it.
+    Monitor {
+        /// One JSON object a line: {source, track, title, artist, path,
+        /// start_s, end_s, offset_in_track_s, confidence, speed, score}.
+        #[arg(long)]
+        json: bool,
+        /// Identification threads (default: all cores).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Seconds of audio in each identified window.
+        #[arg(long, default_value = "10")]
+        window: f64,
+        /// Seconds between window starts.
+        #[arg(long, default_value = "5")]
+        hop: f64,
+        /// Files or http(s) stream URLs.
+        #[arg(required = true)]
+        inputs: Vec<String>,
+    },
     /// List the tracks in the library.
     List {
         #[arg(long)]
@@ -230,9 +251,6 @@ pub struct ServeArgs {
     /// Serve a non-loopback --bind without API keys on purpose [default: false].
     #[arg(long, env = "SONICA_OPEN", value_name = "BOOL")]
     pub open: Option<bool>,
-    /// Let webhook URLs reach private, loopback and link-local addresses [default: false].
-    #[arg(long, env = "SONICA_ALLOW_PRIVATE_URLS", value_name = "BOOL")]
-    pub allow_private_urls: Option<bool>,
     /// Webhook delivery threads, 1–16 [default: 4].
     #[arg(long, env = "SONICA_WEBHOOK_WORKERS")]
     pub webhook_workers: Option<usize>,
@@ -260,6 +278,17 @@ pub struct ServeArgs {
     /// Log JSON lines instead of text [default: false].
     #[arg(long, env = "SONICA_LOG_JSON", value_name = "BOOL")]
     pub log_json: Option<bool>,
+    /// Let monitor streams and webhook URLs reach private, loopback and
+    /// link-local addresses [default: false].
+    #[arg(long, env = "SONICA_ALLOW_PRIVATE_URLS", value_name = "BOOL")]
+    pub allow_private_urls: Option<bool>,
+    /// The only hosts monitor streams and webhook URLs may name, comma
+    /// separated [default: any public host].
+    #[arg(long, env = "SONICA_ALLOW_HOSTS", value_delimiter = ',')]
+    pub allow_hosts: Option<Vec<String>>,
+    /// Live monitors that may be registered at once [default: 16].
+    #[arg(long, env = "SONICA_MAX_MONITORS")]
+    pub max_monitors: Option<usize>,
     /// Cache memory in MB (store pages and parsed index blocks) [default: 256].
     #[arg(long, env = "SONICA_CACHE_MB")]
     pub cache_mb: Option<u64>,

@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod keys;
 pub mod library;
 pub mod master;
+pub mod monitor;
 pub mod reference;
 pub mod serve;
 pub mod similar;

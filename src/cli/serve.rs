@@ -29,7 +29,6 @@ pub fn run(library: &sonica::options::LibraryArgs, a: ServeArgs) -> ExitCode {
         api_keys: a.api_keys,
         protect_reads: a.protect_reads,
         open: a.open,
-        allow_private_urls: a.allow_private_urls,
         webhook_workers: a.webhook_workers,
         webhook_attempts: a.webhook_attempts,
         webhook_backoff_ms: a.webhook_backoff_ms,
@@ -44,6 +43,9 @@ pub fn run(library: &sonica::options::LibraryArgs, a: ServeArgs) -> ExitCode {
         on_duplicate: a.on_duplicate,
         analyses_keep: a.analyses_keep,
         max_sections: a.max_sections,
+        allow_private_urls: a.allow_private_urls,
+        allow_hosts: a.allow_hosts,
+        max_monitors: a.max_monitors,
     };
     let config = match resolve(file, over) {
         Ok(c) => c,

@@ -196,6 +196,30 @@ fn decode_within(
     clocked: bool,
     sink: &mut dyn FnMut(&[f32]),
 ) -> Result<AudioInfo, DecodeError> {
+    decode_stopping(path, max_s, declared_limit, clocked, &mut |s| {
+        sink(s);
+        Ok(())
+    })
+}
+
+/// Decodes a recording of any length (up to `max_s` seconds) at
+/// [`FINGERPRINT_RATE`] into `sink`, which may stop it by returning an
+/// error: what a monitor scanning a day-long file uses.
+pub fn decode_recording(
+    path: &Path,
+    max_s: f64,
+    sink: &mut dyn FnMut(&[f32]) -> Result<(), DecodeError>,
+) -> Result<AudioInfo, DecodeError> {
+    decode_stopping(path, max_s, max_s, false, sink)
+}
+
+fn decode_stopping(
+    path: &Path,
+    max_s: f64,
+    declared_limit: f64,
+    clocked: bool,
+    sink: &mut dyn FnMut(&[f32]) -> Result<(), DecodeError>,
+) -> Result<AudioInfo, DecodeError> {
     use crate::cpu_stages::{charge, thread_cpu_ns, Stage};
     use std::cell::{Cell, RefCell};
     let clock = || if clocked { thread_cpu_ns() } else { 0 };
@@ -205,9 +229,16 @@ fn decode_within(
     let resampler: RefCell<Option<Resampler>> = RefCell::new(None);
     let produced = Cell::new(0usize);
     let sink = RefCell::new(sink);
+    // The sink's refusal, kept until the decoder's callback can return it.
+    let stopped: RefCell<Option<DecodeError>> = RefCell::new(None);
     let emit = |s: &[f32]| {
+        if stopped.borrow().is_some() {
+            return;
+        }
         produced.set(produced.get() + s.len());
-        (sink.borrow_mut())(s);
+        if let Err(e) = (sink.borrow_mut())(s) {
+            *stopped.borrow_mut() = Some(e);
+        }
     };
     let max_samples = (max_s * f64::from(FINGERPRINT_RATE)) as usize;
     let info = decode_mono(
@@ -226,7 +257,10 @@ fn decode_within(
                 r.push(s, &mut |o| emit(o))?;
                 resampling.set(resampling.get() + clock().saturating_sub(t));
             }
-            Ok(())
+            match stopped.borrow_mut().take() {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
         },
     )?;
     if let Some(r) = resampler.borrow_mut().as_mut() {
@@ -270,5 +304,59 @@ pub fn probe(path: &Path) -> Result<(), DecodeError> {
         // Ok: a short file decoded whole; TooLong: its first second did.
         Ok(_) | Err(DecodeError::TooLong { .. }) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// Decodes a live byte stream (an HTTP or Icecast response body: MP3, AAC
+/// in ADTS, Ogg) as it arrives, streaming mono samples at
+/// [`FINGERPRINT_RATE`] into `sink`; `sink` stops it by returning an
+/// error. `ext` hints the format (from the response's content type). The
+/// same guard as files: format caps checked before anything is sized, and
+/// a decoder's panic is this stream's error.
+pub fn decode_stream(
+    reader: Box<dyn std::io::Read + Send + Sync>,
+    ext: Option<&str>,
+    sink: &mut dyn FnMut(&[f32]) -> Result<(), DecodeError>,
+) -> Result<AudioInfo, DecodeError> {
+    use std::cell::RefCell;
+    let format = "audio stream";
+    let resampler: RefCell<Option<Resampler>> = RefCell::new(None);
+    let sink = RefCell::new(sink);
+    let source = Box::new(symphonia::core::io::ReadOnlySource::new(reader));
+    let decoded = guard::contain_panics(format, || {
+        match native::decode_source(
+            source,
+            ext,
+            format,
+            false,
+            f64::INFINITY,
+            &mut |rate, _| {
+                *resampler.borrow_mut() = Some(crate::fingerprint::resampler(rate)?);
+                Ok(())
+            },
+            &mut |f| match resampler.borrow_mut().as_mut() {
+                Some(r) => {
+                    let mut failed = None;
+                    r.push(f.mono, &mut |o| {
+                        if failed.is_none() {
+                            failed = (sink.borrow_mut())(o).err();
+                        }
+                    })?;
+                    failed.map_or(Ok(()), Err)
+                }
+                None => Ok(()),
+            },
+        ) {
+            Ok(info) => Ok(Ok(info)),
+            Err(native::Failure::Error(e)) | Err(native::Failure::Probe(e)) => Err(e),
+            Err(native::Failure::Unsupported) | Err(native::Failure::Unrecognised) => Ok(Err(())),
+        }
+    })?;
+    match decoded {
+        Ok(info) => Ok(info),
+        Err(()) => Err(DecodeError::Unrecognised(format!(
+            "the stream is not MP3, AAC (ADTS) or Ogg audio{}",
+            ext.map(|e| format!(" (content type says {e})")).unwrap_or_default()
+        ))),
     }
 }

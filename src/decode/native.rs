@@ -84,11 +84,41 @@ pub(super) fn decode(
     on_start: &mut dyn FnMut(u32, u16) -> Result<(), DecodeError>,
     sink: &mut dyn FnMut(&Frames) -> Result<(), DecodeError>,
 ) -> Result<AudioInfo, Failure> {
-    let corrupt = |why: String| Failure::Error(corrupt_error(format_name, why));
     let file = File::open(path).map_err(DecodeError::Io)?;
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let ext = path.extension().and_then(|e| e.to_str());
+    let info = decode_source(
+        Box::new(file),
+        ext,
+        format_name,
+        want_stereo,
+        max_declared_s,
+        on_start,
+        sink,
+    )?;
+    if format_name.starts_with("OGG") && super::sniff::ogg_ends_with_eos(path).ok().flatten() == Some(false) {
+        return Err(Failure::Error(DecodeError::Unterminated {
+            format: format_name.to_string(),
+            decoded_s: info.duration_s,
+        }));
+    }
+    Ok(info)
+}
+
+/// [`decode`] from any byte source: a file, or a live stream read as it
+/// arrives (which has no declared length and no end to check).
+pub(super) fn decode_source(
+    source: Box<dyn symphonia::core::io::MediaSource>,
+    ext: Option<&str>,
+    format_name: &str,
+    want_stereo: bool,
+    max_declared_s: f64,
+    on_start: &mut dyn FnMut(u32, u16) -> Result<(), DecodeError>,
+    sink: &mut dyn FnMut(&Frames) -> Result<(), DecodeError>,
+) -> Result<AudioInfo, Failure> {
+    let corrupt = |why: String| Failure::Error(corrupt_error(format_name, why));
+    let mss = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+    if let Some(ext) = ext {
         hint.with_extension(ext);
     }
     let mut probed = match symphonia::default::get_probe().format(
@@ -284,12 +314,6 @@ pub(super) fn decode(
                 declared_s,
             }));
         }
-    }
-    if format_name.starts_with("OGG") && super::sniff::ogg_ends_with_eos(path).ok().flatten() == Some(false) {
-        return Err(Failure::Error(DecodeError::Unterminated {
-            format: format_name.to_string(),
-            decoded_s: duration_s,
-        }));
     }
     Ok(AudioInfo {
         sample_rate: rate,

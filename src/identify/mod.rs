@@ -15,6 +15,7 @@
 //! needs both an absolute count of time-consistent hits and a clear margin
 //! over the best other track.
 
+mod aligned;
 pub mod tolerant;
 
 use sonica_index::{Candidate, FingerprintIndex, IndexError, Votes};

@@ -44,8 +44,6 @@ pub struct Config {
     /// Serve a non-loopback address without API keys: the operator says
     /// the open door is meant (otherwise the service refuses to start).
     pub open: bool,
-    /// Let webhook URLs reach private, loopback and link-local addresses.
-    pub allow_private_urls: bool,
     /// Webhook delivery threads (1–16).
     pub webhook_workers: usize,
     /// Attempts per webhook delivery before it is given up (1–100).
@@ -75,6 +73,10 @@ pub struct Config {
     pub analyses_keep: usize,
     /// Sections kept per analysed track (1–32).
     pub max_sections: usize,
+    /// What monitor streams and webhook URLs may reach.
+    pub net: crate::net::NetPolicy,
+    /// Live monitors that may be registered at once.
+    pub max_monitors: usize,
 }
 
 impl Default for Config {
@@ -95,7 +97,6 @@ impl Default for Config {
             api_keys: Vec::new(),
             protect_reads: false,
             open: false,
-            allow_private_urls: false,
             webhook_workers: 4,
             webhook_attempts: 12,
             webhook_backoff_ms: 1000,
@@ -110,6 +111,8 @@ impl Default for Config {
             on_duplicate: OnDuplicate::default(),
             analyses_keep: crate::mastering::assistant::DEFAULT_KEEP,
             max_sections: sonica_schema::DEFAULT_SECTIONS,
+            net: crate::net::NetPolicy::default(),
+            max_monitors: 16,
         }
     }
 }
@@ -132,7 +135,6 @@ pub struct FileConfig {
     pub api_keys: Option<Vec<String>>,
     pub protect_reads: Option<bool>,
     pub open: Option<bool>,
-    pub allow_private_urls: Option<bool>,
     pub webhook_workers: Option<usize>,
     pub webhook_attempts: Option<u32>,
     pub webhook_backoff_ms: Option<u64>,
@@ -149,6 +151,12 @@ pub struct FileConfig {
     pub on_duplicate: Option<OnDuplicate>,
     pub analyses_keep: Option<usize>,
     pub max_sections: Option<usize>,
+    /// Let monitor streams and webhooks reach private, loopback and
+    /// link-local addresses.
+    pub allow_private_urls: Option<bool>,
+    /// When set, the only hosts monitor streams and webhooks may name.
+    pub allow_hosts: Option<Vec<String>>,
+    pub max_monitors: Option<usize>,
 }
 
 /// A setting that could not be used; the message names it.
@@ -296,7 +304,6 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
         api_keys,
         protect_reads: pick!(protect_reads, d.protect_reads),
         open,
-        allow_private_urls: pick!(allow_private_urls, d.allow_private_urls),
         webhook_workers,
         webhook_attempts,
         webhook_backoff_ms,
@@ -311,6 +318,15 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
         on_duplicate: pick!(on_duplicate, d.on_duplicate),
         analyses_keep,
         max_sections,
+        net: crate::net::NetPolicy {
+            allow_private: pick!(allow_private_urls, d.net.allow_private),
+            allow_hosts: pick!(allow_hosts, d.net.allow_hosts)
+                .into_iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+        },
+        max_monitors: pick!(max_monitors, d.max_monitors).min(1000),
     })
 }
 
@@ -374,10 +390,8 @@ mod tests {
             (c.webhook_workers, c.webhook_attempts, c.webhook_backoff_ms),
             (4, 12, 1000)
         );
-        assert!(!c.allow_private_urls);
-        let file: FileConfig = toml::from_str("allow_private_urls = true\nwebhook_attempts = 3").unwrap();
+        let file: FileConfig = toml::from_str("webhook_attempts = 3").unwrap();
         let c = resolve(file, FileConfig::default()).unwrap();
-        assert!(c.allow_private_urls);
         assert_eq!(c.webhook_attempts, 3);
         for (bad, name) in [
             ("webhook_workers = 0", "webhook_workers"),

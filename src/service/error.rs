@@ -50,6 +50,11 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::BadRange => StatusCode::BAD_REQUEST,
         ErrorCode::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
         ErrorCode::InvalidParameter => StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidUrl => StatusCode::BAD_REQUEST,
+        ErrorCode::UrlNotAllowed => StatusCode::FORBIDDEN,
+        ErrorCode::UnknownMonitor => StatusCode::NOT_FOUND,
+        ErrorCode::TooManyMonitors => StatusCode::CONFLICT,
+        ErrorCode::SourceUnavailable => StatusCode::BAD_GATEWAY,
         ErrorCode::AnalysisMissing => StatusCode::NOT_FOUND,
         ErrorCode::TrackNotReady => StatusCode::CONFLICT,
         ErrorCode::AnalysisPending => StatusCode::CONFLICT,
@@ -152,6 +157,10 @@ pub enum ApiError {
     /// Refused under the `reject` duplicate policy.
     #[error("{} of track {} ({}); not added (on_duplicate=reject)", .0[0].kind, .0[0].of, .0[0].of_path)]
     Duplicate(Vec<sonica_schema::Duplicate>),
+    #[error("no monitor with id {0}")]
+    UnknownMonitor(u64),
+    #[error("{0}")]
+    TooManyMonitors(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -192,6 +201,8 @@ impl ApiError {
             ApiError::RouteNotFound { .. } => ErrorCode::RouteNotFound,
             ApiError::ShuttingDown => ErrorCode::ShuttingDown,
             ApiError::Duplicate(_) => ErrorCode::Duplicate,
+            ApiError::UnknownMonitor(_) => ErrorCode::UnknownMonitor,
+            ApiError::TooManyMonitors(_) => ErrorCode::TooManyMonitors,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }

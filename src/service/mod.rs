@@ -17,6 +17,7 @@ pub(crate) mod holdback;
 pub(crate) mod jobs;
 pub mod keys;
 pub(crate) mod metrics;
+pub(crate) mod monitors;
 pub(crate) mod openapi;
 pub(crate) mod policy;
 pub mod range;
@@ -107,10 +108,26 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     let recovered = jobs::recover(&index, &scheduler, config.job_attempts).map_err(SonicaError::from)?;
     let music = library.music().expect("opened with the search indexes").clone();
     let stored_keys = Arc::new(sonica_index::KeyStore::open(index.store().clone()).map_err(SonicaError::from)?);
+    let monitor_store = Arc::new(sonica_index::MonitorStore::open(index.store().clone()).map_err(SonicaError::from)?);
+    let monitors = Arc::new(monitors::Monitors::new(
+        monitor_store,
+        index.clone(),
+        config.net.clone(),
+        config.max_monitors,
+    ));
     let webhooks = Arc::new(crate::webhooks::Webhooks::start(
         index.store().clone(),
         webhook_options(&config),
     )?);
+    {
+        // A monitor's notices that are webhook events go out as such.
+        let hooks = webhooks.clone();
+        monitors.set_notify(Arc::new(move |n: &monitors::Notice| {
+            if let Some(kind) = webhook_kind(n.kind) {
+                hooks.emit(kind, n.data.clone());
+            }
+        }));
+    }
     let state = Arc::new(AppState {
         guard: auth::Guard::new(&config, stored_keys, index.store().clone()),
         config: config.clone(),
@@ -125,6 +142,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         claims: Mutex::new(Default::default()),
         recognizers: tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
         watch: Default::default(),
+        monitors: monitors.clone(),
         webhooks: webhooks.clone(),
     });
     tracing::info!(
@@ -156,12 +174,17 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     };
 
     let saver = VectorSaver::start(music.clone());
+    let started_monitors = monitors.start_all().map_err(SonicaError::from)?;
+    if started_monitors > 0 {
+        tracing::info!(monitors = started_monitors, "monitors started");
+    }
     let result = actix_web::rt::System::new().block_on(run_http(state.clone(), metrics));
 
     tracing::info!("stopping: finishing running jobs");
     if let Some(w) = watcher {
         w.shutdown();
     }
+    monitors.shutdown();
     pool.shutdown();
     webhooks.shutdown();
     saver.shutdown();
@@ -170,6 +193,18 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     }
     tracing::info!("stopped");
     result
+}
+
+/// The webhook event a monitor's notice is, if any: a play is announced
+/// when it is detected (`play.started`; its end is in the play log).
+fn webhook_kind(notice: &str) -> Option<sonica_schema::webhook::EventKind> {
+    use sonica_schema::webhook::EventKind;
+    match notice {
+        "play.started" => Some(EventKind::PlayDetected),
+        "monitor.up" => Some(EventKind::MonitorUp),
+        "monitor.down" => Some(EventKind::MonitorDown),
+        _ => None,
+    }
 }
 
 /// How the service's webhooks deliver, from its settings.
@@ -181,7 +216,7 @@ fn webhook_options(c: &Config) -> crate::webhooks::DeliveryOptions {
             first: Duration::from_millis(c.webhook_backoff_ms),
             ..Default::default()
         },
-        allow_private: c.allow_private_urls,
+        policy: c.net.clone(),
         ..Default::default()
     }
 }
@@ -258,4 +293,18 @@ async fn run_http(state: Arc<AppState>, metrics: Arc<Metrics>) -> Result<(), Ser
         }
     });
     running.await.map_err(ServeError::Server)
+}
+
+#[cfg(test)]
+mod tests {
+    use sonica_schema::webhook::EventKind;
+
+    #[test]
+    fn monitor_notices_become_webhook_events() {
+        assert_eq!(super::webhook_kind("play.started"), Some(EventKind::PlayDetected));
+        assert_eq!(super::webhook_kind("monitor.up"), Some(EventKind::MonitorUp));
+        assert_eq!(super::webhook_kind("monitor.down"), Some(EventKind::MonitorDown));
+        assert_eq!(super::webhook_kind("play.ended"), None);
+        assert_eq!(super::webhook_kind("gap"), None);
+    }
 }

@@ -45,6 +45,8 @@ pub struct AppState {
     pub recognizers: tokio::sync::Semaphore,
     /// What the folder watcher is doing, for `GET /health`.
     pub watch: WatchStatus,
+    /// The live monitors.
+    pub monitors: Arc<crate::service::monitors::Monitors>,
     /// Webhook subscriptions and the outbox: `emit` events from anywhere.
     pub webhooks: Arc<crate::webhooks::Webhooks>,
 }

@@ -25,19 +25,20 @@ use sonica_index::{Attempt, Due, Next, WebhookStore};
 
 use super::retry::{unit_random, RetryPolicy};
 use super::sign::{sign, EVENT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER};
-use super::url::Guarded;
 use super::{now_ms, KEEP_EVENTS, KEEP_EVENTS_S};
+use crate::net::NetPolicy;
 
 /// How the workers deliver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryOptions {
     /// Worker threads (1–16).
     pub workers: usize,
     pub retry: RetryPolicy,
-    /// The limit of one attempt: connect, send, and the answer's head.
+    /// The limit of one attempt: connect, send, and the answer.
     pub timeout: Duration,
-    /// May deliveries reach private, loopback and link-local addresses?
-    pub allow_private: bool,
+    /// What the URLs may name and reach (checked again at every attempt,
+    /// and on every address a name resolves to).
+    pub policy: NetPolicy,
 }
 
 impl Default for DeliveryOptions {
@@ -46,7 +47,7 @@ impl Default for DeliveryOptions {
             workers: 4,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(5),
-            allow_private: false,
+            policy: NetPolicy::default(),
         }
     }
 }
@@ -117,14 +118,9 @@ impl Pool {
         wake: (Sender<()>, Receiver<()>),
         counters: Arc<Counters>,
     ) -> std::io::Result<Pool> {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(opts.timeout)
-            .redirects(0)
-            .resolver(Guarded {
-                allow_private: opts.allow_private,
-            })
-            .user_agent(concat!("Sonica-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build();
+        // Guarded name resolution and no redirects; the whole attempt is
+        // held to `timeout` per request below.
+        let agent = crate::net::agent(&opts.policy, opts.timeout);
         let workers = opts.workers.clamp(1, 16);
         let shared = Arc::new(Shared {
             store,
@@ -236,7 +232,7 @@ impl Shared {
 
     fn attempt(&self, d: Due) {
         let (event, sub) = (d.event.id, d.subscription.id);
-        let sent = send(&self.agent, &d);
+        let sent = send(&self.agent, &d, &self.opts.policy, self.opts.timeout);
         let at_ms = now_ms();
         let number = d.delivery.attempts.saturating_add(1);
         let next = match (&sent.error, self.opts.retry.exhausted(number)) {
@@ -298,14 +294,26 @@ impl Shared {
     }
 }
 
-/// One POST of `d`'s event, signed now: 2xx is delivered; any other
-/// status (a redirect too: they are not followed), a refused connection
-/// or the time limit is a failure, described.
-pub fn send(agent: &ureq::Agent, d: &Due) -> Sent {
+/// One POST of `d`'s event, signed now, within `timeout`: 2xx is
+/// delivered; any other status (a redirect too: they are not followed), a
+/// URL the policy no longer allows, a refused connection or the time limit
+/// is a failure, described.
+pub fn send(agent: &ureq::Agent, d: &Due, policy: &NetPolicy, timeout: Duration) -> Sent {
+    let url = match crate::net::check_url(&d.subscription.url, policy) {
+        Ok(u) => u,
+        Err(e) => {
+            return Sent {
+                status: None,
+                error: Some(format!("url refused: {e}")),
+            }
+        }
+    };
     let body = d.event.encode();
     let t = now_ms() / 1000;
     let result = agent
-        .post(&d.subscription.url)
+        .request_url("POST", &url)
+        .timeout(timeout)
+        .set("User-Agent", concat!("Sonica-Webhooks/", env!("CARGO_PKG_VERSION")))
         .set("Content-Type", "application/json")
         .set(SIGNATURE_HEADER, &sign(&d.subscription.secret, t, &body))
         .set(EVENT_ID_HEADER, &d.event.id.to_string())
@@ -343,7 +351,7 @@ pub fn send(agent: &ureq::Agent, d: &Due) -> Sent {
         }
         Err(ureq::Error::Transport(t)) => Sent {
             status: None,
-            error: Some(t.to_string()),
+            error: Some(crate::net::transport_message(&t)),
         },
     }
 }

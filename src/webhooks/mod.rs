@@ -12,12 +12,13 @@
 //! rows are in the store and the workers resume them at start.
 //!
 //! `sign.rs` makes and checks the `Sonica-Signature` header, `retry.rs`
-//! says when a failure is tried again, `url.rs` which URLs may be used.
+//! says when a failure is tried again. Which URLs may be used, and the
+//! addresses they may reach, is [`crate::net`]'s guard, shared with the
+//! monitors.
 
 pub mod deliver;
 pub mod retry;
 pub mod sign;
-pub mod url;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -66,7 +67,7 @@ impl Webhooks {
         let w = Webhooks::open(store, options)?;
         let pool = deliver::Pool::start(
             w.store.clone(),
-            options,
+            w.options.clone(),
             (w.wake.clone(), w.wake_rx.clone()),
             w.counters.clone(),
         )

@@ -10,6 +10,7 @@ pub mod health;
 pub mod mastering;
 pub mod media;
 pub mod metrics;
+pub mod monitors;
 pub mod patterns;
 pub mod recognize;
 pub mod search;
@@ -64,6 +65,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/search/patterns").post(patterns::search))
         .service(resource("/admin/keys").get(admin::list).post(admin::create))
         .service(resource("/admin/keys/{id}").delete(admin::revoke))
+        .service(resource("/monitors").get(monitors::list).post(monitors::create))
+        .service(resource("/monitors/{id}").get(monitors::get).delete(monitors::delete))
+        .service(resource("/monitors/{id}/plays").get(monitors::plays))
+        .service(resource("/monitors/{id}/events").get(monitors::events))
         .service(resource("/webhooks").get(webhooks::list).post(webhooks::create))
         .service(resource("/webhooks/{id}").get(webhooks::get).delete(webhooks::delete))
         .service(resource("/webhooks/{id}/deliveries").get(webhooks::deliveries))

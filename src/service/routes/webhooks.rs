@@ -4,7 +4,9 @@
 //!
 //! The secret that signs a subscription's deliveries is shown when it is
 //! made and by `GET /webhooks/{id}` (both admin-only), never in the list.
-//! Every mistake in a body gets its own message under `invalid_webhook`.
+//! Every mistake in a body gets its own message under `invalid_webhook`;
+//! a URL the shared guard refuses answers as for a monitor (`invalid_url`,
+//! `url_not_allowed`).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -12,11 +14,11 @@ use serde_json::Value;
 use sonica_index::NewSubscription;
 use sonica_schema::webhook::{Delivery, EventKind, Subscription};
 
+use crate::net::NetPolicy;
 use crate::pipeline::writer::unix_now_s;
 use crate::service::error::ApiError;
 use crate::service::routes::{blocking, json_value};
 use crate::service::state::AppState;
-use crate::webhooks::url::{check_host, check_url};
 
 /// Largest body of `POST /webhooks`.
 const MAX_JSON: usize = 16 * 1024;
@@ -61,8 +63,9 @@ pub struct WebhookList {
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct NewWebhookBody {
-    /// http or https, no user name or password, at most 2048 bytes;
-    /// private and loopback addresses only with `allow_private_urls`.
+    /// http or https, no user name or password, at most 2048 characters,
+    /// on `allow_hosts` when set; private and loopback addresses only with
+    /// `allow_private_urls`.
     url: String,
     /// One or more of `play.detected`, `track.ready`, `track.failed`,
     /// `duplicate.found`, `monitor.down`, `monitor.up`.
@@ -134,6 +137,12 @@ fn invalid(m: impl Into<String>) -> ApiError {
     ApiError::InvalidWebhook(m.into())
 }
 
+/// A refused URL answers as a monitor's does: `invalid_url` (400) for its
+/// form, `url_not_allowed` (403) for where it points.
+fn url_error(e: crate::net::UrlError) -> ApiError {
+    ApiError::Sonica(crate::monitor::MonitorError::Url(e).into())
+}
+
 fn shown(s: &str) -> String {
     s.chars().take(40).collect()
 }
@@ -160,16 +169,15 @@ struct NewWebhook {
 }
 
 /// Reads `{"url", "events", "description"?, "secret"?}`, each mistake named.
-fn parse_new_webhook(v: Value, allow_private: bool) -> Result<NewWebhook, ApiError> {
+fn parse_new_webhook(v: Value, policy: &NetPolicy) -> Result<NewWebhook, ApiError> {
     let Value::Object(mut o) = v else {
         return Err(ApiError::BadRequest("the JSON body must be an object".into()));
     };
     let url = match o.remove("url") {
-        Some(Value::String(s)) => {
-            let u = check_url(&s).map_err(invalid)?;
-            check_host(&u, allow_private).map_err(invalid)?;
-            u
-        }
+        // The shared guard: http(s), no user info, the length cap, the
+        // allow-list, no private address unless allowed (names are judged
+        // again as they resolve, at every attempt).
+        Some(Value::String(s)) => crate::net::check_url(&s, policy).map_err(url_error)?.to_string(),
         Some(_) => return Err(invalid("url must be a string")),
         None => return Err(invalid("url is required")),
     };
@@ -281,7 +289,8 @@ fn bad_param(m: String) -> ApiError {
     responses(
         (status = 201, description = "The new subscription, with its `secret` (the key of `Sonica-Signature`)", body = WebhookView,
             headers(("Location" = String, description = "`/webhooks/{id}`"))),
-        (status = 400, description = "`bad_request` (malformed JSON, not an object) or `invalid_webhook` (a missing or bad url, events, description or secret, an unknown event kind or field, a private address without `allow_private_urls`)", body = crate::service::error::ErrorBody),
+        (status = 400, description = "`bad_request` (malformed JSON, not an object), `invalid_url` (not http/https, a user name or password, over 2048 characters, no host) or `invalid_webhook` (a missing url, missing or bad events, description or secret, an unknown event kind or field)", body = crate::service::error::ErrorBody),
+        (status = 403, description = "`url_not_allowed`: a private, loopback or link-local address (without `allow_private_urls`), or a host off `allow_hosts`", body = crate::service::error::ErrorBody),
         (status = 409, description = "`too_many_webhooks`: 100 subscriptions exist", body = crate::service::error::ErrorBody),
         (status = 413, description = "`payload_too_large`: over 16 KiB", body = crate::service::error::ErrorBody),
         (status = 415, description = "`unsupported_content_type`: not `application/json`", body = crate::service::error::ErrorBody)))]
@@ -296,7 +305,7 @@ pub async fn create(
             "the body must be application/json: {\"url\", \"events\"}".into(),
         ));
     }
-    let new = parse_new_webhook(json_value(payload, MAX_JSON).await?, state.config.allow_private_urls)?;
+    let new = parse_new_webhook(json_value(payload, MAX_JSON).await?, &state.config.net)?;
     let secret = match new.secret {
         Some(s) => s,
         None => generate_secret()?,
@@ -456,7 +465,7 @@ mod tests {
     use serde_json::json;
 
     fn code(v: Value) -> String {
-        match parse_new_webhook(v, false) {
+        match parse_new_webhook(v, &NetPolicy::default()) {
             Ok(_) => "ok".into(),
             Err(e) => format!("{}: {e}", e.code().as_str()),
         }
@@ -466,23 +475,42 @@ mod tests {
     fn each_mistake_in_a_new_webhook_is_named() {
         let ok = parse_new_webhook(
             json!({"url": "https://example.com/h", "events": ["track.ready", "play.detected"], "description": " ci ", "secret": "0123456789abcdef"}),
-            false,
+            &NetPolicy::default(),
         )
         .unwrap();
         assert_eq!(ok.url, "https://example.com/h");
         assert_eq!(ok.events, [EventKind::TrackReady, EventKind::PlayDetected]);
         assert_eq!(ok.description.as_deref(), Some("ci"));
-        assert!(parse_new_webhook(json!({"url": "http://127.0.0.1:9/", "events": ["track.ready"]}), true).is_ok());
+        let open = NetPolicy {
+            allow_private: true,
+            ..NetPolicy::default()
+        };
+        assert!(parse_new_webhook(json!({"url": "http://127.0.0.1:9/", "events": ["track.ready"]}), &open).is_ok());
+        let listed = NetPolicy {
+            allow_hosts: vec!["hooks.example.com".into()],
+            ..NetPolicy::default()
+        };
+        assert!(parse_new_webhook(
+            json!({"url": "https://hooks.example.com/", "events": ["track.ready"]}),
+            &listed
+        )
+        .is_ok());
+        let e = parse_new_webhook(
+            json!({"url": "https://example.com/", "events": ["track.ready"]}),
+            &listed,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("allow-list"), "{e}");
         let events = json!(["track.ready"]);
         for (body, want) in [
             (json!(["x"]), "bad_request"),
             (json!("x"), "bad_request"),
             (json!({"events": events}), "url is required"),
             (json!({"url": 5, "events": events}), "url must be a string"),
-            (json!({"url": "file:///etc/passwd", "events": events}), "http or https"),
+            (json!({"url": "file:///etc/passwd", "events": events}), "http and https"),
             (
                 json!({"url": "gopher://example.com/", "events": events}),
-                "http or https",
+                "http and https",
             ),
             (
                 json!({"url": "https://a:b@example.com/", "events": events}),
@@ -490,7 +518,7 @@ mod tests {
             ),
             (
                 json!({"url": format!("https://example.com/{}", "a".repeat(10_000)), "events": events}),
-                "at most 2048",
+                "longer than 2048",
             ),
             (json!({"url": "http://127.0.0.1:9/", "events": events}), "private"),
             (json!({"url": "http://169.254.169.254/", "events": events}), "private"),
@@ -547,10 +575,11 @@ mod tests {
             ),
         ] {
             let got = code(body.clone());
-            let expect_code = if want == "bad_request" {
-                "bad_request"
-            } else {
-                "invalid_webhook"
+            let expect_code = match want {
+                "bad_request" => "bad_request",
+                "http and https" | "user name or password" | "longer than 2048" => "invalid_url",
+                "private" => "url_not_allowed",
+                _ => "invalid_webhook",
             };
             assert!(got.starts_with(expect_code), "{body}: {got}");
             assert!(got.contains(want), "{body}: {got}");
