@@ -180,6 +180,11 @@ pub enum ErrorCode {
     UnknownAnalysis,
     UnknownPattern,
     NoPattern,
+    /// Webhooks: no such subscription; a subscription's body is wrong;
+    /// the subscription limit is reached.
+    UnknownWebhook,
+    InvalidWebhook,
+    TooManyWebhooks,
     RouteNotFound,
     MethodNotAllowed,
     BadRange,
@@ -246,6 +251,9 @@ impl ErrorCode {
             ErrorCode::UnknownAnalysis => "unknown_analysis",
             ErrorCode::UnknownPattern => "unknown_pattern",
             ErrorCode::NoPattern => "no_pattern",
+            ErrorCode::UnknownWebhook => "unknown_webhook",
+            ErrorCode::InvalidWebhook => "invalid_webhook",
+            ErrorCode::TooManyWebhooks => "too_many_webhooks",
             ErrorCode::TrackNotReady => "track_not_ready",
             ErrorCode::Duplicate => "duplicate",
             ErrorCode::SearchIndexError => "search_index_error",

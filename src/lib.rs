@@ -25,6 +25,7 @@ pub mod options;
 pub mod pipeline;
 pub mod search;
 pub mod service;
+pub mod webhooks;
 
 pub use error::{ErrorCode, SonicaError};
 pub use identify::{Identifier, Match, MatchParams, Verdict};

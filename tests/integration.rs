@@ -65,5 +65,7 @@ mod service_tiers;
 mod service_watch;
 #[path = "integration/service_web.rs"]
 mod service_web;
+#[path = "integration/service_webhooks.rs"]
+mod service_webhooks;
 #[path = "integration/styles.rs"]
 mod styles;

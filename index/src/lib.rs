@@ -32,6 +32,7 @@ mod store;
 mod text;
 mod vectors;
 mod vote;
+mod webhooks;
 
 pub use admit::Admitted;
 pub use compaction::CompactReport;
@@ -57,6 +58,7 @@ pub use store::{Batch, KvStore};
 pub use text::{Filter, TextDoc, TextError, TextIndex, TextQuery, TextResults};
 pub use vectors::{AllowList, Hit, Strategy, Tuning, VectorError, VectorIndex};
 pub use vote::{Candidate, QueryHash, Votes};
+pub use webhooks::{Attempt, Due, NewSubscription, Next, WebhookStore, KEEP_EVENTS, KEEP_EVENTS_S};
 
 /// Helpers shared by this crate's unit tests.
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub mod section;
 pub mod track;
 pub mod varint;
 pub mod waveform;
+pub mod webhook;
 
 pub use analysis::{
     Band, Bands, Drum, DrumHit, DrumPattern, Dynamics, Key, KeyEstimate, Loudness, Mode, Rhythm, Stereo, Tempo,

@@ -251,6 +251,15 @@ pub struct ServeArgs {
     /// Serve a non-loopback --bind without API keys on purpose [default: false].
     #[arg(long, env = "SONICA_OPEN", value_name = "BOOL")]
     pub open: Option<bool>,
+    /// Webhook delivery threads, 1–16 [default: 4].
+    #[arg(long, env = "SONICA_WEBHOOK_WORKERS")]
+    pub webhook_workers: Option<usize>,
+    /// Attempts per webhook delivery before it is given up, 1–100 [default: 12].
+    #[arg(long, env = "SONICA_WEBHOOK_ATTEMPTS")]
+    pub webhook_attempts: Option<u32>,
+    /// First webhook retry delay in ms, doubling per attempt up to 10 minutes [default: 1000].
+    #[arg(long, env = "SONICA_WEBHOOK_BACKOFF_MS")]
+    pub webhook_backoff_ms: Option<u64>,
     /// Recognitions/uploads per second per client; 0 = unlimited [default: 50].
     #[arg(long, env = "SONICA_RATE_LIMIT")]
     pub rate_limit: Option<u32>,

@@ -29,6 +29,9 @@ pub fn run(library: &sonica::options::LibraryArgs, a: ServeArgs) -> ExitCode {
         api_keys: a.api_keys,
         protect_reads: a.protect_reads,
         open: a.open,
+        webhook_workers: a.webhook_workers,
+        webhook_attempts: a.webhook_attempts,
+        webhook_backoff_ms: a.webhook_backoff_ms,
         tiers: None, // only the file has tier tables
         rate_limit: a.rate_limit,
         rate_burst: a.rate_burst,

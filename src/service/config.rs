@@ -44,6 +44,12 @@ pub struct Config {
     /// Serve a non-loopback address without API keys: the operator says
     /// the open door is meant (otherwise the service refuses to start).
     pub open: bool,
+    /// Webhook delivery threads (1–16).
+    pub webhook_workers: usize,
+    /// Attempts per webhook delivery before it is given up (1–100).
+    pub webhook_attempts: u32,
+    /// First webhook retry delay; it doubles per attempt, up to 10 minutes.
+    pub webhook_backoff_ms: u64,
     /// Recognitions and uploads per second per client; 0 switches it off.
     pub rate_limit: u32,
     pub rate_burst: u32,
@@ -91,6 +97,9 @@ impl Default for Config {
             api_keys: Vec::new(),
             protect_reads: false,
             open: false,
+            webhook_workers: 4,
+            webhook_attempts: 12,
+            webhook_backoff_ms: 1000,
             rate_limit: 50,
             rate_burst: 100,
             tiers: TierTable::default(),
@@ -126,6 +135,9 @@ pub struct FileConfig {
     pub api_keys: Option<Vec<String>>,
     pub protect_reads: Option<bool>,
     pub open: Option<bool>,
+    pub webhook_workers: Option<usize>,
+    pub webhook_attempts: Option<u32>,
+    pub webhook_backoff_ms: Option<u64>,
     pub rate_limit: Option<u32>,
     pub rate_burst: Option<u32>,
     /// `[tiers.free]`, `[tiers.starter]`, …: limits changed from the
@@ -242,6 +254,27 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
         });
     }
     let rate_limit = pick!(rate_limit, d.rate_limit);
+    let webhook_workers = pick!(webhook_workers, d.webhook_workers);
+    if !(1..=16).contains(&webhook_workers) {
+        return Err(ConfigError::Invalid {
+            setting: "webhook_workers",
+            message: format!("{webhook_workers} is not between 1 and 16"),
+        });
+    }
+    let webhook_attempts = pick!(webhook_attempts, d.webhook_attempts);
+    if !(1..=100).contains(&webhook_attempts) {
+        return Err(ConfigError::Invalid {
+            setting: "webhook_attempts",
+            message: format!("{webhook_attempts} is not between 1 and 100"),
+        });
+    }
+    let webhook_backoff_ms = pick!(webhook_backoff_ms, d.webhook_backoff_ms);
+    if !(10..=600_000).contains(&webhook_backoff_ms) {
+        return Err(ConfigError::Invalid {
+            setting: "webhook_backoff_ms",
+            message: format!("{webhook_backoff_ms} is not between 10 and 600000"),
+        });
+    }
     let analyses_keep = pick!(analyses_keep, d.analyses_keep);
     if !(1..=100_000).contains(&analyses_keep) {
         return Err(ConfigError::Invalid {
@@ -271,6 +304,9 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
         api_keys,
         protect_reads: pick!(protect_reads, d.protect_reads),
         open,
+        webhook_workers,
+        webhook_attempts,
+        webhook_backoff_ms,
         rate_limit,
         rate_burst: pick!(rate_burst, d.rate_burst.max(rate_limit)).max(1),
         tiers: TierTable::with(&pick!(tiers, BTreeMap::new())),
@@ -345,6 +381,27 @@ mod tests {
         };
         let e = resolve(FileConfig::default(), bad).unwrap_err();
         assert!(e.to_string().contains("bind"), "{e}");
+    }
+
+    #[test]
+    fn webhook_settings_are_bounded() {
+        let c = resolve(FileConfig::default(), FileConfig::default()).unwrap();
+        assert_eq!(
+            (c.webhook_workers, c.webhook_attempts, c.webhook_backoff_ms),
+            (4, 12, 1000)
+        );
+        let file: FileConfig = toml::from_str("webhook_attempts = 3").unwrap();
+        let c = resolve(file, FileConfig::default()).unwrap();
+        assert_eq!(c.webhook_attempts, 3);
+        for (bad, name) in [
+            ("webhook_workers = 0", "webhook_workers"),
+            ("webhook_workers = 17", "webhook_workers"),
+            ("webhook_attempts = 0", "webhook_attempts"),
+            ("webhook_backoff_ms = 1", "webhook_backoff_ms"),
+        ] {
+            let e = resolve(toml::from_str(bad).unwrap(), FileConfig::default()).unwrap_err();
+            assert!(e.to_string().contains(name), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -82,6 +82,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::UnknownAnalysis => StatusCode::NOT_FOUND,
         ErrorCode::UnknownPattern => StatusCode::NOT_FOUND,
         ErrorCode::NoPattern => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::UnknownWebhook => StatusCode::NOT_FOUND,
+        ErrorCode::InvalidWebhook => StatusCode::BAD_REQUEST,
+        ErrorCode::TooManyWebhooks => StatusCode::CONFLICT,
         ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::IoError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -138,6 +141,13 @@ pub enum ApiError {
     UnknownTier(String),
     #[error("no track with id {0}")]
     UnknownTrack(u32),
+    #[error("no webhook with id {0}")]
+    UnknownWebhook(u64),
+    /// A subscription's body, the message naming the field.
+    #[error("{0}")]
+    InvalidWebhook(String),
+    #[error("there are {0} webhooks already, the most a server keeps; delete one first")]
+    TooManyWebhooks(usize),
     #[error("the range asked for lies outside the file ({len} bytes)")]
     RangeNotSatisfiable { len: u64 },
     #[error("no route {method} {path}")]
@@ -184,6 +194,9 @@ impl ApiError {
             ApiError::UnknownKey(_) => ErrorCode::UnknownKey,
             ApiError::UnknownTier(_) => ErrorCode::UnknownTier,
             ApiError::UnknownTrack(_) => ErrorCode::UnknownTrack,
+            ApiError::UnknownWebhook(_) => ErrorCode::UnknownWebhook,
+            ApiError::InvalidWebhook(_) => ErrorCode::InvalidWebhook,
+            ApiError::TooManyWebhooks(_) => ErrorCode::TooManyWebhooks,
             ApiError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
             ApiError::RouteNotFound { .. } => ErrorCode::RouteNotFound,
             ApiError::ShuttingDown => ErrorCode::ShuttingDown,
@@ -258,6 +271,9 @@ mod tests {
             ErrorCode::SampleRateOutOfRange,
             ErrorCode::ChannelsOutOfRange,
             ErrorCode::ForbiddenOrigin,
+            ErrorCode::UnknownWebhook,
+            ErrorCode::InvalidWebhook,
+            ErrorCode::TooManyWebhooks,
         ] {
             assert!(status_of(code).is_client_error(), "{code}");
         }

@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sonica_index::{FingerprintIndex, IndexError};
+use sonica_schema::webhook::EventKind;
 use sonica_schema::{JobRecord, JobStatus, OnDuplicate, TrackId};
 
 use crate::fingerprint::FingerprintParams;
@@ -25,6 +26,7 @@ use crate::pipeline::{fingerprint_first, new_track, GivenTags, IngestWriter, Mus
 use crate::service::analysis_pass::AnalysisPass;
 use crate::service::metrics::Metrics;
 use crate::service::scheduler::Scheduler;
+use crate::webhooks::Webhooks;
 
 /// How failures are retried.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +59,8 @@ struct Worker<'a> {
     on_duplicate: OnDuplicate,
     metrics: &'a Metrics,
     analysis: &'a AnalysisPass,
+    /// `track.ready`, `track.failed` and `duplicate.found` go out here.
+    webhooks: &'a Webhooks,
 }
 
 impl JobPool {
@@ -67,12 +71,18 @@ impl JobPool {
         retry: RetryPolicy,
         on_duplicate: OnDuplicate,
         metrics: Arc<Metrics>,
+        webhooks: Arc<Webhooks>,
     ) -> std::io::Result<JobPool> {
         let analysis = Arc::new(AnalysisPass::start(index.clone())?);
         let mut handles = Vec::with_capacity(workers);
         for n in 0..workers {
-            let (index, scheduler, metrics, analysis) =
-                (index.clone(), scheduler.clone(), metrics.clone(), analysis.clone());
+            let (index, scheduler, metrics, analysis, webhooks) = (
+                index.clone(),
+                scheduler.clone(),
+                metrics.clone(),
+                analysis.clone(),
+                webhooks.clone(),
+            );
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("sonica-job-{n}"))
@@ -85,6 +95,7 @@ impl JobPool {
                             on_duplicate,
                             metrics: &metrics,
                             analysis: &analysis,
+                            webhooks: &webhooks,
                         };
                         while let Some(id) = scheduler.next() {
                             ctx.run_one(id);
@@ -168,6 +179,11 @@ impl Worker<'_> {
                         let _ = index.flush();
                         metrics.job_outcome("failed");
                         tracing::warn!(id, attempts = job.attempts, %code, %message, "job failed for good");
+                        let mut data = track_data(&job);
+                        data["code"] = code.into();
+                        data["reason"] = message.into();
+                        data["attempts"] = job.attempts.into();
+                        self.webhooks.emit(EventKind::TrackFailed, data);
                     }
                 }
             }
@@ -195,13 +211,38 @@ impl Worker<'_> {
             Err(IndexError::UnknownTrack(_)) => return Ok(Done::Cancelled),
             Err(e) => return Err(index_fail(e)),
         };
-        if written.record.is_some() {
+        if !written.duplicates.is_empty() {
+            let mut data = track_data(job);
+            if let Some(r) = &written.record {
+                data["title"] = r.title.clone().into();
+            }
+            data["stored"] = written.record.is_some().into();
+            data["policy"] = policy.to_string().into();
+            data["duplicates"] = serde_json::json!(written.duplicates);
+            self.webhooks.emit(EventKind::DuplicateFound, data);
+        }
+        if let Some(r) = &written.record {
             self.analysis.submit(job.id, music);
+            let data = serde_json::json!({"track_id": r.id, "title": r.title, "artist": r.artist,
+                "path": r.path, "duration_s": r.duration_s});
+            self.webhooks.emit(EventKind::TrackReady, data);
             return Ok(Done::Ready);
         }
         // A rejected upload's file was deleted by the writer.
         Ok(Done::Rejected)
     }
+}
+
+/// What a track event says about its job: id, path and the title it was
+/// given or will have (the file's name when it has no tag yet).
+fn track_data(job: &JobRecord) -> serde_json::Value {
+    let title = job.title.clone().unwrap_or_else(|| {
+        Path::new(&job.path)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    serde_json::json!({"track_id": job.id, "path": job.path, "title": title})
 }
 
 /// How a job ended when nothing failed.

@@ -21,6 +21,8 @@ pub struct Metrics {
     tracks: IntGauge,
     jobs_pending: IntGaugeVec,
     index_bytes: IntGaugeVec,
+    webhook_deliveries: IntCounterVec,
+    webhook_pending: IntGauge,
 }
 
 impl Metrics {
@@ -71,8 +73,23 @@ impl Metrics {
             &["kind"],
         )
         .expect("valid metric");
+        let webhook_deliveries = IntCounterVec::new(
+            Opts::new(
+                "webhook_deliveries_total",
+                "Webhook delivery attempts by outcome (delivered, failed: to be retried, gave_up)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let webhook_pending = IntGauge::new(
+            "webhook_deliveries_pending",
+            "Webhook deliveries waiting (due or backing off)",
+        )
+        .expect("valid metric");
         for c in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(webhook_deliveries.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(webhook_pending.clone()),
+            Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(jobs.clone()),
             Box::new(recognitions.clone()),
@@ -90,6 +107,9 @@ impl Metrics {
         for result in ["match", "no_match"] {
             recognitions.with_label_values(&[result]);
         }
+        for outcome in ["delivered", "failed", "gave_up"] {
+            webhook_deliveries.with_label_values(&[outcome]);
+        }
         Metrics {
             registry,
             requests,
@@ -101,7 +121,19 @@ impl Metrics {
             tracks,
             jobs_pending,
             index_bytes,
+            webhook_deliveries,
+            webhook_pending,
         }
+    }
+
+    /// Brings the webhook counters and the pending gauge up to `s` (the
+    /// delivery workers count; this mirrors them when scraped).
+    pub fn observe_webhooks(&self, s: crate::webhooks::Stats) {
+        for (outcome, total) in [("delivered", s.delivered), ("failed", s.failed), ("gave_up", s.gave_up)] {
+            let c = self.webhook_deliveries.with_label_values(&[outcome]);
+            c.inc_by(total.saturating_sub(c.get()));
+        }
+        self.webhook_pending.set(s.pending as i64);
     }
 
     pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {

@@ -60,6 +60,8 @@ pub enum ServeError {
     Watch(String),
     #[error("cannot start the job workers: {0}")]
     Workers(std::io::Error),
+    #[error(transparent)]
+    Webhooks(#[from] crate::webhooks::WebhooksError),
     #[error("server error: {0}")]
     Server(std::io::Error),
 }
@@ -113,6 +115,19 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         config.net.clone(),
         config.max_monitors,
     ));
+    let webhooks = Arc::new(crate::webhooks::Webhooks::start(
+        index.store().clone(),
+        webhook_options(&config),
+    )?);
+    {
+        // A monitor's notices that are webhook events go out as such.
+        let hooks = webhooks.clone();
+        monitors.set_notify(Arc::new(move |n: &monitors::Notice| {
+            if let Some(kind) = webhook_kind(n.kind) {
+                hooks.emit(kind, n.data.clone());
+            }
+        }));
+    }
     let state = Arc::new(AppState {
         guard: auth::Guard::new(&config, stored_keys, index.store().clone()),
         config: config.clone(),
@@ -128,6 +143,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         recognizers: tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
         watch: Default::default(),
         monitors: monitors.clone(),
+        webhooks: webhooks.clone(),
     });
     tracing::info!(
         tracks = index.len(),
@@ -148,6 +164,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         retry,
         config.on_duplicate,
         metrics.clone(),
+        webhooks.clone(),
     )
     .map_err(ServeError::Workers)?;
     let watcher = if config.watch {
@@ -169,12 +186,39 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     }
     monitors.shutdown();
     pool.shutdown();
+    webhooks.shutdown();
     saver.shutdown();
     if let Err(e) = index.flush() {
         tracing::error!(error = %e, "final flush failed");
     }
     tracing::info!("stopped");
     result
+}
+
+/// The webhook event a monitor's notice is, if any: a play is announced
+/// when it is detected (`play.started`; its end is in the play log).
+fn webhook_kind(notice: &str) -> Option<sonica_schema::webhook::EventKind> {
+    use sonica_schema::webhook::EventKind;
+    match notice {
+        "play.started" => Some(EventKind::PlayDetected),
+        "monitor.up" => Some(EventKind::MonitorUp),
+        "monitor.down" => Some(EventKind::MonitorDown),
+        _ => None,
+    }
+}
+
+/// How the service's webhooks deliver, from its settings.
+fn webhook_options(c: &Config) -> crate::webhooks::DeliveryOptions {
+    crate::webhooks::DeliveryOptions {
+        workers: c.webhook_workers,
+        retry: crate::webhooks::RetryPolicy {
+            attempts: c.webhook_attempts,
+            first: Duration::from_millis(c.webhook_backoff_ms),
+            ..Default::default()
+        },
+        policy: c.net.clone(),
+        ..Default::default()
+    }
 }
 
 async fn run_http(state: Arc<AppState>, metrics: Arc<Metrics>) -> Result<(), ServeError> {
@@ -249,4 +293,18 @@ async fn run_http(state: Arc<AppState>, metrics: Arc<Metrics>) -> Result<(), Ser
         }
     });
     running.await.map_err(ServeError::Server)
+}
+
+#[cfg(test)]
+mod tests {
+    use sonica_schema::webhook::EventKind;
+
+    #[test]
+    fn monitor_notices_become_webhook_events() {
+        assert_eq!(super::webhook_kind("play.started"), Some(EventKind::PlayDetected));
+        assert_eq!(super::webhook_kind("monitor.up"), Some(EventKind::MonitorUp));
+        assert_eq!(super::webhook_kind("monitor.down"), Some(EventKind::MonitorDown));
+        assert_eq!(super::webhook_kind("play.ended"), None);
+        assert_eq!(super::webhook_kind("gap"), None);
+    }
 }

@@ -60,6 +60,12 @@ and reported on every answer in `RateLimit-Policy` and `RateLimit` (draft-ietf-h
         routes::monitors::plays,
         routes::monitors::events,
         routes::monitors::all_events,
+        routes::webhooks::create,
+        routes::webhooks::list,
+        routes::webhooks::get,
+        routes::webhooks::delete,
+        routes::webhooks::deliveries,
+        routes::webhooks::ping,
         routes::patterns::get,
         routes::patterns::midi,
         routes::patterns::preview,
@@ -87,6 +93,12 @@ and reported on every answer in `RateLimit-Policy` and `RateLimit` (draft-ietf-h
         routes::monitors::NewMonitorBody,
         routes::monitors::PlayPage,
         crate::service::monitors::MonitorStatus,
+        routes::webhooks::WebhookView,
+        routes::webhooks::WebhookList,
+        routes::webhooks::NewWebhookBody,
+        routes::webhooks::DeliveryView,
+        routes::webhooks::DeliveryLog,
+        routes::webhooks::PingAnswer,
         routes::patterns::PatternSearchJson,
         routes::patterns::PatternSearchForm,
         crate::search::patterns::PatternFilters,
@@ -331,7 +343,7 @@ fn add_key_answers(responses: &mut serde_json::Value, policy: &policy::Policy) {
         join(
             responses,
             "403",
-            "`admin_required`: a stored key (only configured keys manage keys)",
+            "`admin_required`: a stored key (only configured keys manage keys and webhooks)",
         );
     }
     if let Some(tier) = policy.tier {

@@ -47,6 +47,8 @@ pub struct AppState {
     pub watch: WatchStatus,
     /// The live monitors.
     pub monitors: Arc<crate::service::monitors::Monitors>,
+    /// Webhook subscriptions and the outbox: `emit` events from anywhere.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 /// The folder watcher's state, as it last reported it.

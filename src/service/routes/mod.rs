@@ -19,6 +19,7 @@ pub mod songs;
 pub mod stream;
 pub mod tracks;
 pub mod webapp;
+pub mod webhooks;
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::{header, Method};
@@ -69,6 +70,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/monitors/{id}").get(monitors::get).delete(monitors::delete))
         .service(resource("/monitors/{id}/plays").get(monitors::plays))
         .service(resource("/monitors/{id}/events").get(monitors::events))
+        .service(resource("/webhooks").get(webhooks::list).post(webhooks::create))
+        .service(resource("/webhooks/{id}").get(webhooks::get).delete(webhooks::delete))
+        .service(resource("/webhooks/{id}/deliveries").get(webhooks::deliveries))
+        .service(resource("/webhooks/{id}/ping").post(webhooks::ping))
         .service(resource("/metrics").get(metrics::metrics))
         .service(resource("/openapi.json").get(docs::openapi))
         .service(resource("/docs").get(docs::docs))
