@@ -14,7 +14,7 @@ use crate::pipeline::writer::unix_now_s;
 use crate::search::ParamError;
 use crate::service::error::ApiError;
 use crate::service::keys::{self, KeyError};
-use crate::service::routes::{blocking, json_value};
+use crate::service::routes::{blocking, json_body};
 use crate::service::state::AppState;
 use crate::SonicaError;
 
@@ -145,13 +145,7 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let ctype = crate::service::routes::content_type(&req);
-    if !ctype.starts_with("application/json") {
-        return Err(ApiError::UnsupportedContentType(
-            "the body must be application/json: {\"name\", \"tier\"}".into(),
-        ));
-    }
-    let (name, tier, overrides) = parse_new_key(json_value(payload, MAX_JSON).await?)?;
+    let (name, tier, overrides) = parse_new_key(json_body(&req, payload, MAX_JSON, "{\"name\", \"tier\"}").await?)?;
     let st = state.clone();
     let (secret, r) = blocking(move || {
         keys::create(st.guard.stored_keys(), &name, tier, overrides, unix_now_s()).map_err(|e| match e {

@@ -191,6 +191,22 @@ pub fn content_type(req: &HttpRequest) -> String {
         .to_ascii_lowercase()
 }
 
+/// A JSON body that must be sent as `application/json` (else 415, naming
+/// `shape`, what the body holds), read under `max` bytes.
+pub async fn json_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    max: usize,
+    shape: &str,
+) -> Result<serde_json::Value, ApiError> {
+    if !content_type(req).starts_with("application/json") {
+        return Err(ApiError::UnsupportedContentType(format!(
+            "the body must be application/json: {shape}"
+        )));
+    }
+    json_value(payload, max).await
+}
+
 /// A request body read as JSON, at most `max` bytes (413 beyond), malformed
 /// JSON a 400.
 pub async fn json_value(mut payload: web::Payload, max: usize) -> Result<serde_json::Value, ApiError> {

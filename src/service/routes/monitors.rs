@@ -12,7 +12,7 @@ use sonica_schema::monitor::{LogEntry, MonitorRecord};
 use crate::monitor::MonitorError;
 use crate::service::error::ApiError;
 use crate::service::monitors::{AddError, MonitorStatus};
-use crate::service::routes::{blocking, content_type, json_value};
+use crate::service::routes::{blocking, json_body};
 use crate::service::state::AppState;
 use crate::SonicaError;
 
@@ -118,12 +118,7 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    if !content_type(&req).starts_with("application/json") {
-        return Err(ApiError::UnsupportedContentType(
-            "the body must be application/json: {\"url\", \"name\"}".into(),
-        ));
-    }
-    let (url, name) = parse_new(json_value(payload, MAX_JSON).await?, &state)?;
+    let (url, name) = parse_new(json_body(&req, payload, MAX_JSON, "{\"url\", \"name\"}").await?, &state)?;
     let st = state.clone();
     let r = blocking(move || {
         let monitors = st.monitors.clone();

@@ -17,7 +17,7 @@ use sonica_schema::webhook::{Delivery, EventKind, Subscription};
 use crate::net::NetPolicy;
 use crate::pipeline::writer::unix_now_s;
 use crate::service::error::ApiError;
-use crate::service::routes::{blocking, json_value};
+use crate::service::routes::{blocking, json_body};
 use crate::service::state::AppState;
 
 /// Largest body of `POST /webhooks`.
@@ -299,13 +299,10 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let ctype = crate::service::routes::content_type(&req);
-    if !ctype.starts_with("application/json") {
-        return Err(ApiError::UnsupportedContentType(
-            "the body must be application/json: {\"url\", \"events\"}".into(),
-        ));
-    }
-    let new = parse_new_webhook(json_value(payload, MAX_JSON).await?, &state.config.net)?;
+    let new = parse_new_webhook(
+        json_body(&req, payload, MAX_JSON, "{\"url\", \"events\"}").await?,
+        &state.config.net,
+    )?;
     let secret = match new.secret {
         Some(s) => s,
         None => generate_secret()?,
