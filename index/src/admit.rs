@@ -34,7 +34,7 @@ impl FingerprintIndex {
         params: &DuplicateParams,
         replaces: Option<TrackId>,
     ) -> Result<Admitted, IndexError> {
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         let old = match replaces {
             Some(id) => Some(self.get(id)?.ok_or(IndexError::UnknownTrack(id))?),
             None => None,
@@ -90,7 +90,7 @@ impl FingerprintIndex {
         params: &DuplicateParams,
         before_reject: impl FnOnce(&sonica_schema::JobRecord),
     ) -> Result<Admitted, IndexError> {
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         let Some(mut job) = self.job(id)? else {
             return Err(IndexError::UnknownTrack(id));
         };

@@ -35,8 +35,8 @@ impl Catalog {
         self.tiers[i] = code(r.tier);
     }
 
-    pub fn remove(&mut self, r: &TrackRecord) {
-        if let Some(t) = self.tiers.get_mut(r.id as usize) {
+    pub fn remove_id(&mut self, id: TrackId) {
+        if let Some(t) = self.tiers.get_mut(id as usize) {
             if *t != ABSENT {
                 *t = ABSENT;
                 self.live -= 1;
@@ -68,6 +68,16 @@ impl Catalog {
 
     pub fn is_empty(&self) -> bool {
         self.live == 0
+    }
+
+    /// Ids of every live track, ascending.
+    pub fn live_ids(&self) -> Vec<TrackId> {
+        self.tiers
+            .iter()
+            .enumerate()
+            .filter(|(_, &t)| t != ABSENT)
+            .map(|(id, _)| id as TrackId)
+            .collect()
     }
 
     /// Ids of tracks whose postings are still in the fresh tier, ascending.

@@ -36,7 +36,7 @@ pub struct CompactReport {
 impl FingerprintIndex {
     /// Merges the whole fresh tier into the buckets and purges tombstones.
     pub fn compact(&self) -> Result<CompactReport, IndexError> {
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         let moving: Vec<TrackId> = self.catalog().fresh_ids();
         let purging: Vec<TrackId> = self
             .store

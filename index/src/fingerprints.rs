@@ -90,6 +90,16 @@ pub struct FingerprintIndex {
     /// Opened at [`REBUILDS_FROM`] for a rebuild, which stamps the current
     /// version when it completes.
     pub(crate) upgrading: bool,
+    /// Where this process is in a shared store's change stream; `None`
+    /// while it does not follow one (see [`crate::follow`]).
+    pub(crate) following: Mutex<Option<String>>,
+}
+
+/// Held by an index writer: this process's lock and, on a shared store,
+/// the cluster-wide lease (released first, as fields drop in order).
+pub(crate) struct WriterGuard<'a> {
+    _lease: Option<Box<dyn crate::store::WriterLease>>,
+    _local: std::sync::MutexGuard<'a, ()>,
 }
 
 impl FingerprintIndex {
@@ -118,6 +128,7 @@ impl FingerprintIndex {
             blocks: crate::block_cache::BlockCache::new(0),
             observer: RwLock::new(None),
             upgrading,
+            following: Mutex::new(None),
         };
         let mut fresh = FreshTier::default();
         for id in idx.catalog().fresh_ids() {
@@ -163,14 +174,26 @@ impl FingerprintIndex {
         self.fresh.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    /// Serialises writers. On a shared store it also takes the cluster's
+    /// writer lease and then catches up with what other nodes changed, so
+    /// the writer decides on the current records.
+    pub(crate) fn lock_writer(&self) -> Result<WriterGuard<'_>, IndexError> {
+        let local = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let lease = self.store.writer_lease()?;
+        let guard = WriterGuard {
+            _lease: lease,
+            _local: local,
+        };
+        if guard._lease.is_some() {
+            self.catch_up()?;
+        }
+        Ok(guard)
     }
 
     /// Stores a new track atomically and returns its final record. The track
     /// is durable once [`FingerprintIndex::flush`] returns.
     pub fn add(&self, t: NewTrack) -> Result<TrackRecord, IndexError> {
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         let mut b = Batch::new();
         let id = self.allocate_id(&mut b)?;
         self.commit_track(id, t, &[], b)
@@ -247,7 +270,7 @@ impl FingerprintIndex {
     /// next compaction; until then they are ignored because the track is
     /// no longer live.
     pub fn remove(&self, id: TrackId) -> Result<TrackRecord, IndexError> {
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         let rec = self.get(id)?.ok_or(IndexError::UnknownTrack(id))?;
         let mut b = Batch::new();
         self.removal_ops(&rec, &mut b)?;
@@ -313,13 +336,14 @@ impl FingerprintIndex {
 
     /// Takes a removed track out of the in-memory tiers and the observer.
     pub(crate) fn unpublish(&self, rec: &TrackRecord) {
-        self.catalog.write().unwrap_or_else(|p| p.into_inner()).remove(rec);
-        self.fresh
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove_tracks(&[rec.id]);
+        self.unpublish_id(rec.id);
+    }
+
+    pub(crate) fn unpublish_id(&self, id: TrackId) {
+        self.catalog.write().unwrap_or_else(|p| p.into_inner()).remove_id(id);
+        self.fresh.write().unwrap_or_else(|p| p.into_inner()).remove_tracks(&[id]);
         if let Some(o) = self.observer() {
-            o.track_removed(rec.id);
+            o.track_removed(id);
         }
     }
 
@@ -340,7 +364,7 @@ impl FingerprintIndex {
     /// Stores a live track's waveform (not flushed). A track that is not
     /// live is [`IndexError::UnknownTrack`]: nothing is written for it.
     pub fn put_waveform(&self, id: TrackId, w: &Waveform) -> Result<(), IndexError> {
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         if self.get(id)?.is_none() {
             return Err(IndexError::UnknownTrack(id));
         }
@@ -386,6 +410,10 @@ impl FingerprintIndex {
         self.observer.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    pub(crate) fn observer_now(&self) -> Option<Arc<dyn TrackObserver>> {
+        self.observer()
+    }
+
     /// A track's stored music analysis, if it has one.
     pub fn analysis(&self, id: TrackId) -> Result<Option<TrackAnalysis>, IndexError> {
         match self.store.get(Tree::Analysis, &track_key(id))? {
@@ -397,7 +425,7 @@ impl FingerprintIndex {
     /// Stores (or replaces) the analysis of a live track: what a re-analysis
     /// with a newer analyser writes.
     pub fn set_analysis(&self, id: TrackId, a: &TrackAnalysis) -> Result<(), IndexError> {
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         let Some(rec) = self.store.get(Tree::Tracks, &track_key(id))? else {
             return Err(IndexError::UnknownTrack(id));
         };
@@ -421,7 +449,7 @@ impl FingerprintIndex {
         analysis: Option<&TrackAnalysis>,
         chromaprint: Option<&[u8]>,
     ) -> Result<TrackRecord, IndexError> {
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         let Some(rec) = self.store.get(Tree::Tracks, &track_key(id))? else {
             return Err(IndexError::UnknownTrack(id));
         };
@@ -523,6 +551,20 @@ impl FingerprintIndex {
         }
         let mut group: Vec<(TrackId, u32)> = Vec::new();
         let mut block = postings::BlockReader::new();
+        // A shared store answers many buckets in one round trip: fetch
+        // every bucket the cache lacks first. An embedded store reads them
+        // one by one as it goes (no copy of the whole set held).
+        let generation = self.blocks.generation();
+        let mut prefetched: std::collections::HashMap<u32, Option<Vec<u8>>> = std::collections::HashMap::new();
+        if self.store.is_shared() {
+            let mut wanted: Vec<u32> = hashes.iter().map(|&h| bucket_of(h)).collect();
+            wanted.dedup();
+            wanted.retain(|&b| self.blocks.get(b).is_none());
+            let keys: Vec<Vec<u8>> = wanted.iter().map(|&b| bucket_key(b).to_vec()).collect();
+            for (b, v) in wanted.into_iter().zip(self.store.get_many(Tree::Buckets, &keys)?) {
+                prefetched.insert(b, v);
+            }
+        }
         let mut i = 0;
         while i < hashes.len() {
             let bucket = bucket_of(hashes[i]);
@@ -535,8 +577,11 @@ impl FingerprintIndex {
                 cached = c;
                 &cached
             } else {
-                let generation = self.blocks.generation();
-                match self.store.get(Tree::Buckets, &bucket_key(bucket))? {
+                let bytes = match prefetched.remove(&bucket) {
+                    Some(v) => v,
+                    None => self.store.get(Tree::Buckets, &bucket_key(bucket))?,
+                };
+                match bytes {
                     Some(bytes) if self.blocks.enabled() => {
                         let mut r = postings::BlockReader::new();
                         r.load(&bytes)?;

@@ -18,7 +18,7 @@ impl FingerprintIndex {
     /// Reserves an id for `job` and stores it with its path claim. The
     /// returned record carries the id. Durable after [`FingerprintIndex::flush`].
     pub fn enqueue(&self, mut job: JobRecord) -> Result<JobRecord, IndexError> {
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         let mut b = Batch::new();
         job.id = self.allocate_id(&mut b)?;
         b.put(Tree::Jobs, track_key(job.id), job.encode());
@@ -45,7 +45,7 @@ impl FingerprintIndex {
     /// Rewrites a job's record, unless the job has meanwhile been finished
     /// or cancelled (then `UnknownTrack`).
     pub fn update_job(&self, job: &JobRecord) -> Result<(), IndexError> {
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         if self.store.get(Tree::Jobs, &track_key(job.id))?.is_none() {
             return Err(IndexError::UnknownTrack(job.id));
         }
@@ -59,7 +59,7 @@ impl FingerprintIndex {
     /// one batch. Fails with `UnknownTrack` when the job was cancelled while
     /// it ran: the work is then dropped, as the client asked.
     pub fn complete_job(&self, id: TrackId, track: NewTrack) -> Result<TrackRecord, IndexError> {
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         if self.store.get(Tree::Jobs, &track_key(id))?.is_none() {
             return Err(IndexError::UnknownTrack(id));
         }
@@ -70,7 +70,7 @@ impl FingerprintIndex {
 
     /// Deletes a job (queued, running or failed) and its path claim.
     pub fn cancel_job(&self, id: TrackId) -> Result<JobRecord, IndexError> {
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         let job = self.job(id)?.ok_or(IndexError::UnknownTrack(id))?;
         let mut b = Batch::new();
         b.remove(Tree::Jobs, track_key(id));

@@ -16,6 +16,7 @@ mod compaction;
 mod duplicates;
 mod error;
 mod fingerprints;
+mod follow;
 pub mod format;
 mod fresh;
 mod jobs;
@@ -26,6 +27,7 @@ mod mem_store;
 mod monitors;
 mod music;
 mod quotas;
+mod redis_store;
 mod sled_rewrite;
 mod sled_store;
 mod store;
@@ -52,9 +54,10 @@ pub use music::{
     text_doc, IndexedIds, Mixer, MusicError, MusicIndex, OpenReport, QueryVectors, TrackObserver, VectorKind,
 };
 pub use quotas::{Ask, Quotas, Standing, Take};
+pub use redis_store::{JobQueue, QueuedJob, RedisStore};
 pub use sled_rewrite::{rewrite_store, RewriteReport};
 pub use sled_store::{SledStore, SledTuning};
-pub use store::{Batch, KvStore};
+pub use store::{Batch, Change, Changes, KvStore, WriterLease};
 pub use text::{Filter, TextDoc, TextError, TextIndex, TextQuery, TextResults};
 pub use vectors::{AllowList, Hit, Strategy, Tuning, VectorError, VectorIndex};
 pub use vote::{Candidate, QueryHash, Votes};

@@ -60,7 +60,7 @@ impl MasteringLibrary {
     /// concurrent delete cannot leave a mark behind.
     pub fn mark(&self, r: &ReferenceRecord) -> Result<(), IndexError> {
         {
-            let _w = self.index.lock_writer();
+            let _w = self.index.lock_writer()?;
             if self.index.get(r.track_id)?.is_none() {
                 return Err(IndexError::UnknownTrack(r.track_id));
             }
@@ -77,7 +77,7 @@ impl MasteringLibrary {
     pub fn unmark(&self, track_id: u32) -> Result<bool, IndexError> {
         let key = track_key(track_id);
         let had = {
-            let _w = self.index.lock_writer();
+            let _w = self.index.lock_writer()?;
             let had = self.index.store.get(Tree::References, &key)?.is_some();
             if had {
                 let mut b = Batch::new();

@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod api_key;
+pub mod cluster_layout;
 pub mod duplicate;
 pub mod job;
 pub mod layout;

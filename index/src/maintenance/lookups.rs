@@ -44,7 +44,7 @@ impl FingerprintIndex {
     /// otherwise the lowest id wins, the first copy stored. Runs under the
     /// writer lock.
     pub fn rebuild_lookups(&self) -> Result<LookupReport, IndexError> {
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         let mut paths = Holders::new();
         let mut digests = Holders::new();
         for r in self.list()? {

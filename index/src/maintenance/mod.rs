@@ -54,7 +54,7 @@ impl FingerprintIndex {
     /// sha256 that appears or changes moves the `digests` entry in the same
     /// atomic batch. Returns the record as stored.
     pub fn update_record(&self, r: &TrackRecord) -> Result<TrackRecord, IndexError> {
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         let old = self.get(r.id)?.ok_or(IndexError::UnknownTrack(r.id))?;
         let key = track_key(r.id);
         let mut new = r.clone();

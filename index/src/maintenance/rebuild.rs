@@ -94,7 +94,7 @@ impl FingerprintIndex {
 
     pub(crate) fn rebuild_until(&self, opts: &RebuildOptions, stop: Step) -> Result<RebuildReport, IndexError> {
         let started = Instant::now();
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         let mut report = RebuildReport::default();
         let mut ids = Vec::new();
         let mut to_fresh = Vec::new();

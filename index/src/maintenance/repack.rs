@@ -19,7 +19,7 @@ impl FingerprintIndex {
     /// Rewrites every plain-JSON analysis record packed; returns how many.
     /// Runs under the writer lock.
     pub fn repack_analyses(&self) -> Result<usize, IndexError> {
-        let _w = self.lock_writer();
+        let _w = self.lock_writer()?;
         let mut plain = Vec::new();
         for e in self.store.scan(Tree::Analysis) {
             let (k, v) = e?;

@@ -30,7 +30,7 @@ pub fn verify(
     music: Option<&IndexedIds>,
     opts: &VerifyOptions,
 ) -> Result<VerifyReport, IndexError> {
-    let _w = index.lock_writer();
+    let _w = index.lock_writer()?;
     let store = index.store();
     let mut c = Checker {
         report: VerifyReport::default(),
