@@ -114,8 +114,8 @@ mod tests {
         c.set_tier(9, Tier::Compacted);
         assert_eq!(c.tier(9), None, "set_tier does not create tracks");
         assert!(c.fresh_ids().is_empty());
-        c.remove(&rec(2, Tier::Compacted));
-        c.remove(&rec(2, Tier::Compacted));
+        c.remove_id(2);
+        c.remove_id(2);
         assert_eq!(c.len(), 1);
         assert_eq!(c.tier(2), None);
     }

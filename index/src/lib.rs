@@ -31,6 +31,8 @@ mod redis_store;
 mod sled_rewrite;
 mod sled_store;
 mod store;
+#[cfg(test)]
+mod store_contract;
 mod text;
 mod vectors;
 mod vote;
