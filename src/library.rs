@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sonica_index::Mixer;
-use sonica_index::{FingerprintIndex, Hasher, KvStore, MasteringLibrary, MemStore, MusicIndex, SledStore};
+use sonica_index::{
+    FingerprintIndex, Hasher, JobQueue, KvStore, MasteringLibrary, MemStore, MusicIndex, RedisStore, SledStore,
+};
 
 use crate::SonicaError;
 
@@ -44,6 +46,11 @@ pub struct OpenOptions {
     /// (`sonica-reindex --rebuild`, which completes the upgrade); every
     /// other command refuses it with that advice.
     pub upgrade: bool,
+    /// Redis Cluster seeds (`redis://host:port,…`): the records, peaks,
+    /// buckets and jobs live there, shared with every node opened on it;
+    /// the search indexes stay in `dir`, following the cluster's changes.
+    /// `None`: the embedded sled store in `dir/store`.
+    pub cluster: Option<String>,
 }
 
 impl Default for OpenOptions {
@@ -53,8 +60,18 @@ impl Default for OpenOptions {
             block_cache_bytes: 0,
             search_indexes: true,
             upgrade: false,
+            cluster: None,
         }
     }
+}
+
+/// The key prefix of a library on a cluster; `SONICA_CLUSTER_NAMESPACE`
+/// gives several libraries one cluster (tests use it).
+pub fn cluster_namespace() -> String {
+    std::env::var("SONICA_CLUSTER_NAMESPACE")
+        .ok()
+        .filter(|n| !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .unwrap_or_else(|| "sonica".to_string())
 }
 
 impl OpenOptions {
@@ -75,17 +92,33 @@ pub struct Library {
     index: Arc<FingerprintIndex>,
     music: Option<Arc<MusicIndex>>,
     mastering: Arc<MasteringLibrary>,
+    /// The cluster's job queue; `None` on the embedded store.
+    job_queue: Option<JobQueue>,
 }
 
 impl Library {
     /// Opens the library in `dir`, creating an empty one if there is none.
     pub fn open(dir: &Path, options: &OpenOptions) -> Result<Library, SonicaError> {
-        let store_dir = dir.join("store");
-        let store = match options.page_cache_bytes {
-            Some(bytes) => SledStore::open_with_cache(&store_dir, bytes)?,
-            None => SledStore::open(&store_dir)?,
+        // On a cluster, where the change stream ends is taken before
+        // anything is read: whatever other nodes write from then on is
+        // replayed once this node is open (replays are harmless).
+        let (store, cursor, job_queue): (Arc<dyn KvStore>, Option<String>, Option<JobQueue>) = match &options.cluster {
+            Some(urls) => {
+                let store = RedisStore::open(urls, &cluster_namespace())?;
+                let cursor = store.change_cursor()?;
+                let queue = store.job_queue();
+                (Arc::new(store), Some(cursor), Some(queue))
+            }
+            None => {
+                let store_dir = dir.join("store");
+                let store = match options.page_cache_bytes {
+                    Some(bytes) => SledStore::open_with_cache(&store_dir, bytes)?,
+                    None => SledStore::open(&store_dir)?,
+                };
+                (Arc::new(store), None, None)
+            }
         };
-        let index = FingerprintIndex::open_with(Arc::new(store), index_hasher(), options.upgrade)?;
+        let index = FingerprintIndex::open_with(store, index_hasher(), options.upgrade)?;
         let index = Arc::new(if options.block_cache_bytes > 0 {
             index.with_block_cache(options.block_cache_bytes)
         } else {
@@ -95,12 +128,16 @@ impl Library {
             true => Some(wire_music(dir, &index)?),
             false => None,
         };
+        if let Some(cursor) = cursor {
+            index.follow_from(cursor)?;
+        }
         let mastering = Arc::new(MasteringLibrary::open(index.clone())?);
         Ok(Library {
             dir: dir.to_path_buf(),
             index,
             music,
             mastering,
+            job_queue,
         })
     }
 
@@ -117,6 +154,7 @@ impl Library {
             index,
             music: Some(music),
             mastering,
+            job_queue: None,
         })
     }
 
@@ -138,6 +176,12 @@ impl Library {
     /// The search indexes; `None` for a library opened for recognition only.
     pub fn music(&self) -> Option<&Arc<MusicIndex>> {
         self.music.as_ref()
+    }
+
+    /// The job queue every node's workers share, when the library lives
+    /// on a cluster.
+    pub fn job_queue(&self) -> Option<&JobQueue> {
+        self.job_queue.as_ref()
     }
 
     /// The mastering assistant's references and stored analyses.

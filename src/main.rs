@@ -66,7 +66,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let cli = Run { data_dir, command };
+    let cluster = match cli.library.cluster() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sonica: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Run {
+        data_dir,
+        cluster,
+        command,
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -79,6 +90,7 @@ fn main() -> ExitCode {
 /// A non-service command with its data dir resolved.
 struct Run {
     data_dir: PathBuf,
+    cluster: Option<String>,
     command: Command,
 }
 
@@ -99,6 +111,10 @@ fn run(cli: Run) -> anyhow::Result<ExitCode> {
         | Command::Stats { .. }
         | Command::Keys(_) => OpenOptions::recognition_only(),
         _ => OpenOptions::default(),
+    };
+    let options = OpenOptions {
+        cluster: cli.cluster.clone(),
+        ..options
     };
     let library = match Library::open(&cli.data_dir, &options) {
         Ok(l) => l,

@@ -20,6 +20,11 @@ pub struct LibraryArgs {
     /// A TOML file with any of the settings (same names, snake_case); flags and environment win.
     #[arg(long, global = true, env = "SONICA_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Keep the library on a Redis Cluster instead of the embedded store:
+    /// comma-separated seeds, redis://host:port[,redis://host:port…]
+    /// (then --data-dir holds only this node's search indexes and uploads).
+    #[arg(long, global = true, env = "SONICA_CLUSTER")]
+    pub cluster: Option<String>,
 }
 
 impl LibraryArgs {
@@ -29,6 +34,15 @@ impl LibraryArgs {
             Some(p) => FileConfig::load(p),
             None => Ok(FileConfig::default()),
         }
+    }
+
+    /// The Redis Cluster seeds, when the library lives on one: the flag or
+    /// environment, else the file's `cluster`.
+    pub fn cluster(&self) -> Result<Option<String>, ConfigError> {
+        if let Some(c) = &self.cluster {
+            return Ok(Some(c.clone()));
+        }
+        Ok(self.file()?.cluster)
     }
 
     /// The library folder, by the order above.

@@ -16,6 +16,7 @@ pub fn run(library: &sonica::options::LibraryArgs, a: ServeArgs) -> ExitCode {
     };
     let over = FileConfig {
         data_dir: library.data_dir.clone(),
+        cluster: library.cluster.clone(),
         bind: a.bind,
         songs_dir: a.songs_dir,
         http_workers: a.http_workers,

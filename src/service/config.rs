@@ -19,6 +19,9 @@ use crate::service::tiers::{Overrides, Tier, TierTable};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// Redis Cluster seeds: the library lives there, shared with every
+    /// node opened on it (issue 18); `None`: the embedded store.
+    pub cluster: Option<String>,
     pub bind: SocketAddr,
     pub songs_dir: PathBuf,
     /// HTTP worker threads (actix workers).
@@ -84,6 +87,7 @@ impl Default for Config {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Config {
             data_dir: PathBuf::from(crate::library::DEFAULT_DATA_DIR),
+            cluster: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 7700)),
             songs_dir: PathBuf::from("songs"),
             http_workers: cores,
@@ -122,6 +126,7 @@ impl Default for Config {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
+    pub cluster: Option<String>,
     pub bind: Option<String>,
     pub songs_dir: Option<PathBuf>,
     pub http_workers: Option<usize>,
@@ -291,6 +296,7 @@ pub fn resolve(file: FileConfig, over: FileConfig) -> Result<Config, ConfigError
     }
     Ok(Config {
         data_dir: pick!(data_dir, d.data_dir),
+        cluster: over.cluster.clone().or(file.cluster.clone()),
         bind,
         songs_dir: pick!(songs_dir, d.songs_dir),
         http_workers,

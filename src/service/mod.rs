@@ -100,6 +100,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
             block_cache_bytes: (cache - cache / 4) as usize,
             search_indexes: true,
             upgrade: false,
+            cluster: config.cluster.clone(),
         },
     )?;
     let index = library.shared_index().clone();
