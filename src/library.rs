@@ -70,7 +70,9 @@ impl Default for OpenOptions {
 pub fn cluster_namespace() -> String {
     std::env::var("SONICA_CLUSTER_NAMESPACE")
         .ok()
-        .filter(|n| !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|n| {
+            !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .unwrap_or_else(|| "sonica".to_string())
 }
 

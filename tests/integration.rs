@@ -11,6 +11,10 @@ mod browser;
 mod cli;
 #[path = "integration/cli_music.rs"]
 mod cli_music;
+#[path = "integration/cluster.rs"]
+mod cluster;
+#[path = "integration/cluster_jobs.rs"]
+mod cluster_jobs;
 #[path = "integration/common.rs"]
 mod common;
 #[path = "integration/duplicates.rs"]
@@ -35,6 +39,8 @@ mod monitor;
 mod pinned;
 #[path = "integration/recognition.rs"]
 mod recognition;
+#[path = "support/redis_cluster.rs"]
+mod redis_cluster;
 #[path = "integration/reindex.rs"]
 mod reindex;
 #[path = "integration/server.rs"]

@@ -341,7 +341,10 @@ impl FingerprintIndex {
 
     pub(crate) fn unpublish_id(&self, id: TrackId) {
         self.catalog.write().unwrap_or_else(|p| p.into_inner()).remove_id(id);
-        self.fresh.write().unwrap_or_else(|p| p.into_inner()).remove_tracks(&[id]);
+        self.fresh
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove_tracks(&[id]);
         if let Some(o) = self.observer() {
             o.track_removed(id);
         }

@@ -134,13 +134,22 @@ impl FingerprintIndex {
                     Tier::Compacted => {
                         // Blocks cached before the compaction lack it.
                         self.blocks.invalidate();
-                        self.catalog.write().unwrap_or_else(|p| p.into_inner()).set_tier(id, Tier::Compacted);
-                        self.fresh.write().unwrap_or_else(|p| p.into_inner()).remove_tracks(&[id]);
+                        self.catalog
+                            .write()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .set_tier(id, Tier::Compacted);
+                        self.fresh
+                            .write()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove_tracks(&[id]);
                     }
                     Tier::Fresh => {
                         let postings = self.derive_postings(id)?;
                         self.fresh.write().unwrap_or_else(|p| p.into_inner()).add(&postings);
-                        self.catalog.write().unwrap_or_else(|p| p.into_inner()).set_tier(id, Tier::Fresh);
+                        self.catalog
+                            .write()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .set_tier(id, Tier::Fresh);
                     }
                 }
             }

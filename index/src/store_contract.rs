@@ -25,7 +25,9 @@ fn cluster() -> Option<&'static RedisCluster> {
 fn redis(test: &str) -> Option<Arc<dyn KvStore>> {
     let c = cluster()?;
     let ns = format!("t-{test}-{}", std::process::id());
-    Some(Arc::new(RedisStore::open(&c.urls(), &ns).expect("open the Redis store")))
+    Some(Arc::new(
+        RedisStore::open(&c.urls(), &ns).expect("open the Redis store"),
+    ))
 }
 
 /// Every backend, named, each empty.
@@ -65,9 +67,21 @@ fn every_backend_keeps_the_kv_contract() {
             .map(|(k, _)| u32::from_be_bytes(k[..].try_into().unwrap()))
             .collect();
         assert_eq!(keys, [1, 3, 5, 200, 70_000], "{name}: scan in key order");
-        assert_eq!(s.get(Tree::Peaks, &9u32.to_be_bytes()).unwrap().as_deref(), Some(&b"last"[..]), "{name}");
-        assert_eq!(s.get(Tree::Peaks, &8u32.to_be_bytes()).unwrap(), None, "{name}: last op wins");
-        assert_eq!(s.get(Tree::Paths, b"{a}/b\0c").unwrap().as_deref(), Some(&b"x"[..]), "{name}");
+        assert_eq!(
+            s.get(Tree::Peaks, &9u32.to_be_bytes()).unwrap().as_deref(),
+            Some(&b"last"[..]),
+            "{name}"
+        );
+        assert_eq!(
+            s.get(Tree::Peaks, &8u32.to_be_bytes()).unwrap(),
+            None,
+            "{name}: last op wins"
+        );
+        assert_eq!(
+            s.get(Tree::Paths, b"{a}/b\0c").unwrap().as_deref(),
+            Some(&b"x"[..]),
+            "{name}"
+        );
         assert_eq!(s.len(Tree::Tracks).unwrap(), 5, "{name}");
         assert_eq!(s.len(Tree::Jobs).unwrap(), 0, "{name}");
         let range: Vec<u32> = s
@@ -76,9 +90,20 @@ fn every_backend_keeps_the_kv_contract() {
             .collect();
         assert_eq!(range, [3, 5], "{name}: range is [from, to)");
         let many = s
-            .get_many(Tree::Tracks, &[5u32.to_be_bytes().to_vec(), 4u32.to_be_bytes().to_vec(), 1u32.to_be_bytes().to_vec()])
+            .get_many(
+                Tree::Tracks,
+                &[
+                    5u32.to_be_bytes().to_vec(),
+                    4u32.to_be_bytes().to_vec(),
+                    1u32.to_be_bytes().to_vec(),
+                ],
+            )
             .unwrap();
-        assert_eq!(many, [Some(b"v5".to_vec()), None, Some(b"v1".to_vec())], "{name}: get_many in order");
+        assert_eq!(
+            many,
+            [Some(b"v5".to_vec()), None, Some(b"v1".to_vec())],
+            "{name}: get_many in order"
+        );
 
         let mut b = Batch::new();
         b.remove(Tree::Tracks, 3u32.to_be_bytes());
@@ -86,7 +111,11 @@ fn every_backend_keeps_the_kv_contract() {
         s.commit(b).unwrap();
         s.commit(Batch::new()).unwrap();
         assert_eq!(s.len(Tree::Tracks).unwrap(), 4, "{name}");
-        assert_eq!(s.get(Tree::Tracks, &1u32.to_be_bytes()).unwrap().as_deref(), Some(&b"new"[..]), "{name}");
+        assert_eq!(
+            s.get(Tree::Tracks, &1u32.to_be_bytes()).unwrap().as_deref(),
+            Some(&b"new"[..]),
+            "{name}"
+        );
         assert!(s.logical_bytes(Tree::Tracks).unwrap() > 0, "{name}");
     }
 }
@@ -96,7 +125,10 @@ fn hasher() -> Hasher {
         let mut out = Vec::new();
         for (i, a) in peaks.iter().enumerate() {
             for b in peaks.iter().skip(i + 1).take(2) {
-                out.push(((u32::from(a.freq16) << 9) ^ u32::from(b.freq16) ^ (b.time - a.time), a.time));
+                out.push((
+                    (u32::from(a.freq16) << 9) ^ u32::from(b.freq16) ^ (b.time - a.time),
+                    a.time,
+                ));
             }
         }
         out
@@ -110,7 +142,10 @@ fn track(path: &str, seed: u32) -> NewTrack {
 fn best(idx: &FingerprintIndex, t: &NewTrack) -> Option<u32> {
     let q: Vec<QueryHash> = t.hashes[40..140]
         .iter()
-        .map(|&(hash, time)| QueryHash { hash, time: time as f32 })
+        .map(|&(hash, time)| QueryHash {
+            hash,
+            time: time as f32,
+        })
         .collect();
     let mut v = Votes::new();
     idx.lookup(&q, &mut v).unwrap();
@@ -200,13 +235,29 @@ fn a_dead_writers_half_batch_is_finished() {
     let ns = format!("t-journal-{}", std::process::id());
     let rec = JournalRecord {
         ops: vec![
-            JournalOp { tree: Tree::Tracks, key: 7u32.to_be_bytes().to_vec(), value: Some(b"rec".to_vec()) },
-            JournalOp { tree: Tree::Peaks, key: 7u32.to_be_bytes().to_vec(), value: Some(b"peaks".to_vec()) },
+            JournalOp {
+                tree: Tree::Tracks,
+                key: 7u32.to_be_bytes().to_vec(),
+                value: Some(b"rec".to_vec()),
+            },
+            JournalOp {
+                tree: Tree::Peaks,
+                key: 7u32.to_be_bytes().to_vec(),
+                value: Some(b"peaks".to_vec()),
+            },
         ],
     };
     // Only the journal entry landed, from a node with no heartbeat.
     let out = std::process::Command::new("redis-cli")
-        .args(["-c", "-p", &c.ports[0].to_string(), "-x", "HSET", &journal_key(&ns), "ghost-1:0"])
+        .args([
+            "-c",
+            "-p",
+            &c.ports[0].to_string(),
+            "-x",
+            "HSET",
+            &journal_key(&ns),
+            "ghost-1:0",
+        ])
         .stdin({
             let mut f = tempfile::tempfile().unwrap();
             std::io::Write::write_all(&mut f, &rec.encode()).unwrap();
@@ -217,8 +268,14 @@ fn a_dead_writers_half_batch_is_finished() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let s = RedisStore::open(&c.urls(), &ns).unwrap();
-    assert_eq!(s.get(Tree::Tracks, &7u32.to_be_bytes()).unwrap().as_deref(), Some(&b"rec"[..]));
-    assert_eq!(s.get(Tree::Peaks, &7u32.to_be_bytes()).unwrap().as_deref(), Some(&b"peaks"[..]));
+    assert_eq!(
+        s.get(Tree::Tracks, &7u32.to_be_bytes()).unwrap().as_deref(),
+        Some(&b"rec"[..])
+    );
+    assert_eq!(
+        s.get(Tree::Peaks, &7u32.to_be_bytes()).unwrap().as_deref(),
+        Some(&b"peaks"[..])
+    );
     let left = redis_cluster::cli(c.ports[0], &["-c", "HLEN", &journal_key(&ns)]);
     assert_eq!(left.trim(), "0", "the journal entry is gone once applied");
 }

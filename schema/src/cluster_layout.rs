@@ -91,7 +91,11 @@ impl JournalRecord {
     /// `SJB1`, op count (u32 LE), then per op: tree index (u8), key length
     /// (u32 LE), key, present (u8), value length (u32 LE), value.
     pub fn encode(&self) -> Vec<u8> {
-        let size: usize = self.ops.iter().map(|o| 10 + o.key.len() + o.value.as_ref().map_or(0, Vec::len)).sum();
+        let size: usize = self
+            .ops
+            .iter()
+            .map(|o| 10 + o.key.len() + o.value.as_ref().map_or(0, Vec::len))
+            .sum();
         let mut out = Vec::with_capacity(8 + size);
         out.extend_from_slice(JOURNAL_MAGIC);
         out.extend_from_slice(&(self.ops.len() as u32).to_le_bytes());
@@ -171,8 +175,16 @@ mod tests {
     fn journal_round_trips_and_refuses_damage() {
         let rec = JournalRecord {
             ops: vec![
-                JournalOp { tree: Tree::Tracks, key: vec![0, 0, 0, 7], value: Some(b"{}".to_vec()) },
-                JournalOp { tree: Tree::Paths, key: b"a/b.wav".to_vec(), value: None },
+                JournalOp {
+                    tree: Tree::Tracks,
+                    key: vec![0, 0, 0, 7],
+                    value: Some(b"{}".to_vec()),
+                },
+                JournalOp {
+                    tree: Tree::Paths,
+                    key: b"a/b.wav".to_vec(),
+                    value: None,
+                },
             ],
         };
         let bytes = rec.encode();

@@ -21,6 +21,11 @@ impl Server {
     /// Starts a server on `root/data` and `root/songs` with short retry and
     /// settle times, plus `extra` flags.
     pub fn start(root: &Path, extra: &[&str]) -> Server {
+        Self::start_with_env(root, extra, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables.
+    pub fn start_with_env(root: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let data = root.join("data");
         let songs = root.join("songs");
         let mut child = Command::new(bin())
@@ -41,6 +46,7 @@ impl Server {
             ])
             .args(extra)
             .env("SONICA_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -56,7 +56,10 @@ pub fn cli(port: u16, args: &[&str]) -> String {
 fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ok() {
-        assert!(start.elapsed() < limit, "Redis Cluster: {what} did not happen within {limit:?}");
+        assert!(
+            start.elapsed() < limit,
+            "Redis Cluster: {what} did not happen within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -95,9 +98,11 @@ impl RedisCluster {
                 .expect("start redis-server");
         }
         for &p in &ports {
-            wait_until(&format!("redis-server on {p} answering"), Duration::from_secs(10), || {
-                cli(p, &["ping"]).trim() == "PONG"
-            });
+            wait_until(
+                &format!("redis-server on {p} answering"),
+                Duration::from_secs(10),
+                || cli(p, &["ping"]).trim() == "PONG",
+            );
         }
         let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         let out = Command::new("redis-cli")
@@ -119,7 +124,8 @@ impl RedisCluster {
                 cluster.masters().iter().all(|&m| {
                     let info = cli(m, &["info", "replication"]);
                     info.contains(&format!("connected_slaves:{replicas}"))
-                        && (0..replicas).all(|i| info.contains(&format!("slave{i}:")) && !info.contains("state=wait_bgsave"))
+                        && (0..replicas)
+                            .all(|i| info.contains(&format!("slave{i}:")) && !info.contains("state=wait_bgsave"))
                 })
             });
         }
@@ -164,7 +170,10 @@ impl RedisCluster {
             .find_map(|l| l.strip_prefix("process_id:"))
             .and_then(|v| v.trim().parse().ok())
             .expect("the master's process id");
-        Command::new("kill").args(["-9", &pid.to_string()]).status().expect("kill");
+        Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .expect("kill");
         self.ports.retain(|&p| p != victim);
         wait_until("a replica promoted", Duration::from_secs(30), || {
             self.masters().len() == masters.len()

@@ -27,9 +27,15 @@ const START: &str = "0-0";
 /// The id of the newest entry, or the start when there is none.
 pub(super) fn cursor(store: &RedisStore) -> Result<String, StoreError> {
     let key = changes_key(&store.ns);
-    let last: Vec<(String, Value)> = store
-        .pool
-        .read(|c| redis::cmd("XREVRANGE").arg(&key).arg("+").arg("-").arg("COUNT").arg(1).query(c))?;
+    let last: Vec<(String, Value)> = store.pool.read(|c| {
+        redis::cmd("XREVRANGE")
+            .arg(&key)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query(c)
+    })?;
     Ok(last.into_iter().next().map_or_else(|| START.to_string(), |(id, _)| id))
 }
 

@@ -67,7 +67,9 @@ pub(super) fn commit(store: &RedisStore, batch: Batch) -> Result<(), StoreError>
         .pool
         .write(|c| redis::cmd("HSET").arg(&jkey).arg(&field).arg(&bytes[..]).query::<()>(c))?;
     apply(&store.pool, &store.ns, &store.node, &record.ops)?;
-    store.pool.write(|c| redis::cmd("HDEL").arg(&jkey).arg(&field).query::<()>(c))
+    store
+        .pool
+        .write(|c| redis::cmd("HDEL").arg(&jkey).arg(&field).query::<()>(c))
 }
 
 /// Writes `ops` (distinct keys) partition by partition in one pipeline,
@@ -162,7 +164,9 @@ pub(super) fn recover_dead(pool: &Arc<Pool>, ns: &str, me: &str, held: &lease::H
 /// write this process made (so a failover cannot lose an acknowledged
 /// track). Without replicas the cluster's own persistence is all there is.
 pub(super) fn wait_for_replicas(store: &RedisStore) -> Result<(), StoreError> {
-    let info = store.pool.on_masters_with(redis::cmd("INFO").arg("replication"), true)?;
+    let info = store
+        .pool
+        .on_masters_with(redis::cmd("INFO").arg("replication"), true)?;
     let replicas: Vec<u64> = info
         .iter()
         .flat_map(|s| s.lines())
@@ -209,7 +213,12 @@ pub(crate) struct Heartbeat {
 
 impl Heartbeat {
     pub(super) fn start(store: &RedisStore) -> Result<Heartbeat, StoreError> {
-        let (pool, ns, node, held) = (store.pool.clone(), store.ns.clone(), store.node.clone(), store.held.clone());
+        let (pool, ns, node, held) = (
+            store.pool.clone(),
+            store.ns.clone(),
+            store.node.clone(),
+            store.held.clone(),
+        );
         beat(&pool, &ns, &node, &held)?;
         let (stop, rx) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()

@@ -175,6 +175,9 @@ mod tests {
         assert!(parse_seeds(" , ").is_err());
         assert!(parse_seeds("http://x:1").is_err());
         assert!(parse_seeds(&"redis://h:1,".repeat(100)).is_err());
-        assert_eq!(parse_seeds("redis://a:1, redis://b:2").unwrap(), ["redis://a:1", "redis://b:2"]);
+        assert_eq!(
+            parse_seeds("redis://a:1, redis://b:2").unwrap(),
+            ["redis://a:1", "redis://b:2"]
+        );
     }
 }

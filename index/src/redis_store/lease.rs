@@ -26,7 +26,8 @@ const WAIT_FOR: Duration = Duration::from_secs(60);
 /// renews it).
 pub(crate) type Held = Arc<Mutex<Option<String>>>;
 
-const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+const RELEASE: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 const RENEW: &str =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
 
@@ -60,7 +61,12 @@ impl Lease {
     }
 
     /// Takes the lease if it is free.
-    pub(super) fn try_acquire(pool: &Arc<Pool>, ns: &str, node: &str, held: &Held) -> Result<Option<Lease>, StoreError> {
+    pub(super) fn try_acquire(
+        pool: &Arc<Pool>,
+        ns: &str,
+        node: &str,
+        held: &Held,
+    ) -> Result<Option<Lease>, StoreError> {
         let key = lease_key(ns);
         let token = format!("{node}:{:08x}", random_u32());
         let got: Option<String> = pool.write(|c| {

@@ -164,7 +164,12 @@ impl KvStore for RedisStore {
         }
     }
 
-    fn scan_range(&self, tree: Tree, from: &[u8], to: &[u8]) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + '_> {
+    fn scan_range(
+        &self,
+        tree: Tree,
+        from: &[u8],
+        to: &[u8],
+    ) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + '_> {
         match self.keys(tree) {
             Ok(keys) => {
                 let keys = keys
@@ -243,5 +248,12 @@ pub(crate) fn random_u32() -> u32 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    sonica_schema::cluster_layout::fnv1a(&[t.to_le_bytes(), n.to_le_bytes(), u64::from(std::process::id()).to_le_bytes()].concat())
+    sonica_schema::cluster_layout::fnv1a(
+        &[
+            t.to_le_bytes(),
+            n.to_le_bytes(),
+            u64::from(std::process::id()).to_le_bytes(),
+        ]
+        .concat(),
+    )
 }
