@@ -200,6 +200,42 @@ mod tests {
         assert!(JournalRecord::decode(&tree).is_err());
     }
 
+    /// Anyone with access to the cluster can write the journal: whatever
+    /// bytes are there decode to a record or an error, never a panic or a
+    /// huge allocation.
+    #[test]
+    fn hostile_journal_bytes_are_refused_not_trusted() {
+        let good = JournalRecord {
+            ops: vec![JournalOp {
+                tree: Tree::Buckets,
+                key: vec![1, 2, 3, 4],
+                value: Some(vec![9; 40]),
+            }],
+        }
+        .encode();
+        let mut x = 0x2545_f491_u32;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for round in 0..20_000 {
+            let mut bytes = if round % 2 == 0 { good.clone() } else { b"SJB1".to_vec() };
+            for _ in 0..(next() % 6) {
+                let at = next() as usize % (bytes.len() + 1);
+                match next() % 3 {
+                    0 if at < bytes.len() => bytes[at] = next() as u8,
+                    1 => bytes.insert(at, next() as u8),
+                    _ => bytes.extend_from_slice(&next().to_le_bytes()),
+                }
+            }
+            if let Ok(rec) = JournalRecord::decode(&bytes) {
+                assert_eq!(rec.encode(), bytes, "a record decodes only from its own encoding");
+            }
+        }
+    }
+
     #[test]
     fn partitions_are_stable_and_spread() {
         // Pinned: a changed hash would strand every stored key.

@@ -11,13 +11,15 @@
 
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running cluster; dropped, every server is killed.
 pub struct RedisCluster {
     pub ports: Vec<u16>,
     dir: PathBuf,
+    /// The shell loops watching each server (they end with it).
+    watchers: Vec<Child>,
 }
 
 fn have(cmd: &str) -> bool {
@@ -77,6 +79,7 @@ impl RedisCluster {
         let dir = std::env::temp_dir().join(format!("sonica-redis-{}-{}", std::process::id(), ports[0]));
         std::fs::create_dir_all(&dir).expect("create the cluster folder");
         let me = std::process::id();
+        let mut watchers = Vec::new();
         for &p in &ports {
             let server = format!(
                 "redis-server --port {p} --bind 127.0.0.1 --cluster-enabled yes \
@@ -89,13 +92,14 @@ impl RedisCluster {
             let script = format!(
                 "{server} & r=$!; while kill -0 {me} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 0.5; done; kill -9 $r 2>/dev/null"
             );
-            Command::new("sh")
+            let watcher = Command::new("sh")
                 .args(["-c", &script])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("start redis-server");
+            watchers.push(watcher);
         }
         for &p in &ports {
             wait_until(
@@ -117,7 +121,7 @@ impl RedisCluster {
             "redis-cli --cluster create failed: {}",
             String::from_utf8_lossy(&out.stdout)
         );
-        let cluster = RedisCluster { ports, dir };
+        let cluster = RedisCluster { ports, dir, watchers };
         cluster.wait_ok();
         if replicas > 0 {
             wait_until("every replica in sync", Duration::from_secs(20), || {
@@ -191,6 +195,9 @@ impl Drop for RedisCluster {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
+        }
+        for w in &mut self.watchers {
+            let _ = w.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
