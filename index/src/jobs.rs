@@ -86,31 +86,50 @@ impl FingerprintIndex {
     /// process).
     pub fn recover_jobs(&self, max_attempts: u32) -> Result<Vec<JobRecord>, IndexError> {
         let mut out = Vec::new();
-        for mut j in self.jobs()? {
-            match j.status {
-                JobStatus::Failed | JobStatus::Rejected => continue,
-                JobStatus::Queued => {}
-                // Found mid-run: the process died under it. That run counts
-                // as an attempt (it was counted when it started), so a file
-                // that kills its worker cannot kill every start after it.
-                JobStatus::Processing if j.attempts >= max_attempts => {
-                    j.status = JobStatus::Failed;
-                    j.error_code = Some(CRASHED_WORKER.into());
-                    j.error = Some(format!(
-                        "the process stopped while this file was being processed, {} time(s); it is not tried again",
-                        j.attempts
-                    ));
-                    self.update_job(&j)?;
-                    continue;
-                }
-                JobStatus::Processing => {
-                    j.status = JobStatus::Queued;
-                    self.update_job(&j)?;
-                }
+        for j in self.jobs()? {
+            if let Some(j) = self.recover(j, max_attempts)? {
+                out.push(j);
             }
-            out.push(j);
         }
         Ok(out)
+    }
+
+    /// [`FingerprintIndex::recover_jobs`] for one job whose worker died (a
+    /// cluster node's job taken over by another node): the job to run
+    /// again, or `None` when it is gone, failed for good, or has now failed
+    /// with [`CRASHED_WORKER`].
+    pub fn recover_job(&self, id: TrackId, max_attempts: u32) -> Result<Option<JobRecord>, IndexError> {
+        let Some(j) = self.job(id)? else { return Ok(None) };
+        match self.recover(j, max_attempts) {
+            Err(IndexError::UnknownTrack(_)) => Ok(None), // finished or cancelled meanwhile
+            other => other,
+        }
+    }
+
+    /// The one rule for a job found after its worker died.
+    fn recover(&self, mut j: JobRecord, max_attempts: u32) -> Result<Option<JobRecord>, IndexError> {
+        match j.status {
+            JobStatus::Failed | JobStatus::Rejected => return Ok(None),
+            JobStatus::Queued => {}
+            // Found mid-run: the process died under it. That run counts
+            // as an attempt (it was counted when it started), so a file
+            // that kills its worker cannot kill every start after it.
+            JobStatus::Processing if j.attempts >= max_attempts => {
+                j.status = JobStatus::Failed;
+                j.error_code = Some(CRASHED_WORKER.into());
+                j.error = Some(format!(
+                    "the process stopped while this file was being processed, {} time(s); it is not tried again",
+                    j.attempts
+                ));
+                self.update_job(&j)?;
+                return Ok(None);
+            }
+            JobStatus::Processing => {
+                j.status = JobStatus::Queued;
+                self.update_job(&j)?;
+            }
+        }
+        Ok(Some(j))
     }
 }
 

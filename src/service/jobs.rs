@@ -4,6 +4,8 @@
 //! The durable truth is the `jobs` tree (see `sonica_index::jobs`); the
 //! [`Scheduler`] orders the ids. A job found in the store at start is
 //! queued again, whatever state it died in, so `kill -9` loses no upload.
+//! On a cluster the jobs come from the cluster's queue instead (see
+//! [`ClusterJobs`]), which is told when a job has ended.
 //! Workers are plain threads, never the HTTP runtime's, so a 3-hour file
 //! being fingerprinted cannot slow a request.
 //!
@@ -24,6 +26,7 @@ use sonica_schema::{JobRecord, JobStatus, OnDuplicate, TrackId};
 use crate::fingerprint::FingerprintParams;
 use crate::pipeline::{fingerprint_first, new_track, GivenTags, IngestWriter, MusicPass, Slot};
 use crate::service::analysis_pass::AnalysisPass;
+use crate::service::cluster_queue::ClusterJobs;
 use crate::service::metrics::Metrics;
 use crate::service::scheduler::Scheduler;
 use crate::webhooks::Webhooks;
@@ -72,16 +75,18 @@ impl JobPool {
         on_duplicate: OnDuplicate,
         metrics: Arc<Metrics>,
         webhooks: Arc<Webhooks>,
+        cluster: Option<Arc<ClusterJobs>>,
     ) -> std::io::Result<JobPool> {
         let analysis = Arc::new(AnalysisPass::start(index.clone())?);
         let mut handles = Vec::with_capacity(workers);
         for n in 0..workers {
-            let (index, scheduler, metrics, analysis, webhooks) = (
+            let (index, scheduler, metrics, analysis, webhooks, cluster) = (
                 index.clone(),
                 scheduler.clone(),
                 metrics.clone(),
                 analysis.clone(),
                 webhooks.clone(),
+                cluster.clone(),
             );
             handles.push(
                 std::thread::Builder::new()
@@ -99,7 +104,10 @@ impl JobPool {
                         };
                         while let Some(id) = scheduler.next() {
                             ctx.run_one(id);
-                            scheduler.done(id);
+                            let again = scheduler.done(id);
+                            if let (false, Some(c)) = (again, &cluster) {
+                                c.finished(id);
+                            }
                         }
                     })?,
             );

@@ -10,6 +10,7 @@
 pub(crate) mod admission;
 pub(crate) mod analysis_pass;
 pub(crate) mod auth;
+pub(crate) mod cluster_queue;
 pub mod config;
 pub(crate) mod drum_section;
 pub(crate) mod error;
@@ -40,6 +41,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::library::{Library, OpenOptions};
 use crate::SonicaError;
+use cluster_queue::ClusterJobs;
 use config::Config;
 use jobs::{JobPool, RetryPolicy};
 use metrics::Metrics;
@@ -106,7 +108,30 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     let index = library.shared_index().clone();
     let scheduler = Arc::new(Scheduler::default());
     let metrics = Arc::new(Metrics::new());
-    let recovered = jobs::recover(&index, &scheduler, config.job_attempts).map_err(SonicaError::from)?;
+    let retry = RetryPolicy {
+        attempts: config.job_attempts,
+        backoff: Duration::from_millis(config.job_backoff_ms),
+    };
+    // On a cluster the other nodes may be running the jobs in the store:
+    // the cluster's queue (and its reclaim of a dead node's jobs) stands
+    // in for the restart recovery.
+    let (cluster_jobs, recovered) = match library.job_queue() {
+        Some(queue) => {
+            let c = ClusterJobs::new(
+                queue.clone(),
+                scheduler.clone(),
+                index.clone(),
+                config.job_workers,
+                retry,
+            )
+            .map_err(SonicaError::from)?;
+            (Some(Arc::new(c)), 0)
+        }
+        None => (
+            None,
+            jobs::recover(&index, &scheduler, config.job_attempts).map_err(SonicaError::from)?,
+        ),
+    };
     let music = library.music().expect("opened with the search indexes").clone();
     let stored_keys = Arc::new(sonica_index::KeyStore::open(index.store().clone()).map_err(SonicaError::from)?);
     let monitor_store = Arc::new(sonica_index::MonitorStore::open(index.store().clone()).map_err(SonicaError::from)?);
@@ -136,6 +161,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         music: music.clone(),
         mastering: library.mastering().clone(),
         scheduler: scheduler.clone(),
+        cluster_jobs: cluster_jobs.clone(),
         metrics: metrics.clone(),
         songs_dir: songs_dir.clone(),
         incoming_dir,
@@ -154,10 +180,6 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         "library open"
     );
 
-    let retry = RetryPolicy {
-        attempts: config.job_attempts,
-        backoff: Duration::from_millis(config.job_backoff_ms),
-    };
     let pool = JobPool::start(
         config.job_workers,
         index.clone(),
@@ -166,8 +188,13 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         config.on_duplicate,
         metrics.clone(),
         webhooks.clone(),
+        cluster_jobs.clone(),
     )
     .map_err(ServeError::Workers)?;
+    let puller = match &cluster_jobs {
+        Some(c) => Some(c.start().map_err(ServeError::Workers)?),
+        None => None,
+    };
     let watcher = if config.watch {
         Some(FolderWatcher::start(state.clone()).map_err(|e| ServeError::Watch(e.to_string()))?)
     } else {
@@ -186,7 +213,13 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         w.shutdown();
     }
     monitors.shutdown();
+    if let Some(p) = &puller {
+        p.stop();
+    }
     pool.shutdown();
+    if let Some(p) = puller {
+        p.shutdown();
+    }
     webhooks.shutdown();
     saver.shutdown();
     if let Err(e) = index.flush() {

@@ -75,8 +75,20 @@ impl Scheduler {
         }
     }
 
-    pub(crate) fn done(&self, id: TrackId) {
-        self.lock().running.remove(&id);
+    /// Marks `id` no longer running; `true` when it waits again (a retry
+    /// was queued while it ran).
+    pub(crate) fn done(&self, id: TrackId) -> bool {
+        let mut s = self.lock();
+        s.running.remove(&id);
+        s.waiting.contains(&id)
+    }
+
+    /// Jobs running or due now: what the workers have to do before they
+    /// are free (a job waiting for its retry time is not counted).
+    pub fn busy(&self) -> usize {
+        let s = self.lock();
+        let now = Instant::now();
+        s.running.len() + s.due.iter().filter(|Reverse((at, _))| *at <= now).count()
     }
 
     /// Wakes every worker; each exits after the job it is running.
@@ -101,11 +113,15 @@ mod tests {
         s.push_at(1, now);
         s.push_at(1, now); // already waiting: no second copy
         assert_eq!(s.depth(), 2);
+        assert_eq!(s.busy(), 1, "only job 1 is due");
         assert_eq!(s.next(), Some(1));
         assert_eq!(s.next(), Some(2));
         assert!(now.elapsed() >= Duration::from_millis(30));
-        s.done(1);
-        s.done(2);
+        s.push_at(1, now); // a retry queued while 1 runs
+        assert!(s.done(1), "1 waits again");
+        assert!(!s.done(2));
+        assert_eq!(s.next(), Some(1));
+        assert!(!s.done(1));
         assert_eq!(s.depth(), 0);
         let s2 = s.clone();
         let t = std::thread::spawn(move || s2.next());

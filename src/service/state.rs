@@ -13,6 +13,7 @@ use sonica_schema::{Duplicate, JobRecord, JobSource, JobStatus, TrackId, TrackRe
 
 use crate::pipeline::writer::{file_stamp, unix_now_s};
 use crate::service::auth::Guard;
+use crate::service::cluster_queue::ClusterJobs;
 use crate::service::config::Config;
 use crate::service::error::ApiError;
 use crate::service::metrics::Metrics;
@@ -30,6 +31,8 @@ pub struct AppState {
     /// The mastering assistant's references and analyses.
     pub mastering: Arc<sonica_index::MasteringLibrary>,
     pub scheduler: Arc<Scheduler>,
+    /// On a cluster, where new jobs go (any node's workers take them).
+    pub cluster_jobs: Option<Arc<ClusterJobs>>,
     pub metrics: Arc<Metrics>,
     pub guard: Guard,
     /// The songs folder, absolute, as watched paths are reported.
@@ -235,7 +238,10 @@ impl AppState {
         };
         let job = self.index.enqueue(job)?;
         self.index.flush()?;
-        self.scheduler.push(job.id);
+        match &self.cluster_jobs {
+            Some(c) => c.push(job.id)?,
+            None => self.scheduler.push(job.id),
+        }
         Ok(job)
     }
 

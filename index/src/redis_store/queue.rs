@@ -93,7 +93,9 @@ impl JobQueue {
     /// Marks a taken job done (finished, failed for good or cancelled).
     pub fn ack(&self, entry: &str) -> Result<(), StoreError> {
         self.pool.write(|c| {
-            redis::pipe()
+            // A cluster pipeline: a plain one is refused by a cluster
+            // connection. One key, so one node.
+            redis::cluster::cluster_pipe()
                 .cmd("XACK")
                 .arg(&self.key)
                 .arg(GROUP)
