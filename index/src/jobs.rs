@@ -213,6 +213,29 @@ mod tests {
     }
 
     #[test]
+    fn a_reclaimed_job_follows_the_restart_rule() {
+        let store: Arc<dyn KvStore> = Arc::new(MemStore::new());
+        let idx = FingerprintIndex::open(store, hasher()).unwrap();
+        let mut j = idx.enqueue(job("taken.wav")).unwrap();
+        j.status = JobStatus::Processing;
+        j.attempts = 1;
+        idx.update_job(&j).unwrap();
+        // Its node died mid-run: queued again, the run counted.
+        let again = idx.recover_job(j.id, 2).unwrap().expect("runs again");
+        assert_eq!((again.status, again.attempts), (JobStatus::Queued, 1));
+        // The second node dies too: given up on.
+        j.attempts = 2;
+        idx.update_job(&j).unwrap();
+        assert!(idx.recover_job(j.id, 2).unwrap().is_none());
+        assert_eq!(
+            idx.job(j.id).unwrap().unwrap().error_code.as_deref(),
+            Some(CRASHED_WORKER)
+        );
+        // Gone (finished or cancelled): nothing to run.
+        assert!(idx.recover_job(j.id + 100, 2).unwrap().is_none());
+    }
+
+    #[test]
     fn a_job_that_keeps_killing_its_worker_fails_instead_of_looping() {
         let store: Arc<dyn KvStore> = Arc::new(MemStore::new());
         let idx = FingerprintIndex::open(store.clone(), hasher()).unwrap();

@@ -12,9 +12,9 @@
 //!   scheduler and runs here again, under the same attempts and backoff
 //!   rules as without a cluster.
 //! - Every [`HEARTBEAT`] the node touches the entries it holds (running or
-//!   in backoff), so a long job is never taken from a live node, and
-//!   reclaims entries nobody touched for [`RECLAIM_AFTER`]: their node
-//!   died. A reclaimed job goes through the restart rule
+//!   in backoff, and until its running jobs end at shutdown), so a long
+//!   job is never taken from a live node, and reclaims entries nobody
+//!   touched for [`RECLAIM_AFTER`]: their node died. A reclaimed job goes through the restart rule
 //!   (`FingerprintIndex::recover_job`: the dead run counts as an attempt,
 //!   and a job whose worker keeps dying fails with `crashed_worker`), then
 //!   is pushed again as a fresh entry for any node with room.
@@ -61,14 +61,17 @@ pub struct ClusterJobs {
     taken: Mutex<HashMap<TrackId, String>>,
     workers: usize,
     retry: RetryPolicy,
+    /// Set: take no more entries.
     stopping: AtomicBool,
+    /// Set: stop touching this node's entries (it holds none any more).
+    ended: AtomicBool,
 }
 
-/// The puller thread; [`Puller::shutdown`] hands back what it took and did
-/// not start.
+/// The puller and heartbeat threads; [`Puller::shutdown`] hands back what
+/// this node took and did not start.
 pub struct Puller {
     jobs: Arc<ClusterJobs>,
-    handle: JoinHandle<()>,
+    handles: Vec<JoinHandle<()>>,
 }
 
 impl ClusterJobs {
@@ -89,6 +92,7 @@ impl ClusterJobs {
             workers,
             retry,
             stopping: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
         })
     }
 
@@ -101,16 +105,32 @@ impl ClusterJobs {
         self.queue.push(id).map(|_| ())
     }
 
-    /// Starts the puller (touch, reclaim, take).
+    /// Starts the heartbeat (touch) and the puller (reclaim, take). The
+    /// touch has a thread of its own so that nothing the puller waits on
+    /// (the writer lease, a failover) lets a live node's jobs be stolen.
     pub fn start(self: &Arc<Self>) -> std::io::Result<Puller> {
-        let jobs = self.clone();
-        let handle = std::thread::Builder::new()
-            .name("sonica-cluster-jobs".into())
-            .spawn(move || jobs.pull())?;
+        let (beat, pull) = (self.clone(), self.clone());
+        let handles = vec![
+            std::thread::Builder::new()
+                .name("sonica-cluster-beat".into())
+                .spawn(move || beat.beat())?,
+            std::thread::Builder::new()
+                .name("sonica-cluster-jobs".into())
+                .spawn(move || pull.pull())?,
+        ];
         Ok(Puller {
             jobs: self.clone(),
-            handle,
+            handles,
         })
+    }
+
+    fn beat(&self) {
+        while !self.ended.load(Ordering::Relaxed) {
+            if let Err(e) = self.queue.touch_mine() {
+                tracing::warn!(error = %e, "cannot renew this node's jobs on the cluster");
+            }
+            std::thread::sleep(HEARTBEAT);
+        }
     }
 
     fn pull(&self) {
@@ -119,7 +139,7 @@ impl ClusterJobs {
         while !self.stopping.load(Ordering::Relaxed) {
             if beat.elapsed() >= HEARTBEAT {
                 beat = Instant::now();
-                self.heartbeat(&mut unsettled);
+                self.reclaim(&mut unsettled);
             }
             if self.workers == 0 || self.scheduler.busy() >= self.workers {
                 std::thread::sleep(Duration::from_millis(100));
@@ -136,11 +156,8 @@ impl ClusterJobs {
         }
     }
 
-    /// Keeps this node's entries ours; takes over dead nodes' entries.
-    fn heartbeat(&self, unsettled: &mut Vec<QueuedJob>) {
-        if let Err(e) = self.queue.touch_mine() {
-            tracing::warn!(error = %e, "cannot renew this node's jobs on the cluster");
-        }
+    /// Takes over dead nodes' entries.
+    fn reclaim(&self, unsettled: &mut Vec<QueuedJob>) {
         match self.queue.reclaim(RECLAIM_AFTER) {
             Ok(found) => unsettled.extend(found),
             Err(e) => tracing::warn!(error = %e, "cannot reclaim abandoned jobs"),
@@ -222,16 +239,20 @@ impl ClusterJobs {
 }
 
 impl Puller {
-    /// Stops taking entries (the thread ends within a read of the stream).
+    /// Stops taking entries; the running jobs stay touched (this node's)
+    /// until [`Puller::shutdown`].
     pub fn stop(&self) {
         self.jobs.stopping.store(true, Ordering::Relaxed);
     }
 
-    /// After the workers stopped: joins the thread and hands the entries
+    /// After the workers stopped: joins the threads and hands the entries
     /// taken but not run back to the stream, for the other nodes.
     pub fn shutdown(self) {
         self.stop();
-        let _ = self.handle.join();
+        self.jobs.ended.store(true, Ordering::Relaxed);
+        for h in self.handles {
+            let _ = h.join();
+        }
         let left: Vec<(TrackId, String)> = self.jobs.taken().drain().collect();
         for (id, entry) in left {
             match self.jobs.push(id) {

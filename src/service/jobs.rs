@@ -46,6 +46,13 @@ impl RetryPolicy {
     }
 }
 
+/// Where the workers' jobs come from: this node's scheduler, fed on a
+/// cluster by the cluster's queue, which is told when a job has ended.
+pub struct Feed {
+    pub scheduler: Arc<Scheduler>,
+    pub cluster: Option<Arc<ClusterJobs>>,
+}
+
 /// The worker threads.
 pub struct JobPool {
     handles: Vec<JoinHandle<()>>,
@@ -70,13 +77,13 @@ impl JobPool {
     pub fn start(
         workers: usize,
         index: Arc<FingerprintIndex>,
-        scheduler: Arc<Scheduler>,
+        feed: Feed,
         retry: RetryPolicy,
         on_duplicate: OnDuplicate,
         metrics: Arc<Metrics>,
         webhooks: Arc<Webhooks>,
-        cluster: Option<Arc<ClusterJobs>>,
     ) -> std::io::Result<JobPool> {
+        let Feed { scheduler, cluster } = feed;
         let analysis = Arc::new(AnalysisPass::start(index.clone())?);
         let mut handles = Vec::with_capacity(workers);
         for n in 0..workers {

@@ -183,12 +183,14 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     let pool = JobPool::start(
         config.job_workers,
         index.clone(),
-        scheduler,
+        jobs::Feed {
+            scheduler,
+            cluster: cluster_jobs.clone(),
+        },
         retry,
         config.on_duplicate,
         metrics.clone(),
         webhooks.clone(),
-        cluster_jobs.clone(),
     )
     .map_err(ServeError::Workers)?;
     let puller = match &cluster_jobs {
