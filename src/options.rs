@@ -65,17 +65,26 @@ mod tests {
     fn flag_then_file_then_default() {
         let dir = tempfile::tempdir().unwrap();
         let toml = dir.path().join("sonica.toml");
-        std::fs::write(&toml, "data_dir = \"/srv/library\"\n").unwrap();
+        std::fs::write(
+            &toml,
+            "data_dir = \"/srv/library\"\ncluster = \"redis://10.0.0.1:7000\"\n",
+        )
+        .unwrap();
         let from_file = LibraryArgs {
             data_dir: None,
             config: Some(toml.clone()),
+            cluster: None,
         };
         assert_eq!(from_file.data_dir().unwrap(), PathBuf::from("/srv/library"));
+        assert_eq!(from_file.cluster().unwrap().as_deref(), Some("redis://10.0.0.1:7000"));
         let flag = LibraryArgs {
             data_dir: Some("/tmp/x".into()),
             config: Some(toml),
+            cluster: Some("redis://127.0.0.1:7000".into()),
         };
         assert_eq!(flag.data_dir().unwrap(), PathBuf::from("/tmp/x"));
+        assert_eq!(flag.cluster().unwrap().as_deref(), Some("redis://127.0.0.1:7000"));
+        assert_eq!(LibraryArgs::default().cluster().unwrap(), None);
         assert_eq!(
             LibraryArgs::default().data_dir().unwrap(),
             PathBuf::from(crate::library::DEFAULT_DATA_DIR)
@@ -83,6 +92,7 @@ mod tests {
         let missing = LibraryArgs {
             data_dir: None,
             config: Some(dir.path().join("nope.toml")),
+            cluster: None,
         };
         assert!(missing.data_dir().unwrap_err().to_string().contains("nope.toml"));
     }

@@ -68,7 +68,16 @@ pub enum ServeError {
     Server(std::io::Error),
 }
 
+/// Leftovers in a songs folder shared by cluster nodes are cleared only
+/// once this old: a younger one may be another node's upload in progress.
+const SHARED_LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 fn prepare_dir(p: &Path, clear_prefix: Option<&str>) -> Result<PathBuf, ServeError> {
+    prepare_dir_aged(p, clear_prefix, std::time::Duration::ZERO)
+}
+
+/// [`prepare_dir`], clearing only leftovers at least `min_age` old.
+fn prepare_dir_aged(p: &Path, clear_prefix: Option<&str>, min_age: std::time::Duration) -> Result<PathBuf, ServeError> {
     let folder = |source| ServeError::Folder {
         path: p.display().to_string(),
         source,
@@ -77,7 +86,13 @@ fn prepare_dir(p: &Path, clear_prefix: Option<&str>) -> Result<PathBuf, ServeErr
     if let Some(prefix) = clear_prefix {
         // Leftovers of uploads cut off by a kill: never complete, never kept.
         for e in std::fs::read_dir(p).map_err(folder)?.flatten() {
-            if e.file_name().to_string_lossy().starts_with(prefix) {
+            let old_enough = min_age.is_zero()
+                || e.metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age >= min_age);
+            if e.file_name().to_string_lossy().starts_with(prefix) && old_enough {
                 let _ = std::fs::remove_file(e.path());
             }
         }
@@ -90,7 +105,11 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     let data_dir = prepare_dir(&config.data_dir, None)?;
     let tmp_dir = prepare_dir(&data_dir.join("tmp"), Some("."))?;
     let songs_dir = prepare_dir(&config.songs_dir, None)?;
-    let incoming_dir = prepare_dir(&songs_dir.join(INCOMING_DIR), Some(".upload-"))?;
+    let leftover_age = match config.cluster {
+        Some(_) => SHARED_LEFTOVER_AGE,
+        None => std::time::Duration::ZERO,
+    };
+    let incoming_dir = prepare_dir_aged(&songs_dir.join(INCOMING_DIR), Some(".upload-"), leftover_age)?;
 
     // A quarter of the cache budget to sled's pages, the rest to parsed
     // compacted blocks, which are what recognition reads.
