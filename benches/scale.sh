@@ -17,7 +17,13 @@
 # perturbed, so the original is the right answer) and of corpus tracks
 # not in the seed (UNKNOWN: any answer is a false positive). The clips are
 # made once with ffmpeg under ~/.cache/sonica-scale/clips (CLIPS=100 of
-# each kind). One table row per size; the probe's JSON is kept beside.
+# each kind). One table row per size: wall time per clip and the clip's
+# CPU time (what a shared, busy machine does not inflate); the probe's
+# JSON, with CPU per stage, is kept beside as N.probe.json.
+# UNKNOWN_MAX=K times only the first K unknown clips (an unknown clip reads
+# nearly every bucket, so its cost grows with the library: at 10 000
+# tracks ~20 s each on 2 busy cores). REUSE_PROBES=1 reuses a size's kept
+# N.probe.json instead of probing again (to reprint the table).
 #
 # CLUSTER=redis://127.0.0.1:7000 runs the probe against a Redis Cluster
 # holding the N-track libraries instead (nothing is built; the probe gets
@@ -83,9 +89,14 @@ for n in $sizes; do
       mv "$lib.tmp" "$lib"; mv "$cache/$n.build.json.tmp" "$cache/$n.build.json"
       echo "built $n tracks in $(( $(date +%s) - t0 )) s: $(cat "$cache/$n.build.json")" >&2
     fi
-    "$probe" "$lib" --known "$cache/clips/known.tsv" --unknown "$cache/clips/unknown.txt" > "$cache/$n.probe.json"
+    if [[ "${REUSE_PROBES:-}" != 1 || ! -s "$cache/$n.probe.json" ]]; then
+      "$probe" "$lib" --known "$cache/clips/known.tsv" --unknown "$cache/clips/unknown.txt" \
+        --max-unknown "${UNKNOWN_MAX:-$clips}" > "$cache/$n.probe.json.tmp"
+      mv "$cache/$n.probe.json.tmp" "$cache/$n.probe.json"
+    fi
   else
-    "$probe" "$lib" --cluster "$cluster" --known "$cache/clips/known.tsv" --unknown "$cache/clips/unknown.txt" > "$cache/$n.probe.json"
+    "$probe" "$lib" --cluster "$cluster" --known "$cache/clips/known.tsv" --unknown "$cache/clips/unknown.txt" \
+      --max-unknown "${UNKNOWN_MAX:-$clips}" > "$cache/$n.probe.json"
   fi
   echo "$(du -sb "$lib/store" 2>/dev/null | cut -f1 || echo 0)" > "$cache/$n.du"
 done
@@ -94,17 +105,18 @@ python3 - "$cache" $sizes <<'EOF'
 import json, sys
 cache, sizes = sys.argv[1], sys.argv[2:]
 print("| tracks | audio h | postings | store MB | B/posting | open s | RSS open / after MB "
-      "| known p50 / p99 ms | unknown p50 / p99 ms | known correct | unknown answered "
-      "| lookups/clip known / unknown | KB read/clip known / unknown |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+      "| known p50 / p99 ms: wall | CPU | unknown p50 / p99 ms: wall | CPU "
+      "| known correct | unknown answered | lookups/clip known / unknown | KB read/clip known / unknown |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for n in sizes:
     p = json.load(open(f"{cache}/{n}.probe.json"))
     k, u = p["known"], p["unknown"]
     store = int(open(f"{cache}/{n}.du").read().strip() or 0) or p["store_bytes"]
+    t = lambda s, w: f"{s[w + 'p50_ms']:.1f} / {s[w + 'p99_ms']:.1f}"
     print(f"| {p['tracks']} | {p['audio_hours']:.0f} | {p['postings'] / 1e6:.1f} M | {store / 1e6:.0f} "
           f"| {store / max(p['postings'], 1):.2f} | {p['open_s']:.2f} "
           f"| {p['rss_open_mb']:.0f} / {p['rss_end_mb']:.0f} "
-          f"| {k['p50_ms']:.1f} / {k['p99_ms']:.1f} | {u['p50_ms']:.1f} / {u['p99_ms']:.1f} "
+          f"| {t(k, '')} | {t(k, 'cpu_')} | {t(u, '')} | {t(u, 'cpu_')} "
           f"| {k['correct']}/{k['n']} | {u['false_positives']}/{u['n']} "
           f"| {k['lookups_mean']:.0f} / {u['lookups_mean']:.0f} "
           f"| {k['bucket_kb_mean']:.0f} / {u['bucket_kb_mean']:.0f} |")

@@ -5,7 +5,10 @@
 //! JSON line: the library's size, open time, resident memory after the
 //! open and after the queries, wall time per clip (p50/p99) for clips of
 //! known tracks and of unknown audio, the known clips' accuracy, and the
-//! hash bucket reads per clip.
+//! hash bucket reads per clip. Each clip's CPU time (the thread's, which a
+//! busy shared machine does not inflate as it does wall time) is reported
+//! beside its wall time, with the mean CPU per stage (decode, resample,
+//! peaks, hash, lookup, vote) from `sonica::cpu_stages`.
 //!
 //! Bucket reads are counted by a store wrapper that passes every call to
 //! sled and counts `get`s of the `buckets` tree (and their bytes): each is
@@ -14,11 +17,13 @@
 //! mastering references; no search indexes, no block cache), only with the
 //! wrapper between the index and sled.
 //!
-//!     scale_probe DATA_DIR --known KNOWN.tsv --unknown UNKNOWN.txt [--warmup 10]
+//!     scale_probe DATA_DIR --known KNOWN.tsv --unknown UNKNOWN.txt [--warmup 10] [--max-unknown N]
 //!
 //! KNOWN.tsv: `CLIP<TAB>PATH` a line, PATH the track's stored path (the
 //! right answer); UNKNOWN.txt: one clip a line, of audio not in the
-//! library (any answer is a false positive).
+//! library (any answer is a false positive). An unknown clip reads nearly
+//! every bucket (see SCALING.md), so at large sizes `--max-unknown` keeps
+//! the run short by timing only the first N of them.
 //!
 //! No `--cluster URLS` yet: `OpenOptions` has no `cluster` field on this
 //! branch (the Redis Cluster backend adds `cluster: Option<String>`). When
@@ -33,6 +38,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use sonica::cpu_stages;
 use sonica::identify::identify_file;
 use sonica::library::index_hasher;
 use sonica::Identifier;
@@ -105,7 +111,16 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let warmup = value("--warmup").and_then(|v| v.parse().ok()).unwrap_or(10);
-    match probe(Path::new(dir), Path::new(known), Path::new(unknown), warmup) {
+    let max_unknown = value("--max-unknown")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(usize::MAX);
+    match probe(
+        Path::new(dir),
+        Path::new(known),
+        Path::new(unknown),
+        warmup,
+        max_unknown,
+    ) {
         Ok(line) => {
             println!("{line}");
             ExitCode::SUCCESS
@@ -120,13 +135,22 @@ fn main() -> ExitCode {
 /// One clip's outcome.
 struct Sample {
     ms: f64,
+    cpu_ms: f64,
+    /// CPU seconds per stage spent on this clip.
+    stages: [f64; 6],
     reads: u64,
     bytes: u64,
     /// The answer's stored path, if any.
     answer: Option<String>,
 }
 
-fn probe(dir: &Path, known: &Path, unknown: &Path, warmup: usize) -> Result<serde_json::Value, Error> {
+fn probe(
+    dir: &Path,
+    known: &Path,
+    unknown: &Path,
+    warmup: usize,
+    max_unknown: usize,
+) -> Result<serde_json::Value, Error> {
     let known: Vec<(String, String)> = std::fs::read_to_string(known)?
         .lines()
         .filter_map(|l| l.split_once('\t'))
@@ -136,6 +160,7 @@ fn probe(dir: &Path, known: &Path, unknown: &Path, warmup: usize) -> Result<serd
         .lines()
         .filter(|l| !l.is_empty())
         .map(str::to_string)
+        .take(max_unknown)
         .collect();
     if known.is_empty() || unknown.is_empty() {
         return Err("no clips to run".into());
@@ -160,12 +185,18 @@ fn probe(dir: &Path, known: &Path, unknown: &Path, warmup: usize) -> Result<serd
     let identifier = Identifier::new(&index);
     let run = |clip: &str| -> Result<Sample, Error> {
         let before = store.snapshot();
+        let stages_before = cpu_stages::totals();
+        let cpu = cpu_stages::thread_cpu_ns();
         let t = Instant::now();
         let (m, _) = identify_file(&identifier, Path::new(clip))?;
         let ms = t.elapsed().as_secs_f64() * 1e3;
+        let cpu_ms = cpu_stages::thread_cpu_ns().saturating_sub(cpu) as f64 / 1e6;
+        let stages_after = cpu_stages::totals();
         let after = store.snapshot();
         Ok(Sample {
             ms,
+            cpu_ms,
+            stages: std::array::from_fn(|i| stages_after[i].1 - stages_before[i].1),
             reads: after.0 - before.0,
             bytes: after.1 - before.1,
             answer: m.map(|m| m.track.path),
@@ -224,11 +255,24 @@ fn probe(dir: &Path, known: &Path, unknown: &Path, warmup: usize) -> Result<serd
     }))
 }
 
-/// Times (p50, p99, max) and bucket reads (mean, max) of some samples.
+/// Times (p50, p99, max; wall and CPU), CPU per stage and bucket reads
+/// (mean, max) of some samples.
 fn summary(samples: &[&Sample]) -> serde_json::Value {
-    let mut ms: Vec<f64> = samples.iter().map(|s| s.ms).collect();
-    ms.sort_by(f64::total_cmp);
+    let sorted = |f: fn(&Sample) -> f64| {
+        let mut v: Vec<f64> = samples.iter().map(|s| f(s)).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (ms, cpu) = (sorted(|s| s.ms), sorted(|s| s.cpu_ms));
     let n = samples.len().max(1) as f64;
+    let stages: serde_json::Map<String, serde_json::Value> = cpu_stages::totals()
+        .iter()
+        .enumerate()
+        .map(|(i, (stage, _))| {
+            let mean_ms = samples.iter().map(|s| s.stages[i]).sum::<f64>() / n * 1e3;
+            (stage.name().to_string(), mean_ms.into())
+        })
+        .collect();
     let reads: u64 = samples.iter().map(|s| s.reads).sum();
     let bytes: u64 = samples.iter().map(|s| s.bytes).sum();
     serde_json::json!({
@@ -236,6 +280,9 @@ fn summary(samples: &[&Sample]) -> serde_json::Value {
         "p50_ms": percentile(&ms, 50.0),
         "p99_ms": percentile(&ms, 99.0),
         "max_ms": ms.last().copied().unwrap_or(0.0),
+        "cpu_p50_ms": percentile(&cpu, 50.0),
+        "cpu_p99_ms": percentile(&cpu, 99.0),
+        "stage_cpu_ms_mean": stages,
         "lookups_mean": reads as f64 / n,
         "lookups_max": samples.iter().map(|s| s.reads).max().unwrap_or(0),
         "bucket_kb_mean": bytes as f64 / n / 1024.0,
