@@ -26,9 +26,10 @@
 # N.probe.json instead of probing again (to reprint the table).
 #
 # CLUSTER=redis://127.0.0.1:7000 runs the probe against a Redis Cluster
-# holding the N-track libraries instead (nothing is built; the probe gets
-# `--cluster`, which needs `OpenOptions.cluster`). Release build;
-# CARGO_TARGET_DIR is honoured.
+# instead: each built N-track library is copied once into namespace
+# `scale-N` (copy_to_cluster), and the store size is the masters'
+# used_memory (so use a cluster holding nothing else). Its JSON is kept as
+# N.cluster.probe.json. Release build; CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 seed="${SONICA_SCALE_SEED:-$HOME/.cache/sonica-monitor-db}"
@@ -39,10 +40,12 @@ clips="${CLIPS:-100}"
 cluster="${CLUSTER:-}"
 target="${CARGO_TARGET_DIR:-$here/target}"
 (cd "$here" && cargo build --release --quiet -p sonica --bin sonica \
-  && cargo build --release --quiet -p sonica-reindex --example scale_library --example scale_probe)
+  && cargo build --release --quiet -p sonica-reindex --example scale_library --example scale_probe \
+       --example copy_to_cluster)
 sonica="$target/release/sonica"
 grow="$target/release/examples/scale_library"
 probe="$target/release/examples/scale_probe"
+copy="$target/release/examples/copy_to_cluster"
 mkdir -p "$cache"
 
 # The clips, once: KNOWN from the seed's own files, UNKNOWN from the rest
@@ -95,23 +98,33 @@ for n in $sizes; do
       mv "$cache/$n.probe.json.tmp" "$cache/$n.probe.json"
     fi
   else
-    "$probe" "$lib" --cluster "$cluster" --known "$cache/clips/known.tsv" --unknown "$cache/clips/unknown.txt" \
-      --max-unknown "${UNKNOWN_MAX:-$clips}" > "$cache/$n.probe.json"
+    export SONICA_CLUSTER_NAMESPACE="scale-$n"
+    if [[ "$(cat "$cache/$n.cluster.copied" 2>/dev/null)" != "$cluster" ]]; then
+      "$copy" "$lib" "$cluster" > "$cache/$n.cluster.copy.log"
+      echo "$cluster" > "$cache/$n.cluster.copied"
+    fi
+    if [[ "${REUSE_PROBES:-}" != 1 || ! -s "$cache/$n.cluster.probe.json" ]]; then
+      "$probe" "$lib" --cluster "$cluster" --known "$cache/clips/known.tsv" --unknown "$cache/clips/unknown.txt" \
+        --max-unknown "${UNKNOWN_MAX:-$clips}" > "$cache/$n.cluster.probe.json.tmp"
+      mv "$cache/$n.cluster.probe.json.tmp" "$cache/$n.cluster.probe.json"
+    fi
   fi
   echo "$(du -sb "$lib/store" 2>/dev/null | cut -f1 || echo 0)" > "$cache/$n.du"
 done
 
-python3 - "$cache" $sizes <<'EOF'
+python3 - "$cache" "$cluster" $sizes <<'EOF'
 import json, sys
-cache, sizes = sys.argv[1], sys.argv[2:]
+cache, cluster, sizes = sys.argv[1], sys.argv[2], sys.argv[3:]
+suffix = ".cluster" if cluster else ""
+print(f"backend: {'Redis Cluster ' + cluster + ' (store MB = masters used_memory)' if cluster else 'sled'}")
 print("| tracks | audio h | postings | store MB | B/posting | open s | RSS open / after MB "
       "| known p50 / p99 ms: wall | CPU | unknown p50 / p99 ms: wall | CPU "
       "| known correct | unknown answered | lookups/clip known / unknown | KB read/clip known / unknown |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for n in sizes:
-    p = json.load(open(f"{cache}/{n}.probe.json"))
+    p = json.load(open(f"{cache}/{n}{suffix}.probe.json"))
     k, u = p["known"], p["unknown"]
-    store = int(open(f"{cache}/{n}.du").read().strip() or 0) or p["store_bytes"]
+    store = p["store_bytes"] if cluster else (int(open(f"{cache}/{n}.du").read().strip() or 0) or p["store_bytes"])
     t = lambda s, w: f"{s[w + 'p50_ms']:.1f} / {s[w + 'p99_ms']:.1f}"
     print(f"| {p['tracks']} | {p['audio_hours']:.0f} | {p['postings'] / 1e6:.1f} M | {store / 1e6:.0f} "
           f"| {store / max(p['postings'], 1):.2f} | {p['open_s']:.2f} "

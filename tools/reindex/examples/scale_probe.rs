@@ -25,12 +25,11 @@
 //! every bucket (see SCALING.md), so at large sizes `--max-unknown` keeps
 //! the run short by timing only the first N of them.
 //!
-//! No `--cluster URLS` yet: `OpenOptions` has no `cluster` field on this
-//! branch (the Redis Cluster backend adds `cluster: Option<String>`). When
-//! it lands, `--cluster` opens with `Library::open(dir, &OpenOptions {
-//! cluster: Some(urls), ..OpenOptions::recognition_only() })` instead of the
-//! counting wrapper, and reports bucket reads as unknown (or counts them in
-//! the cluster backend).
+//! `--cluster URLS` measures the same library on a Redis Cluster (copied
+//! there by the `copy_to_cluster` example, namespace
+//! `SONICA_CLUSTER_NAMESPACE`): the wrapper then sits over the Redis store
+//! and also counts the buckets of its batched reads (`get_many`, one
+//! pipeline per lookup pass).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -42,7 +41,9 @@ use sonica::cpu_stages;
 use sonica::identify::identify_file;
 use sonica::library::index_hasher;
 use sonica::Identifier;
-use sonica_index::{Batch, FingerprintIndex, KvStore, MasteringLibrary, SledStore, StoreError};
+use sonica_index::{
+    Batch, Changes, FingerprintIndex, KvStore, MasteringLibrary, RedisStore, SledStore, StoreError, WriterLease,
+};
 use sonica_schema::Tree;
 
 /// mimalloc, as in `sonica`: the memory figures are the binary's.
@@ -51,9 +52,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type Error = Box<dyn std::error::Error>;
 
-/// sled, with the bucket reads counted.
+/// sled or the cluster, with the bucket reads counted.
 struct Counting {
-    inner: SledStore,
+    inner: Box<dyn KvStore>,
     reads: AtomicU64,
     bytes: AtomicU64,
 }
@@ -75,6 +76,27 @@ impl KvStore for Counting {
             self.bytes.fetch_add(n, Ordering::Relaxed);
         }
         Ok(v)
+    }
+    fn get_many(&self, tree: Tree, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let v = self.inner.get_many(tree, keys)?;
+        if tree == Tree::Buckets {
+            self.reads.fetch_add(keys.len() as u64, Ordering::Relaxed);
+            let n: u64 = v.iter().map(|x| x.as_ref().map_or(0, Vec::len) as u64).sum();
+            self.bytes.fetch_add(n, Ordering::Relaxed);
+        }
+        Ok(v)
+    }
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+    fn writer_lease(&self) -> Result<Option<Box<dyn WriterLease>>, StoreError> {
+        self.inner.writer_lease()
+    }
+    fn change_cursor(&self) -> Result<String, StoreError> {
+        self.inner.change_cursor()
+    }
+    fn changes(&self, cursor: &str, wait: std::time::Duration) -> Result<Option<Changes>, StoreError> {
+        self.inner.changes(cursor, wait)
     }
     fn scan(&self, tree: Tree) -> Scan<'_> {
         self.inner.scan(tree)
@@ -102,10 +124,6 @@ impl KvStore for Counting {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1));
-    if args.iter().any(|a| a == "--cluster") {
-        eprintln!("scale_probe: --cluster needs OpenOptions.cluster, which this build does not have yet");
-        return ExitCode::from(2);
-    }
     let (Some(dir), Some(known), Some(unknown)) = (args.first(), value("--known"), value("--unknown")) else {
         eprintln!("usage: scale_probe DATA_DIR --known KNOWN.tsv --unknown UNKNOWN.txt [--warmup N]");
         return ExitCode::from(2);
@@ -114,7 +132,9 @@ fn main() -> ExitCode {
     let max_unknown = value("--max-unknown")
         .and_then(|v| v.parse().ok())
         .unwrap_or(usize::MAX);
+    let cluster = value("--cluster").cloned();
     match probe(
+        cluster.as_deref(),
         Path::new(dir),
         Path::new(known),
         Path::new(unknown),
@@ -145,6 +165,7 @@ struct Sample {
 }
 
 fn probe(
+    cluster: Option<&str>,
     dir: &Path,
     known: &Path,
     unknown: &Path,
@@ -168,8 +189,12 @@ fn probe(
 
     // The open, as Library::open(recognition_only) does it.
     let started = Instant::now();
+    let inner: Box<dyn KvStore> = match cluster {
+        Some(urls) => Box::new(RedisStore::open(urls, &sonica::library::cluster_namespace())?),
+        None => Box::new(SledStore::open(&dir.join("store"))?),
+    };
     let store = Arc::new(Counting {
-        inner: SledStore::open(&dir.join("store"))?,
+        inner,
         reads: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
     });
