@@ -91,7 +91,7 @@ pub struct FingerprintIndex {
     /// version when it completes.
     pub(crate) upgrading: bool,
     /// Where this process is in a shared store's change stream; `None`
-    /// while it does not follow one (see [`crate::follow`]).
+    /// while it does not follow one (`follow.rs`).
     pub(crate) following: Mutex<Option<String>>,
 }
 

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use sonica_index::{FingerprintIndex, JobQueue, QueuedJob, StoreError};
 use sonica_schema::{JobStatus, TrackId};
 
-use crate::service::jobs::RetryPolicy;
+use crate::service::scheduler::RetryPolicy;
 use crate::service::scheduler::Scheduler;
 
 /// How often a node touches its entries and looks for abandoned ones.

@@ -17,7 +17,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sonica_index::{FingerprintIndex, IndexError};
 use sonica_schema::webhook::EventKind;
@@ -28,23 +28,8 @@ use crate::pipeline::{fingerprint_first, new_track, GivenTags, IngestWriter, Mus
 use crate::service::analysis_pass::AnalysisPass;
 use crate::service::cluster_queue::ClusterJobs;
 use crate::service::metrics::Metrics;
-use crate::service::scheduler::Scheduler;
+use crate::service::scheduler::{RetryPolicy, Scheduler};
 use crate::webhooks::Webhooks;
-
-/// How failures are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub attempts: u32,
-    pub backoff: Duration,
-}
-
-impl RetryPolicy {
-    /// Delay before attempt `n + 1` after `n` failed ones: doubling, capped.
-    pub fn delay(&self, failed: u32) -> Duration {
-        let factor = 1u32 << failed.saturating_sub(1).min(10);
-        (self.backoff * factor).min(Duration::from_secs(300))
-    }
-}
 
 /// Where the workers' jobs come from: this node's scheduler, fed on a
 /// cluster by the cluster's queue, which is told when a job has ended.
@@ -267,21 +252,4 @@ enum Done {
     Rejected,
     /// Cancelled while it ran.
     Cancelled,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        let p = RetryPolicy {
-            attempts: 3,
-            backoff: Duration::from_millis(500),
-        };
-        assert_eq!(p.delay(1), Duration::from_millis(500));
-        assert_eq!(p.delay(2), Duration::from_millis(1000));
-        assert_eq!(p.delay(3), Duration::from_millis(2000));
-        assert_eq!(p.delay(40), Duration::from_secs(300));
-    }
 }

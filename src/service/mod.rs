@@ -43,10 +43,10 @@ use crate::library::{Library, OpenOptions};
 use crate::SonicaError;
 use cluster_queue::ClusterJobs;
 use config::Config;
-use jobs::{JobPool, RetryPolicy};
+use jobs::JobPool;
 use metrics::Metrics;
 use saver::VectorSaver;
-use scheduler::Scheduler;
+use scheduler::{RetryPolicy, Scheduler};
 use state::{AppState, INCOMING_DIR};
 use watcher::FolderWatcher;
 

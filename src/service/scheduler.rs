@@ -6,7 +6,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
 use std::sync::{Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sonica_schema::TrackId;
 
@@ -98,10 +98,24 @@ impl Scheduler {
     }
 }
 
+/// How failures are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub backoff: Duration,
+}
+
+impl RetryPolicy {
+    /// Delay before attempt `n + 1` after `n` failed ones: doubling, capped.
+    pub fn delay(&self, failed: u32) -> Duration {
+        let factor = 1u32 << failed.saturating_sub(1).min(10);
+        (self.backoff * factor).min(Duration::from_secs(300))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::Duration;
 
     use super::*;
 
@@ -128,5 +142,17 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         s.stop();
         assert_eq!(t.join().unwrap(), None);
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let p = RetryPolicy {
+            attempts: 3,
+            backoff: Duration::from_millis(500),
+        };
+        assert_eq!(p.delay(1), Duration::from_millis(500));
+        assert_eq!(p.delay(2), Duration::from_millis(1000));
+        assert_eq!(p.delay(3), Duration::from_millis(2000));
+        assert_eq!(p.delay(40), Duration::from_secs(300));
     }
 }
