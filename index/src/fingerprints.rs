@@ -409,12 +409,8 @@ impl FingerprintIndex {
         *self.observer.write().unwrap_or_else(|p| p.into_inner()) = Some(o);
     }
 
-    fn observer(&self) -> Option<Arc<dyn TrackObserver>> {
+    pub(crate) fn observer(&self) -> Option<Arc<dyn TrackObserver>> {
         self.observer.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    pub(crate) fn observer_now(&self) -> Option<Arc<dyn TrackObserver>> {
-        self.observer()
     }
 
     /// A track's stored music analysis, if it has one.

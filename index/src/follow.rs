@@ -26,6 +26,8 @@ use crate::IndexError;
 
 /// How long one background read waits for news.
 const WAIT: Duration = Duration::from_millis(250);
+/// A catch-up's read: what is there now (Redis blocks at least 1 ms).
+const NO_WAIT: Duration = Duration::from_millis(1);
 
 impl FingerprintIndex {
     /// Starts following the store's change stream from `cursor` (taken
@@ -50,7 +52,7 @@ impl FingerprintIndex {
     pub fn catch_up(&self) -> Result<usize, IndexError> {
         let mut touched = 0;
         loop {
-            let n = self.follow_once(Duration::ZERO, true)?;
+            let n = self.follow_once(NO_WAIT)?;
             touched += n.0;
             if !n.1 {
                 return Ok(touched);
@@ -58,14 +60,13 @@ impl FingerprintIndex {
         }
     }
 
-    /// Reads one round of changes (waiting up to `wait` when `now` is
-    /// false) and applies them. Returns (tracks touched, whether more may
-    /// be waiting).
-    fn follow_once(&self, wait: Duration, now: bool) -> Result<(usize, bool), IndexError> {
+    /// Reads one round of changes (waiting up to `wait` for the first)
+    /// and applies them. Returns (tracks touched, whether more may be
+    /// waiting).
+    fn follow_once(&self, wait: Duration) -> Result<(usize, bool), IndexError> {
         let Some(cursor) = self.following.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
             return Ok((0, false));
         };
-        let wait = if now { Duration::from_millis(1) } else { wait };
         let Some(got) = self.store.changes(&cursor, wait)? else {
             return Ok((0, false));
         };
@@ -154,7 +155,7 @@ impl FingerprintIndex {
                 }
             }
             (Some(r), Some(_)) => {
-                if let Some(o) = self.observer_now() {
+                if let Some(o) = self.observer() {
                     o.track_added(&r, self.analysis(id)?.as_ref());
                 }
             }
@@ -167,7 +168,7 @@ fn follow_loop(weak: Weak<FingerprintIndex>) {
     let mut failing = false;
     loop {
         let Some(index) = weak.upgrade() else { return };
-        match index.follow_once(WAIT, false) {
+        match index.follow_once(WAIT) {
             Ok(_) => failing = false,
             Err(e) => {
                 if !failing {

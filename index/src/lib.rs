@@ -72,6 +72,23 @@ pub(crate) mod test_support {
 
     use crate::{Hasher, NewTrack};
 
+    /// Each peak paired with the next two: enough postings per track to
+    /// spread over many buckets.
+    pub fn pair_hasher() -> Hasher {
+        std::sync::Arc::new(|peaks: &[Peak]| {
+            let mut out = Vec::new();
+            for (i, a) in peaks.iter().enumerate() {
+                for b in peaks.iter().skip(i + 1).take(2) {
+                    out.push((
+                        (u32::from(a.freq16) << 9) ^ u32::from(b.freq16) ^ (b.time - a.time),
+                        a.time,
+                    ));
+                }
+            }
+            out
+        })
+    }
+
     /// `n` pseudo-random peaks (xorshift from `seed`), one every `step`
     /// frames, anywhere in 0..8000 sixteenth-bins.
     pub fn random_peaks(seed: u32, n: u32, step: u32) -> Vec<Peak> {

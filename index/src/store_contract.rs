@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use sonica_schema::{Peak, Tree};
+use sonica_schema::Tree;
 
 use crate::store::{Batch, KvStore};
 use crate::{FingerprintIndex, Hasher, MemStore, NewTrack, QueryHash, RedisStore, SledStore, Votes};
@@ -121,18 +121,7 @@ fn every_backend_keeps_the_kv_contract() {
 }
 
 fn hasher() -> Hasher {
-    Arc::new(|peaks: &[Peak]| {
-        let mut out = Vec::new();
-        for (i, a) in peaks.iter().enumerate() {
-            for b in peaks.iter().skip(i + 1).take(2) {
-                out.push((
-                    (u32::from(a.freq16) << 9) ^ u32::from(b.freq16) ^ (b.time - a.time),
-                    a.time,
-                ));
-            }
-        }
-        out
-    })
+    crate::test_support::pair_hasher()
 }
 
 fn track(path: &str, seed: u32) -> NewTrack {

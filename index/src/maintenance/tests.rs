@@ -3,27 +3,14 @@
 use std::sync::Arc;
 
 use sonica_schema::layout::{bucket_key, track_key};
-use sonica_schema::{Peak, Tier, Tree};
+use sonica_schema::{Tier, Tree};
 
 use super::rebuild::Step;
 use super::{verify, Problem, RebuildOptions, VerifyOptions};
 use crate::{Batch, FingerprintIndex, Hasher, IndexedIds, KvStore, MemStore, NewTrack, QueryHash, Votes};
 
-/// Each peak paired with the next two: enough postings per track to spread
-/// over many buckets.
 fn hasher() -> Hasher {
-    Arc::new(|peaks: &[Peak]| {
-        let mut out = Vec::new();
-        for (i, a) in peaks.iter().enumerate() {
-            for b in peaks.iter().skip(i + 1).take(2) {
-                out.push((
-                    (u32::from(a.freq16) << 9) ^ u32::from(b.freq16) ^ (b.time - a.time),
-                    a.time,
-                ));
-            }
-        }
-        out
-    })
+    crate::test_support::pair_hasher()
 }
 
 fn open(store: Arc<dyn KvStore>) -> FingerprintIndex {
