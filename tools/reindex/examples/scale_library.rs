@@ -32,6 +32,10 @@
 //! Prints one JSON line: tracks, postings, and seconds spent in each phase.
 //! `--rewrite-only` runs phase 3 alone.
 
+#[path = "common/perturb.rs"]
+mod perturb;
+
+use perturb::perturbed;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -117,20 +121,7 @@ fn grow(dir: &Path, want: usize, batch: usize, budget: usize) -> Result<serde_js
             if index.len() >= want {
                 break;
             }
-            let mut peaks: Vec<Peak> = src_peaks
-                .iter()
-                .map(|p| {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 17;
-                    rng ^= rng << 5;
-                    let shift = (rng % 3) as i32 - 1;
-                    Peak {
-                        time: p.time,
-                        freq16: (i32::from(p.freq16) + shift * 16).clamp(16, i32::from(u16::MAX)) as u16,
-                    }
-                })
-                .collect();
-            peaks.sort_unstable(); // as the index stores them
+            let peaks = perturbed(src_peaks, &mut rng);
             let mut record = src.clone();
             record.path = format!("synthetic/copy{copy}/{}", src.path.trim_start_matches('/'));
             record.sha256 = None;

@@ -10,6 +10,10 @@
 //!
 //!     cargo run --release -p sonica-reindex --example synth_library -- DATA_DIR N
 
+#[path = "common/perturb.rs"]
+mod perturb;
+
+use perturb::perturbed;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,7 +21,6 @@ use sonica::library::index_hasher;
 use sonica::pipeline::COMPACT_FRESH_POSTINGS;
 use sonica::{Library, OpenOptions};
 use sonica_index::NewTrack;
-use sonica_schema::Peak;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -52,21 +55,7 @@ fn grow(dir: &std::path::Path, want: usize) -> Result<usize, Box<dyn std::error:
             if index.len() >= want {
                 break;
             }
-            let mut peaks: Vec<Peak> = index
-                .peaks(src.id)?
-                .into_iter()
-                .map(|p| {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 17;
-                    rng ^= rng << 5;
-                    let shift = (rng % 3) as i32 - 1;
-                    Peak {
-                        time: p.time,
-                        freq16: (i32::from(p.freq16) + shift * 16).clamp(16, i32::from(u16::MAX)) as u16,
-                    }
-                })
-                .collect();
-            peaks.sort_unstable(); // as the index stores them
+            let peaks = perturbed(&index.peaks(src.id)?, &mut rng);
             let mut record = src.clone();
             record.path = format!("synthetic/copy{copy}/{}", src.path.trim_start_matches('/'));
             record.sha256 = None;
